@@ -1,0 +1,113 @@
+"""The single place that knows where Airflow 2.10+/2.11 and Airflow 3.x keep things.
+
+No other module of the package checks the Airflow version.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from airflow import __version__ as AIRFLOW_VERSION
+
+AIRFLOW_V_3: bool = int(AIRFLOW_VERSION.split(".")[0]) >= 3
+
+if TYPE_CHECKING:
+    from airflow.models.baseoperator import BaseOperator
+    from airflow.utils.task_group import TaskGroup
+    from airflow.hooks.base import BaseHook
+    from airflow.datasets import Dataset as Asset, DatasetAlias as AssetAlias
+    from airflow.operators.python import get_current_context
+elif AIRFLOW_V_3:
+    from airflow.sdk import (
+        Asset,
+        AssetAlias,
+        BaseHook,
+        BaseOperator,
+        TaskGroup,
+        get_current_context,
+    )
+else:
+    from airflow.datasets import Dataset as Asset, DatasetAlias as AssetAlias
+    from airflow.hooks.base import BaseHook
+    from airflow.models.baseoperator import BaseOperator
+    from airflow.operators.python import get_current_context
+    from airflow.utils.task_group import TaskGroup
+
+
+def mask_secret(secret: Any, name: str | None = None) -> None:
+    """Register ``secret`` with the secrets masker of the running Airflow (task logs, rendered fields)."""
+    try:
+        from airflow.sdk.log import mask_secret as _mask  # Airflow 3.1+
+    except ImportError:
+        try:
+            from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask  # Airflow 3.0
+        except ImportError:
+            from airflow.utils.log.secrets_masker import mask_secret as _mask  # Airflow 2
+    _mask(secret, name)
+
+
+def redact(value: Any) -> Any:
+    """Apply the secrets masker to ``value`` (used before values leave the task: XCom, exceptions)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import redact as _redact
+    except ImportError:
+        try:
+            from airflow.sdk.execution_time.secrets_masker import redact as _redact
+        except ImportError:
+            from airflow.utils.log.secrets_masker import redact as _redact
+    return _redact(value)
+
+
+def airflow_home() -> str:
+    """The Airflow home folder of this process (read at run time, never at import time)."""
+    return os.path.expanduser(os.environ.get("AIRFLOW_HOME") or "~/airflow")
+
+
+def get_connection(conn_id: str) -> Any:
+    """Look up an Airflow connection (environment, secrets backends, metadata DB)."""
+    return BaseHook.get_connection(conn_id)
+
+
+def conf_get(section: str, key: str, fallback: str | None = None) -> str | None:
+    """Read an Airflow configuration option."""
+    try:
+        from airflow.configuration import conf
+    except ImportError:  # pragma: no cover
+        return fallback
+    return conf.get(section, key, fallback=fallback)
+
+
+def context_data_interval(context: Any) -> tuple[Any, Any]:
+    """``(data_interval_start, data_interval_end)`` of a task context; ``None``s for manual runs without one."""
+    return context.get("data_interval_start"), context.get("data_interval_end")
+
+
+__all__ = [
+    "AIRFLOW_V_3",
+    "AIRFLOW_VERSION",
+    "Asset",
+    "AssetAlias",
+    "BaseHook",
+    "BaseOperator",
+    "TaskGroup",
+    "get_current_context",
+    "mask_secret",
+    "redact",
+    "airflow_home",
+    "get_connection",
+    "conf_get",
+    "context_data_interval",
+]
+
+
+
+def dag_bag(dag_folder: str) -> Any:
+    """A ``DagBag`` of ``dag_folder`` (its module and arguments moved in Airflow 3.3)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+
+        return DagBag(dag_folder=dag_folder, include_examples=False)
+    return DagBag(dag_folder=dag_folder)

@@ -1,0 +1,31 @@
+"""Exception types of the provider. Every message names the wrong value and what is accepted."""
+
+from __future__ import annotations
+
+
+class DltProviderError(Exception):
+    """Base class of every error raised by airflow-dlt-provider."""
+
+
+class SourceResolutionError(DltProviderError, ValueError):
+    """``source`` could not be turned into a dlt source (bad import string, wrong type)."""
+
+
+class UnknownResourceError(DltProviderError, ValueError):
+    """Requested resource names that the source does not have."""
+
+
+class InvalidArgumentError(DltProviderError, ValueError):
+    """An argument has a value that is not accepted."""
+
+
+class ConnectionMappingError(DltProviderError, ValueError):
+    """An Airflow connection cannot be turned into dlt credentials."""
+
+
+class SchemaChangeError(DltProviderError):
+    """The schema changed while ``on_schema_change='fail'``."""
+
+
+class LoadFailedError(DltProviderError):
+    """dlt reported failed load jobs."""

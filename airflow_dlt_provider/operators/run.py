@@ -1,0 +1,138 @@
+"""``DltRunOperator``: the Airflow face of one dlt pipeline run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_dlt_provider._compat import BaseOperator
+from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.pools import AUTO_POOL, _AutoPool, resolve_pool
+from airflow_dlt_provider.sources import check_resource_names, resolve_source_spec
+
+ACCEPTED_RUN_KWARGS = frozenset(
+    {
+        "write_disposition",
+        "loader_file_format",
+        "schema_contract",
+        "refresh",
+        "table_name",
+        "columns",
+        "primary_key",
+        "table_format",
+    }
+)
+
+
+def _normalise_resources(resources: str | Sequence[str] | None) -> list[str] | None:
+    if resources is None:
+        return None
+    if isinstance(resources, str):
+        return [resources]
+    names = list(resources)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise InvalidArgumentError(f"resources={resources!r} must be a non-empty list of resource names")
+    return names
+
+
+def _check_run_kwargs(run_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    run_kwargs = dict(run_kwargs or {})
+    unknown = sorted(set(run_kwargs) - ACCEPTED_RUN_KWARGS)
+    if unknown:
+        raise InvalidArgumentError(
+            f"run_kwargs has unknown key(s) {', '.join(unknown)}; accepted: {', '.join(sorted(ACCEPTED_RUN_KWARGS))}"
+        )
+    return run_kwargs
+
+
+class DltRunOperator(BaseOperator):
+    """Run a dlt source (or some of its resources) as one pipeline run.
+
+    :param source: a ``DltSource``, a ``DltResource``, a factory returning one (a ``@dlt.source``
+        function) or an import string ``"package.module:attribute"``.
+    :param pipeline_name: the dlt pipeline; its state is only touched under the pool ``dlt_<pipeline_name>``.
+    :param source_kwargs: keyword arguments for the factory (templated).
+    :param resources: names of the resources to load (default: the source's selected resources).
+    :param destination: a dlt destination name or factory. Default: inferred from ``destination_conn_id``,
+        else a DuckDB file under ``$AIRFLOW_HOME/dlt/duckdb``.
+    :param destination_conn_id: Airflow connection holding the destination credentials.
+    :param dataset_name: destination dataset (schema); templated.
+    :param source_conn_ids: ``{factory_argument: conn_id}``; the argument receives dlt credentials.
+    :param run_kwargs: passed to ``pipeline.run`` (``write_disposition``, ``loader_file_format``,
+        ``schema_contract``, ``refresh``, ...).
+    :param emit_assets: emit one Airflow asset event per loaded table.
+    :param pool: default ``dlt_<pipeline_name>``; ``None`` for Airflow's default pool; any string as given.
+
+    Returns (XCom) the JSON load summary: rows per table, load ids, schema changes, times.
+    """
+
+    template_fields: Sequence[str] = ("source_kwargs", "dataset_name", "destination_conn_id")
+    template_fields_renderers = {"source_kwargs": "json"}
+    ui_color = "#c5e8f7"
+
+    def __init__(
+        self,
+        *,
+        source: Any,
+        pipeline_name: str,
+        source_kwargs: Mapping[str, Any] | None = None,
+        resources: str | Sequence[str] | None = None,
+        destination: Any = None,
+        destination_conn_id: str | None = None,
+        dataset_name: str | None = None,
+        source_conn_ids: Mapping[str, str] | None = None,
+        run_kwargs: Mapping[str, Any] | None = None,
+        emit_assets: bool = True,
+        pool: str | None | _AutoPool = AUTO_POOL,
+        progress_period_seconds: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(pipeline_name, str) or not pipeline_name:
+            raise InvalidArgumentError(f"pipeline_name={pipeline_name!r} must be a non-empty string")
+        resolved_pool = resolve_pool(pool, pipeline_name)
+        if resolved_pool is not None:
+            kwargs["pool"] = resolved_pool
+        super().__init__(**kwargs)
+        self._source_spec = resolve_source_spec(source)
+        self.source = source
+        self.pipeline_name = pipeline_name
+        # ``resources`` is taken by BaseOperator (worker resources), hence another attribute name
+        self.resource_names = _normalise_resources(resources)
+        self.source_kwargs = dict(source_kwargs or {})
+        self.destination = destination
+        self.destination_conn_id = destination_conn_id
+        self.dataset_name = dataset_name
+        self.source_conn_ids = dict(source_conn_ids or {})
+        self.run_kwargs = _check_run_kwargs(run_kwargs)
+        self.emit_assets = emit_assets
+        self.progress_period_seconds = progress_period_seconds
+        self._check_source_arguments()
+
+    def _check_source_arguments(self) -> None:
+        spec = self._source_spec
+        if not spec.is_factory and (self.source_kwargs or self.source_conn_ids):
+            raise InvalidArgumentError(
+                f"source {spec.display_name!r} is already a source object, so source_kwargs/source_conn_ids "
+                "cannot be applied; pass the @dlt.source function (or its import string) instead"
+            )
+        if not spec.is_factory and self.resource_names is not None:
+            available = getattr(spec.target, "resources", None)
+            names = list(available.keys()) if available is not None else [spec.target.name]
+            check_resource_names(self.resource_names, names, spec.display_name)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_dlt_provider import runtime
+
+        request = runtime.RunRequest(
+            source=self._source_spec,
+            pipeline_name=self.pipeline_name,
+            source_kwargs=self.source_kwargs,
+            resources=self.resource_names,
+            destination=self.destination,
+            destination_conn_id=self.destination_conn_id,
+            dataset_name=self.dataset_name,
+            source_conn_ids=self.source_conn_ids,
+            run_kwargs=self.run_kwargs,
+            progress_period_seconds=self.progress_period_seconds,
+        )
+        return runtime.run(request, context)

@@ -1,0 +1,278 @@
+"""What happens inside one task: working dir, destination, dlt logging, the dlt run and its summary.
+
+Nothing here runs at DAG parse time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow_dlt_provider import _compat
+from airflow_dlt_provider.sources import SourceSpec, instantiate_source, select_resources
+
+log = logging.getLogger("airflow_dlt_provider.runtime")
+
+DEFAULT_PROGRESS_PERIOD_SECONDS = 30.0
+_UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9_.=+-]")
+
+
+@dataclass
+class RunRequest:
+    """Everything one task needs to run one pipeline; built by the operator at execute time."""
+
+    source: SourceSpec
+    pipeline_name: str
+    source_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    resources: list[str] | None = None
+    destination: Any = None
+    destination_conn_id: str | None = None
+    dataset_name: str | None = None
+    source_conn_ids: Mapping[str, str] = field(default_factory=dict)
+    run_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    working_dir: Path | None = None
+    progress_period_seconds: float = DEFAULT_PROGRESS_PERIOD_SECONDS
+
+
+# ---------------------------------------------------------------- working directory and defaults
+
+
+def dlt_base_dir() -> Path:
+    """Base folder of the provider's files on a worker: ``[dlt] base_dir`` or ``$AIRFLOW_HOME/dlt``."""
+    configured = _compat.conf_get("dlt", "base_dir", fallback=None)
+    return Path(configured).expanduser() if configured else Path(_compat.airflow_home()) / "dlt"
+
+
+def working_dir_base() -> Path:
+    """Where task working directories live: ``[dlt] working_dir`` (e.g. a persistent volume)."""
+    configured = _compat.conf_get("dlt", "working_dir", fallback=None)
+    return Path(configured).expanduser() if configured else dlt_base_dir() / "work"
+
+
+def _safe_path_part(value: Any) -> str:
+    return _UNSAFE_PATH_CHARS.sub("_", str(value)) or "_"
+
+
+def task_working_dir(context: Mapping[str, Any]) -> Path:
+    """A folder private to one task instance that survives its retries on the same worker."""
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    parts = [ti.dag_id, ti.task_id, context["run_id"]]
+    if map_index is not None and map_index >= 0:
+        parts.append(f"map_index={map_index}")
+    return working_dir_base().joinpath(*(_safe_path_part(p) for p in parts))
+
+
+def default_duckdb_path(pipeline_name: str) -> Path:
+    """The embedded default destination: one DuckDB file per pipeline under the dlt base folder."""
+    return dlt_base_dir() / "duckdb" / f"{_safe_path_part(pipeline_name)}.duckdb"
+
+
+def build_destination(request: RunRequest) -> Any:
+    """The dlt destination for ``request``: from a connection, a name/factory, or the DuckDB default."""
+    if request.destination_conn_id:
+        from airflow_dlt_provider.connections import destination_from_connection
+
+        return destination_from_connection(request.destination_conn_id, request.destination)
+    if request.destination is None or request.destination == "duckdb":
+        import dlt
+
+        path = default_duckdb_path(request.pipeline_name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(credentials=str(path))
+    return request.destination
+
+
+def source_credentials(source_conn_ids: Mapping[str, str]) -> dict[str, Any]:
+    """Factory keyword arguments built from Airflow connections (``{argument: credentials}``)."""
+    if not source_conn_ids:
+        return {}
+    from airflow_dlt_provider.connections import source_credentials_from_connection
+
+    return {arg: source_credentials_from_connection(conn_id) for arg, conn_id in source_conn_ids.items()}
+
+
+# ---------------------------------------------------------------- logging
+
+
+class _ForwardToRoot(logging.Handler):
+    """Hands dlt's records to the root logger, which the task runner points at the task log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger().handle(record)
+
+
+@contextlib.contextmanager
+def dlt_logs_to_task_log() -> Iterator[None]:
+    """Send dlt's log records into the task log at their own level.
+
+    dlt puts a stderr handler on its logger and stops propagation; under Airflow 3 everything on stderr
+    lands in the task log as ERROR. While a task runs, the dlt logger's only handler forwards records to
+    the root logger instead. dlt reuses the first handler it finds when it re-initialises logging, so the
+    forwarder survives that. The previous handlers come back afterwards.
+    """
+    from dlt.common import logger as dlt_logger_module
+
+    names = {"dlt"}
+    if dlt_logger_module.LOGGER is not None:
+        names.add(dlt_logger_module.LOGGER.name)
+    forwarder = _ForwardToRoot()
+    saved: dict[str, list[logging.Handler]] = {}
+    for name in names:
+        logger = logging.getLogger(name)
+        saved[name] = list(logger.handlers)
+        for handler in saved[name]:
+            logger.removeHandler(handler)
+        logger.addHandler(forwarder)
+    try:
+        yield
+    finally:
+        for name, handlers in saved.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(forwarder)
+            for handler in handlers:
+                logger.addHandler(handler)
+
+
+def progress_collector(period_seconds: float) -> Any:
+    """dlt progress collector writing a line per ``period_seconds`` to the task log."""
+    from dlt.common.runtime.collector import LogCollector
+
+    return LogCollector(
+        log_period=period_seconds,
+        logger=logging.getLogger("airflow_dlt_provider.progress"),
+        log_level=logging.INFO,
+        dump_system_stats=False,
+    )
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run one pipeline for one task and return the JSON summary (see DESIGN.md)."""
+    import dlt
+
+    working_dir = request.working_dir
+    if working_dir is None:
+        if context is None:
+            raise ValueError("either request.working_dir or a task context is required")
+        working_dir = task_working_dir(context)
+    working_dir.mkdir(parents=True, exist_ok=True)
+
+    kwargs = {**dict(request.source_kwargs or {}), **source_credentials(request.source_conn_ids)}
+    source = select_resources(instantiate_source(request.source, kwargs), request.resources)
+    destination = build_destination(request)
+
+    started_at = datetime.now(timezone.utc)
+    with dlt_logs_to_task_log():
+        pipeline = dlt.pipeline(
+            pipeline_name=request.pipeline_name,
+            pipelines_dir=str(working_dir),
+            destination=destination,
+            dataset_name=request.dataset_name,
+            progress=progress_collector(request.progress_period_seconds),
+        )
+        first_run = _is_first_run(pipeline)
+        log.info(
+            "dlt pipeline %r: loading resources %s of source %r into %s dataset %r",
+            pipeline.pipeline_name,
+            ", ".join(source.selected_resources.keys()),
+            source.name,
+            pipeline.destination.destination_name,
+            pipeline.dataset_name,
+        )
+        step_started = time.monotonic()
+        load_info = pipeline.run(source, **dict(request.run_kwargs or {}))
+        elapsed = time.monotonic() - step_started
+    finished_at = datetime.now(timezone.utc)
+    summary = build_summary(pipeline, load_info, started_at, finished_at, first_run)
+    log.info("dlt pipeline %r finished in %.1f s", pipeline.pipeline_name, elapsed)
+    log.info("%s", format_rows_table(summary["rows"]))
+    shutil.rmtree(working_dir, ignore_errors=True)
+    return summary
+
+
+def _is_first_run(pipeline: Any) -> bool:
+    """True when neither the local working dir nor the destination knows this pipeline yet."""
+    try:
+        pipeline.sync_destination()
+    except Exception as error:  # the dataset may not exist yet; dlt creates it in run()
+        log.debug("could not sync pipeline state from the destination: %s", error)
+    return not pipeline.schema_names
+
+
+# ---------------------------------------------------------------- summary
+
+
+def _is_dlt_table(table_name: str) -> bool:
+    return table_name.startswith("_dlt")
+
+
+def rows_loaded(pipeline: Any) -> dict[str, int]:
+    """Rows per table normalized in this run (child tables included, dlt's own tables left out)."""
+    trace = pipeline.last_trace
+    normalize_info = trace.last_normalize_info if trace else None
+    if normalize_info is None:
+        return {}
+    return {
+        table: int(count)
+        for table, count in sorted(normalize_info.row_counts.items())
+        if not _is_dlt_table(table)
+    }
+
+
+def schema_changes(pipeline: Any, load_info: Any) -> dict[str, Any]:
+    """New tables and new columns of existing tables, from the schema updates of the loaded packages."""
+    new_tables: list[str] = []
+    new_columns: dict[str, list[str]] = {}
+    updated: dict[str, list[str]] = {}
+    for package in getattr(load_info, "load_packages", None) or []:
+        for table_name, table in (package.schema_update or {}).items():
+            if _is_dlt_table(table_name):
+                continue
+            columns = updated.setdefault(table_name, [])
+            columns.extend(c for c in (table.get("columns") or {}) if c not in columns)
+    schema_tables = pipeline.default_schema.tables if pipeline.default_schema_name else {}
+    for table_name, columns in sorted(updated.items()):
+        all_columns = set((schema_tables.get(table_name) or {}).get("columns") or {})
+        if all_columns and all_columns <= set(columns):
+            new_tables.append(table_name)
+        if columns:
+            new_columns[table_name] = columns
+    return {"new_tables": new_tables, "new_columns": new_columns}
+
+
+def build_summary(
+    pipeline: Any, load_info: Any, started_at: datetime, finished_at: datetime, first_run: bool
+) -> dict[str, Any]:
+    destination = pipeline.destination
+    return {
+        "pipeline_name": pipeline.pipeline_name,
+        "destination": destination.destination_name if destination else None,
+        "dataset_name": pipeline.dataset_name,
+        "load_ids": list(getattr(load_info, "loads_ids", None) or []),
+        "rows": rows_loaded(pipeline),
+        "schema_changes": schema_changes(pipeline, load_info),
+        "started_at": started_at.isoformat(),
+        "finished_at": finished_at.isoformat(),
+        "first_run": first_run,
+    }
+
+
+def format_rows_table(rows: Mapping[str, int]) -> str:
+    """A small text table of rows per table for the task log."""
+    if not rows:
+        return "no rows loaded"
+    width = max(len("table"), *(len(t) for t in rows))
+    lines = [f"{'table'.ljust(width)}  rows", f"{'-' * width}  ----"]
+    lines += [f"{table.ljust(width)}  {count}" for table, count in rows.items()]
+    return "rows loaded:\n" + "\n".join(lines)

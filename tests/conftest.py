@@ -1,0 +1,72 @@
+"""Session set-up: a throwaway Airflow home with a migrated metadata DB, before Airflow is imported."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES_DIR = REPO_ROOT / "dags_examples"
+SAMPLE_PATH = EXAMPLES_DIR / "data" / "github_sample.jsonl.gz"
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="adp-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+DAGS_FOLDER = _AIRFLOW_HOME / "dags"
+DAGS_FOLDER.mkdir()
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+os.environ["RUNTIME__DLT_TELEMETRY"] = "false"
+sys.path.insert(0, str(EXAMPLES_DIR))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_db() -> Path:
+    """Migrate the session's metadata DB once (a real Airflow DB, as users have)."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def airflow_home(airflow_db: Path) -> Path:
+    return airflow_db
+
+
+@pytest.fixture(scope="session")
+def dags_folder(airflow_db: Path) -> Path:
+    """The DAGs folder (the bundle ``dag.test()`` reads) of the test session."""
+    return DAGS_FOLDER
+
+
+@pytest.fixture(scope="session")
+def sample_counts() -> dict[str, int]:
+    """Rows per table that loading the whole shipped sample must produce (computed from the file)."""
+    return expected_sample_counts()
+
+
+def expected_sample_counts(repos: set[str] | None = None) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    with gzip.open(SAMPLE_PATH, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record["kind"] == "user":
+                counts["users"] += 1
+            elif repos is None or record["repo"] in repos:
+                counts["issues"] += 1
+                counts["issues__labels"] += len(record["labels"])
+                counts["comments"] += len(record["comments"])
+    return {table: n for table, n in counts.items() if n}

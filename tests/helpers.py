@@ -1,0 +1,60 @@
+"""Small helpers shared by the tests: reading what a run loaded into DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow_dlt_provider.runtime import default_duckdb_path
+
+
+def duckdb_counts(pipeline_name: str, dataset_name: str, path: Path | None = None) -> dict[str, int]:
+    """Rows per user table of ``dataset_name`` in the pipeline's default DuckDB file."""
+    import duckdb
+
+    db_path = path or default_duckdb_path(pipeline_name)
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        tables = [
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+                [dataset_name],
+            ).fetchall()
+        ]
+        return {
+            table: con.execute(f'SELECT count(*) FROM "{dataset_name}"."{table}"').fetchone()[0]
+            for table in tables
+            if not table.startswith("_dlt")
+        }
+
+
+DAG_FILE_TEMPLATE = '''\
+import pendulum
+from airflow import DAG
+from airflow_dlt_provider import DltRunOperator
+{imports}
+
+with DAG({dag_id!r}, schedule={schedule}, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False) as dag:
+{body}
+'''
+
+
+def write_dag(
+    dags_folder: Path, dag_id: str, body: str, imports: str = "", schedule: str = "None"
+) -> Path:
+    """Write a DAG file into the session's DAGs folder; ``body`` is indented code inside ``with DAG``."""
+    import textwrap
+
+    code = DAG_FILE_TEMPLATE.format(
+        imports=imports, dag_id=dag_id, schedule=schedule, body=textwrap.indent(textwrap.dedent(body), "    ")
+    )
+    path = dags_folder / f"{dag_id}.py"
+    path.write_text(code)
+    return path
+
+
+def run_dag_file(dags_folder: Path, dag_id: str, body: str, imports: str = "", **kwargs):
+    """Write a DAG file, parse it like the DAG processor and run it once with ``dag.test()``."""
+    from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
+
+    path = write_dag(dags_folder, dag_id, body, imports)
+    return run_dag(load_dag(path, dag_id), **kwargs)
