@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,8 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME /
 os.environ["RUNTIME__DLT_TELEMETRY"] = "false"
 sys.path.insert(0, str(EXAMPLES_DIR))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+from fixtures.postgres import PostgresServer, PostgresUnavailable  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,6 +53,24 @@ def airflow_home(airflow_db: Path) -> Path:
 def dags_folder(airflow_db: Path) -> Path:
     """The DAGs folder (the bundle ``dag.test()`` reads) of the test session."""
     return DAGS_FOLDER
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the session (see tests/fixtures/postgres.py).
+
+    A missing server is a test failure; set ADP_ALLOW_MISSING_POSTGRES=1 to skip instead (local machines).
+    """
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as error:
+        if os.environ.get("ADP_ALLOW_MISSING_POSTGRES") == "1":
+            pytest.skip(f"PostgreSQL unavailable: {error}")
+        pytest.fail(f"PostgreSQL unavailable (set ADP_ALLOW_MISSING_POSTGRES=1 to skip): {error}")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
