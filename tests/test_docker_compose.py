@@ -1,0 +1,200 @@
+"""Static checks of docker-compose.yaml and the Dockerfile (no Docker daemon here: we read the files).
+
+The same topology (PostgreSQL metadata DB, api-server, scheduler, dag-processor, LocalExecutor, the execution
+API URL) runs natively in the real-scheduler fixture, tests/fixtures/airflow_cluster.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+yaml = pytest.importorskip("yaml", reason="PyYAML is in the test extra")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+AIRFLOW_SERVICES = (
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+)
+LONG_RUNNING = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    return compose["services"]
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):  # the KEY=VALUE form
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def _command(service: dict[str, Any]) -> str:
+    command = service.get("command", "")
+    return " ".join(command) if isinstance(command, list) else str(command)
+
+
+def _healthcheck(service: dict[str, Any]) -> str:
+    test = service["healthcheck"]["test"]
+    return " ".join(test) if isinstance(test, list) else test
+
+
+def test_every_service_is_declared(services):
+    assert set(services) == {"postgres", "warehouse", *AIRFLOW_SERVICES}
+
+
+def test_postgres_services_have_pg_isready_health_checks(services):
+    for name in ("postgres", "warehouse"):
+        service = services[name]
+        assert re.fullmatch(r"postgres:\d+(\.\d+)?", service["image"]), service["image"]
+        env = _env(service)
+        check = _healthcheck(service)
+        assert "pg_isready" in check
+        assert f"-U {env['POSTGRES_USER']}" in check
+        assert service["volumes"], f"{name} keeps its data in a volume"
+
+
+def test_airflow_services_share_image_executor_and_metadata_db(services):
+    postgres_env = _env(services["postgres"])
+    expected_url = (
+        f"postgresql+psycopg2://{postgres_env['POSTGRES_USER']}:{postgres_env['POSTGRES_PASSWORD']}"
+        f"@postgres:5432/{postgres_env['POSTGRES_DB']}"
+    )
+    for name in AIRFLOW_SERVICES:
+        service = services[name]
+        env = _env(service)
+        assert service["build"] == ".", name
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor", name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == expected_url, name
+        # the same signing key everywhere, or task tokens issued by one component fail in another
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"], name
+
+
+def test_execution_api_url_points_at_the_api_server_service(services):
+    api_port = services["airflow-apiserver"]["ports"][0].split(":")[-1]
+    for name in AIRFLOW_SERVICES:
+        url = _env(services[name])["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+        assert url == f"http://airflow-apiserver:{api_port}/execution/", name
+
+
+def test_warehouse_connection_points_at_the_warehouse_service(services):
+    warehouse = _env(services["warehouse"])
+    expected = (
+        f"postgres://{warehouse['POSTGRES_USER']}:{warehouse['POSTGRES_PASSWORD']}"
+        f"@warehouse:5432/{warehouse['POSTGRES_DB']}"
+    )
+    for name in AIRFLOW_SERVICES:
+        assert _env(services[name])["AIRFLOW_CONN_WAREHOUSE"] == expected, name
+
+
+def test_dags_examples_is_the_mounted_dags_folder(services):
+    for name in AIRFLOW_SERVICES:
+        service = services[name]
+        dags_folder = _env(service)["AIRFLOW__CORE__DAGS_FOLDER"]
+        mounts = {m.split(":")[1]: m.split(":")[0] for m in service["volumes"]}
+        assert mounts[dags_folder] == "./dags_examples", name
+    source = REPO_ROOT / "dags_examples"
+    assert source.is_dir()
+    assert any(source.glob("*.py")), "the mounted DAGs folder holds the example DAGs"
+
+
+def test_named_volumes_are_declared(compose, services):
+    declared = set(compose["volumes"])
+    for name, service in services.items():
+        for mount in service.get("volumes", []):
+            host_side = mount.split(":")[0]
+            if not host_side.startswith((".", "/")):
+                assert host_side in declared, f"{name} mounts undeclared volume {host_side}"
+
+
+def test_init_migrates_creates_login_and_syncs_pools(services):
+    init = services["airflow-init"]
+    script = _command(init)
+    env = _env(init)
+    steps = ["airflow db migrate", "simple_auth_manager_passwords", "airflow-dlt pools sync"]
+    positions = [script.find(step) for step in steps]
+    assert all(p >= 0 for p in positions), dict(zip(steps, positions, strict=True))
+    assert positions == sorted(positions), "migrate first, then the login, then the pools"
+    assert "set -e" in script, "a failing step must fail the init service"
+    # the login: simple auth manager users, and the passwords file the script writes
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].endswith(":admin")
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].endswith(
+        "simple_auth_manager_passwords.json"
+    )
+    assert init.get("restart", "no") == "no"
+    for dependency in ("postgres", "warehouse"):
+        assert init["depends_on"][dependency]["condition"] == "service_healthy"
+
+
+def test_passwords_file_is_shared_with_the_api_server(services):
+    password_file = _env(services["airflow-apiserver"])["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    folder = str(Path(password_file).parent)
+    for name in ("airflow-init", "airflow-apiserver"):
+        mounts = [m.split(":")[1] for m in services[name]["volumes"]]
+        assert folder in mounts, f"{name} must mount {folder}"
+
+
+def test_long_running_services_commands_and_dependencies(services):
+    for name, command in LONG_RUNNING.items():
+        service = services[name]
+        assert _command(service) == command, name
+        assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully", name
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy", name
+        assert service.get("restart") == "always", name
+        assert "healthcheck" in service, name
+    # tasks (run by the LocalExecutor inside the scheduler) talk to the execution API
+    assert services["airflow-scheduler"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+
+
+def test_api_server_exposes_8080_with_health_check(services):
+    api = services["airflow-apiserver"]
+    assert "8080:8080" in api["ports"]
+    assert "http://localhost:8080/api/v2/monitor/health" in _healthcheck(api)
+    assert "localhost:8974/health" in _healthcheck(services["airflow-scheduler"])
+    assert _env(services["airflow-scheduler"])["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "true"
+    assert "DagProcessorJob" in _healthcheck(services["airflow-dag-processor"])
+    assert "TriggererJob" in _healthcheck(services["airflow-triggerer"])
+
+
+def test_dockerfile_uses_airflow_33_and_installs_the_repo():
+    text = DOCKERFILE.read_text()
+    base = re.search(r"^FROM\s+(\S+)", text, re.MULTILINE)
+    assert base is not None
+    assert re.fullmatch(r"apache/airflow:3\.3\.\d+(-python3\.\d+)?", base.group(1)), base.group(1)
+    version = re.search(r"ARG AIRFLOW_VERSION=(\S+)", text)
+    assert version is not None and base.group(1).split(":")[1].startswith(version.group(1))
+    assert re.search(r"^COPY .*pyproject\.toml", text, re.MULTILINE)
+    assert re.search(r"^COPY .*airflow_dlt_provider", text, re.MULTILINE)
+    logical_lines = text.replace("\\\n", " ").splitlines()
+    install = [line for line in logical_lines if re.match(r"RUN\s+pip install", line)]
+    assert len(install) == 1, install
+    assert "apache-airflow==${AIRFLOW_VERSION}" in install[0], "pin Airflow so pip cannot replace it"
+    assert "/opt/airflow/airflow-dlt-provider[duckdb,postgres]" in install[0]
+    for copied in ("pyproject.toml", "README.md", "airflow_dlt_provider"):
+        assert (REPO_ROOT / copied).exists(), copied
+
+
+def test_dockerignore_keeps_virtualenvs_out_of_the_build_context():
+    ignored = (REPO_ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".venv-airflow2", ".git"} <= set(ignored)
+    assert "airflow_dlt_provider" not in ignored and "pyproject.toml" not in ignored
