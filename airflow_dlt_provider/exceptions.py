@@ -23,6 +23,14 @@ class ConnectionMappingError(DltProviderError, ValueError):
     """An Airflow connection cannot be turned into dlt credentials."""
 
 
+class ConnectionNotFoundError(ConnectionMappingError, LookupError):
+    """The Airflow connection id is not defined (environment, secrets backends, metadata DB)."""
+
+
+class MissingExtraError(DltProviderError, ImportError):
+    """An optional dependency (a pip extra of airflow-dlt-provider) is not installed."""
+
+
 class SchemaChangeError(DltProviderError):
     """The schema changed while ``on_schema_change='fail'``."""
 
