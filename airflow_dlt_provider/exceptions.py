@@ -37,3 +37,7 @@ class SchemaChangeError(DltProviderError):
 
 class LoadFailedError(DltProviderError):
     """dlt reported failed load jobs."""
+
+
+class ScaffoldError(DltProviderError, ValueError):
+    """``airflow-dlt init`` cannot build a DAG from the given pipeline script or options."""
