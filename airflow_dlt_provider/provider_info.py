@@ -12,6 +12,7 @@ PACKAGE_NAME = "airflow-dlt-provider"
 
 def get_provider_info() -> dict[str, Any]:
     from airflow_dlt_provider import __version__
+    from airflow_dlt_provider.hooks.form import connection_type_info
 
     return {
         "package-name": PACKAGE_NAME,
@@ -21,12 +22,16 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {"integration-name": "dlt", "python-modules": ["airflow_dlt_provider.hooks.dlt"]},
         ],
+        # the generic `dlt` connection type: declarative form (Airflow 3.2+) + DltHook methods (older)
+        "connection-types": [connection_type_info()],
         "operators": [
             {"integration-name": "dlt", "python-modules": ["airflow_dlt_provider.operators.run"]},
         ],
         "task-groups": [
             {"integration-name": "dlt", "python-modules": ["airflow_dlt_provider.task_group"]},
         ],
+        # `airflow dlt pools sync|export` on Airflow 3.x (the key is ignored by Airflow 2)
+        "cli": ["airflow_dlt_provider.cli.get_airflow_cli_commands"],
         "integrations": [
             {
                 "integration-name": "dlt",

@@ -1,0 +1,116 @@
+"""Airflow connection -> dlt credentials, for destinations and sources. Used at execute time only.
+
+Each system has a small declarative mapping (see :mod:`.base`); :mod:`.registry` picks one by the
+connection type and the fields the connection has. Every secret-derived value is registered with Airflow's
+secret masker before anything can log it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_dlt_provider import _compat
+from airflow_dlt_provider.connections.base import ConnectionMapping, mask_secret_value, redacted
+from airflow_dlt_provider.exceptions import ConnectionMappingError, ConnectionNotFoundError
+
+__all__ = [
+    "ConnectionMapping",
+    "destination_from_connection",
+    "get_connection",
+    "source_credentials_from_connection",
+]
+
+
+def get_connection(conn_id: str) -> Any:
+    """Look up ``conn_id`` and mask its password; a missing id raises :class:`ConnectionNotFoundError`."""
+    try:
+        conn = _compat.get_connection(conn_id)
+    except Exception as error:
+        if type(error).__name__ == "AirflowNotFoundException":
+            raise ConnectionNotFoundError(
+                f"Airflow connection {conn_id!r} is not defined (looked in the environment variable "
+                f"AIRFLOW_CONN_{conn_id.upper()}, the secrets backends and the metadata DB)"
+            ) from None
+        raise ConnectionMappingError(
+            f"cannot read Airflow connection {conn_id!r}: {redacted(error)}"
+        ) from None
+    mask_secret_value(conn.password)
+    return conn
+
+
+def destination_from_connection(conn_id: str, destination: Any = None) -> Any:
+    """A dlt destination factory holding the credentials of Airflow connection ``conn_id``.
+
+    :param destination: ``None`` to infer the destination from the connection type, a dlt destination
+        name, or a dlt destination factory (its explicit arguments are kept; the connection supplies the
+        credentials and the settings the factory does not set).
+    """
+    from airflow_dlt_provider.connections.dlt import DltConnectionMapping
+    from airflow_dlt_provider.connections.registry import select_destination_mapping
+
+    conn = get_connection(conn_id)
+    mapping_class = select_destination_mapping(conn, conn_id, destination)
+    mapping = mapping_class(conn, conn_id)
+    values = mapping.values()
+    if mapping_class is DltConnectionMapping:
+        name = _dlt_connection_destination(conn_id, values.config.get("destination"), destination)
+        _check_driver_of(name)
+    else:
+        name = mapping_class.destination
+        mapping_class.check_driver()
+    factory_class, explicit = _factory_class(name, destination)
+    kwargs = {**mapping.destination_kwargs(values), **explicit}
+    return factory_class(**kwargs)
+
+
+def source_credentials_from_connection(conn_id: str) -> Any:
+    """Credentials for a source factory argument: ``ConnectionStringCredentials`` for SQL databases
+    (usable by ``dlt.sources.sql_database``), the token for ``http``, the dlt credentials otherwise."""
+    from airflow_dlt_provider.connections.registry import select_source_mapping
+
+    conn = get_connection(conn_id)
+    return select_source_mapping(conn, conn_id)(conn, conn_id).source_credentials()
+
+
+def _dlt_connection_destination(conn_id: str, in_extra: Any, given: Any) -> str:
+    from airflow_dlt_provider.connections.registry import destination_name
+
+    wanted = destination_name(given)
+    named = destination_name(in_extra) if in_extra else None
+    if wanted and named and wanted != named:
+        raise ConnectionMappingError(
+            f"Airflow connection {conn_id!r} is for destination {named!r} (extra.destination), "
+            f"but destination={wanted!r} was given"
+        )
+    name = wanted or named
+    if not name:
+        raise ConnectionMappingError(
+            f"Airflow connection {conn_id!r} (type 'dlt') has no value for 'destination': set "
+            "extra.destination (e.g. postgres, snowflake, filesystem) or pass destination=..."
+        )
+    return name
+
+
+def _check_driver_of(destination: str) -> None:
+    from airflow_dlt_provider.connections.registry import MAPPINGS
+
+    for mapping in MAPPINGS:
+        if mapping.destination == destination and mapping.driver_modules:
+            mapping.check_driver()
+            return
+
+
+def _factory_class(name: str, destination: Any) -> tuple[Any, dict[str, Any]]:
+    """The destination factory class and the arguments a given factory object was created with."""
+    if destination is not None and not isinstance(destination, str):
+        explicit = {**destination.config_params, **destination.caps_params}
+        explicit.pop("credentials", None)
+        return type(destination), explicit
+    import dlt
+
+    factory_class = getattr(dlt.destinations, name, None)
+    if factory_class is None:
+        raise ConnectionMappingError(
+            f"destination {name!r} is not a dlt destination; known: {', '.join(sorted(dlt.destinations.__all__))}"
+        )
+    return factory_class, {}

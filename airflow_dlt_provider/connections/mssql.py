@@ -1,0 +1,31 @@
+"""Airflow ``mssql`` connection -> dlt ``mssql`` destination (and SQL sources over pyodbc)."""
+
+from __future__ import annotations
+
+from airflow_dlt_provider.connections.base import ConnectionMapping
+
+
+class MsSqlMapping(ConnectionMapping):
+    name = "mssql"
+    auth = "SQL login and password"
+    conn_types = ("mssql",)
+    destination = "mssql"
+    pip_extra = "mssql"
+    driver_modules = ("pyodbc",)
+    credentials_class = "dlt.destinations.impl.mssql.configuration:MsSqlCredentials"
+    fields = {
+        "host": "host",
+        "port": "port",
+        "username": "login",
+        "password": "password",
+        "database": ("schema", "extra.database"),
+        "driver": ("extra.driver", "extra.odbc_driver"),
+        "connect_timeout": "extra.connect_timeout",
+    }
+    required = ("host", "username", "password", "database")
+    secret_fields = ("password",)
+    query_extras = ("TrustServerCertificate", "Encrypt")
+    source_drivername = "mssql+pyodbc"
+
+    def transform_port(self, value: object) -> int | None:
+        return int(str(value)) if value is not None else None

@@ -1,0 +1,43 @@
+"""Airflow ``postgres`` connection -> dlt ``postgres`` destination (and SQL sources)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from airflow_dlt_provider.connections.base import ConnectionMapping
+
+
+class PostgresMapping(ConnectionMapping):
+    name = "postgres"
+    auth = "password"
+    conn_types: ClassVar[tuple[str, ...]] = ("postgres", "postgresql")
+    destination = "postgres"
+    pip_extra = "postgres"
+    driver_modules = ("psycopg2",)
+    credentials_class = "dlt.destinations.impl.postgres.configuration:PostgresCredentials"
+    fields = {
+        "host": "host",
+        "port": "port",
+        "username": "login",
+        "password": "password",
+        "database": ("schema", "extra.database", "extra.dbname"),
+        "connect_timeout": "extra.connect_timeout",
+        "client_encoding": "extra.client_encoding",
+    }
+    required: ClassVar[tuple[str, ...]] = ("host", "username", "database")
+    secret_fields = ("password",)
+    query_extras: ClassVar[tuple[str, ...]] = (
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "options",
+        "application_name",
+    )
+    source_drivername = "postgresql"
+
+    def transform_port(self, value: object) -> int | None:
+        return int(str(value)) if value is not None else None
+
+    def transform_connect_timeout(self, value: object) -> int | None:
+        return int(str(value)) if value is not None else None

@@ -1,0 +1,26 @@
+"""Airflow ``redshift`` connection (amazon provider) -> dlt ``redshift`` destination."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from airflow_dlt_provider.connections.postgres import PostgresMapping
+
+
+class RedshiftMapping(PostgresMapping):
+    name = "redshift"
+    conn_types: ClassVar[tuple[str, ...]] = ("redshift",)
+    destination = "redshift"
+    pip_extra = "redshift"
+    credentials_class = "dlt.destinations.impl.redshift.configuration:RedshiftCredentials"
+    fields = {
+        "host": "host",
+        "port": "port",
+        "username": "login",
+        "password": "password",
+        "database": ("schema", "extra.database", "extra.db_name"),
+        "connect_timeout": "extra.connect_timeout",
+    }
+    config_fields = {"staging_iam_role": ("extra.staging_iam_role", "extra.iam_role")}
+    required: ClassVar[tuple[str, ...]] = ("host", "username", "password", "database")
+    query_extras: ClassVar[tuple[str, ...]] = ("sslmode",)

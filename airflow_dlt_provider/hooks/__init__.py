@@ -1,0 +1,1 @@
+"""Hooks of the provider (``DltHook`` for the generic ``dlt`` connection type)."""

@@ -1,0 +1,68 @@
+"""``DltHook``: the generic ``dlt`` connection type, and dlt credentials from any mapped connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_dlt_provider._compat import BaseHook
+from airflow_dlt_provider.hooks import form
+
+
+class DltHook(BaseHook):
+    """Builds dlt destinations and source credentials from an Airflow connection.
+
+    Works with the generic ``dlt`` connection type (a destination name plus dlt credentials in ``extra``)
+    and with every connection type that has a mapping (``postgres``, ``snowflake``, ``aws``, ...).
+    Nothing is read until a method is called.
+    """
+
+    conn_name_attr = "dlt_conn_id"
+    default_conn_name = "dlt_default"
+    conn_type = form.CONN_TYPE
+    hook_name = form.HOOK_NAME
+
+    def __init__(self, dlt_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dlt_conn_id = dlt_conn_id
+
+    def get_destination(self, destination: Any = None) -> Any:
+        """The dlt destination factory with the connection's credentials."""
+        from airflow_dlt_provider.connections import destination_from_connection
+
+        return destination_from_connection(self.dlt_conn_id, destination)
+
+    def get_source_credentials(self) -> Any:
+        """Credentials for a source factory (``ConnectionStringCredentials`` for SQL databases)."""
+        from airflow_dlt_provider.connections import source_credentials_from_connection
+
+        return source_credentials_from_connection(self.dlt_conn_id)
+
+    def get_conn(self) -> Any:
+        return self.get_destination()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The extra fields of the connection form (Airflow < 3.2; newer ones read ``conn-fields``)."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import PasswordField, StringField
+
+        widgets: dict[str, Any] = {}
+        for name, spec in form.CONN_FIELDS.items():
+            secret = spec["schema"].get("format") == "password"
+            field_class = PasswordField if secret else StringField
+            widget = BS3PasswordFieldWidget() if secret else BS3TextFieldWidget()
+            widgets[name] = field_class(
+                lazy_gettext(spec["label"]), description=spec.get("description", ""), widget=widget
+            )
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabelling and placeholders of the standard fields (Airflow < 3.2)."""
+        behaviour = form.UI_FIELD_BEHAVIOUR
+        return {
+            "hidden_fields": list(behaviour["hidden-fields"]),
+            "relabeling": dict(behaviour["relabeling"]),
+            "placeholders": dict(behaviour["placeholders"]),
+        }
