@@ -29,6 +29,7 @@ os.environ["RUNTIME__DLT_TELEMETRY"] = "false"
 sys.path.insert(0, str(EXAMPLES_DIR))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
+from fixtures.airflow_cluster import AirflowCluster  # noqa: E402
 from fixtures.postgres import PostgresServer, PostgresUnavailable  # noqa: E402
 
 
@@ -71,6 +72,21 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_cluster(postgres_server: PostgresServer) -> Iterator[AirflowCluster]:
+    """A real Airflow (LocalExecutor, PostgreSQL metadata DB), started once per session on first use.
+
+    See tests/fixtures/airflow_cluster.py for its API. ADP_KEEP_CLUSTER=1 keeps its files after the session.
+    """
+    cluster = AirflowCluster.start(postgres_server)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        if os.environ.get("ADP_KEEP_CLUSTER") != "1":
+            cluster.cleanup()
 
 
 @pytest.fixture(scope="session")
