@@ -111,3 +111,17 @@ def dag_bag(dag_folder: str) -> Any:
 
         return DagBag(dag_folder=dag_folder, include_examples=False)
     return DagBag(dag_folder=dag_folder)
+
+
+def airflow_fail_exception() -> type[Exception]:
+    """Airflow's ``AirflowFailException``: fails the task without using its remaining retries."""
+    if AIRFLOW_V_3:
+        from airflow.sdk.exceptions import AirflowFailException
+    else:
+        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+    return AirflowFailException
+
+
+def dag_test_date_argument() -> str:
+    """The name of ``DAG.test()``'s date argument: ``logical_date`` (3.x) or ``execution_date`` (2.x)."""
+    return "logical_date" if AIRFLOW_V_3 else "execution_date"

@@ -76,7 +76,9 @@ def load_dag(path: str | Path, dag_id: str) -> Any:
 def run_dag(dag: Any, logical_date: datetime | None = None, **test_kwargs: Any) -> DagTestResult:
     """Run ``dag`` once with ``dag.test()`` and return what the metadata DB recorded."""
     if logical_date is not None:
-        test_kwargs["logical_date"] = logical_date
+        from airflow_dlt_provider._compat import dag_test_date_argument
+
+        test_kwargs[dag_test_date_argument()] = logical_date
     dag_run = dag.test(**test_kwargs)
     rows = _query(
         "SELECT task_id, state FROM task_instance WHERE dag_id = :dag_id AND run_id = :run_id",
