@@ -113,6 +113,39 @@ def dag_bag(dag_folder: str) -> Any:
     return DagBag(dag_folder=dag_folder)
 
 
+def duplicate_task_id_error() -> type[Exception]:
+    """Airflow's ``DuplicateTaskIdFound`` (``airflow.sdk.exceptions`` in 3.x, ``airflow.exceptions`` before)."""
+    if AIRFLOW_V_3:
+        from airflow.sdk.exceptions import DuplicateTaskIdFound
+    else:
+        from airflow.exceptions import DuplicateTaskIdFound  # type: ignore[no-redef]
+    return DuplicateTaskIdFound
+
+
+def existing_pools(names: list[str]) -> dict[str, int]:
+    """``{pool name: slots}`` of the pools among ``names`` that exist in the configured metadata DB."""
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    if not names:
+        return {}
+    with create_session() as session:
+        rows = session.execute(select(Pool.pool, Pool.slots).where(Pool.pool.in_(names))).all()
+    return {str(name): int(slots) for name, slots in rows}
+
+
+def create_pool(name: str, slots: int, description: str) -> None:
+    """Create a pool in the configured metadata DB (``Pool.create_or_update_pool`` exists in 2.x and 3.x)."""
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        Pool.create_or_update_pool(
+            name=name, slots=slots, description=description, include_deferred=False, session=session
+        )
+
+
 def airflow_fail_exception() -> type[Exception]:
     """Airflow's ``AirflowFailException``: fails the task without using its remaining retries."""
     if AIRFLOW_V_3:

@@ -136,9 +136,13 @@ def select_resources(source: Any, resources: Iterable[str] | None) -> Any:
 
 
 def check_resource_names(requested: Iterable[str], available: Iterable[str], source_name: str) -> None:
-    available_names = list(available)
-    unknown = [name for name in requested if name not in set(available_names)]
+    # a Mapping/set is looked up as it is (O(1) per name); the list is only built for the message
+    if not isinstance(available, (Mapping, set, frozenset)):
+        available = list(available)
+    lookup = set(available) if isinstance(available, list) else available
+    unknown = [name for name in requested if name not in lookup]
     if unknown:
+        available_names = list(available)
         raise UnknownResourceError(
             f"source {source_name!r} has no resource named {', '.join(repr(n) for n in unknown)}; "
             f"available resources: {', '.join(available_names) or '(none)'}"

@@ -117,7 +117,7 @@ class DltRunOperator(BaseOperator):
             )
         if not spec.is_factory and self.resource_names is not None:
             available = getattr(spec.target, "resources", None)
-            names = list(available.keys()) if available is not None else [spec.target.name]
+            names = available if available is not None else {spec.target.name}
             check_resource_names(self.resource_names, names, spec.display_name)
 
     def execute(self, context: Any) -> dict[str, Any]:
