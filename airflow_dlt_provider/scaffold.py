@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from airflow_dlt_provider.exceptions import ScaffoldError
 from airflow_dlt_provider.pools import pool_name_for
@@ -81,6 +82,20 @@ class PipelineCall:
     scope: str | None
     """Name of the function that contains the call (``None``: module level)."""
     line: int
+    variable: str | None = None
+    """The name the pipeline is assigned to (``pipeline = dlt.pipeline(...)``)."""
+
+
+@dataclass(frozen=True)
+class RunCall:
+    """``<pipeline>.run(<function>(...))``: which function it loads and through which pipeline."""
+
+    scope: str | None
+    target: str
+    receiver: str | None
+    """The variable ``run`` is called on (``pipeline``), ``None`` for ``dlt.pipeline(...).run(...)``."""
+    pipeline_line: int | None = None
+    """Line of the ``dlt.pipeline(...)`` call when ``run`` is chained onto it."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +105,7 @@ class PipelineScript:
     path: Path
     functions: tuple[DltFunction, ...]
     pipelines: tuple[PipelineCall, ...]
-    runs: tuple[tuple[str | None, str], ...] = ()
-    """``(enclosing function, loaded function name)`` of each ``<pipeline>.run(<function>(...))``."""
+    runs: tuple[RunCall, ...] = ()
 
     @property
     def sources(self) -> list[DltFunction]:
@@ -277,8 +291,13 @@ def read_pipeline_script(path: str | Path) -> PipelineScript:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         and (found := _dlt_function(node, names)) is not None
     )
+    assigned = {
+        id(node.value): node.targets[0].id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
     pipelines: list[PipelineCall] = []
-    runs: list[tuple[str | None, str]] = []
+    runs: list[RunCall] = []
     for scope, call in _calls_with_scope(tree):
         if names.resolve(call.func) == "pipeline" and not isinstance(call.func, ast.Call):
             pipelines.append(
@@ -288,10 +307,19 @@ def read_pipeline_script(path: str | Path) -> PipelineScript:
                     dataset_name=_literal_str(_keyword(call, "dataset_name", 5)),
                     scope=scope,
                     line=call.lineno,
+                    variable=assigned.get(id(call)),
                 )
             )
         elif (target := _run_target(call)) is not None:
-            runs.append((scope, target))
+            assert isinstance(call.func, ast.Attribute)  # checked by _run_target
+            owner = call.func.value
+            receiver = owner.id if isinstance(owner, ast.Name) else None
+            chained = (
+                owner.lineno
+                if isinstance(owner, ast.Call) and names.resolve(owner.func) == "pipeline"
+                else None
+            )
+            runs.append(RunCall(scope=scope, target=target, receiver=receiver, pipeline_line=chained))
     return PipelineScript(path=script, functions=functions, pipelines=tuple(pipelines), runs=tuple(runs))
 
 
@@ -309,8 +337,8 @@ def _choose_target(script: PipelineScript, source: str | None) -> DltFunction:
                 f"found: {accepted}"
             )
         return chosen
-    for _, run_target in script.runs:
-        chosen = script.function(run_target)
+    for run in script.runs:
+        chosen = script.function(run.target)
         if chosen is not None and chosen.kind != "transformer":
             return chosen
     if script.sources:
@@ -324,7 +352,15 @@ def _choose_target(script: PipelineScript, source: str | None) -> DltFunction:
 
 
 def _choose_pipeline(script: PipelineScript, target: DltFunction) -> PipelineCall | None:
-    scopes = {scope for scope, name in script.runs if name == target.function_name}
+    """The pipeline that runs ``target``: same variable in the same function, else same function, else the first."""
+    runs = [run for run in script.runs if run.target == target.function_name]
+    for run in runs:
+        for call in script.pipelines:
+            if call.line == run.pipeline_line or (
+                run.receiver is not None and call.variable == run.receiver and call.scope == run.scope
+            ):
+                return call
+    scopes = {run.scope for run in runs}
     for call in script.pipelines:
         if call.scope in scopes:
             return call
@@ -388,7 +424,8 @@ def plan_scaffold(
     dataset_name = (call.dataset_name if call else None) or f"{pipeline_name}_dataset"
     module, copy_to = _module_path(script.path, folder)
     final_dag_id = dag_id or f"dlt_{_identifier(pipeline_name)}"
-    dag_path = folder / f"{stem}_dag.py"
+    # a script inside the DAGs folder gets its DAG next to it; otherwise both go to the folder's top
+    dag_path = (folder if copy_to is not None else script.path.parent) / f"{stem}_dag.py"
     if dag_path.resolve() == script.path.resolve():
         raise ScaffoldError(f"the DAG file {dag_path} would overwrite the pipeline script; rename the script")
     default_conn = _DESTINATIONS.get(destination, (None, None, None, None))[2]
@@ -601,7 +638,7 @@ def _default_dags_folder() -> str:
     return os.path.join(os.path.expanduser(os.environ.get("AIRFLOW_HOME") or "~/airflow"), "dags")
 
 
-def add_init_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register_init(subparsers: Any) -> None:
     """Register ``airflow-dlt init`` on the subparsers of the ``airflow-dlt`` command."""
     parser = subparsers.add_parser(
         "init",
@@ -623,8 +660,7 @@ def add_init_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     parser.add_argument("--schedule", default="@daily", help="DAG schedule, or 'none' (default: @daily)")
     parser.add_argument("--conn-id", default=None, help="destination connection id (default per destination)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing DAG file")
-    parser.set_defaults(func=run_init)
-    return parser
+    parser.set_defaults(handler=run_init)
 
 
 def run_init(args: argparse.Namespace) -> int:
