@@ -41,3 +41,11 @@ class LoadFailedError(DltProviderError):
 
 class ScaffoldError(DltProviderError, ValueError):
     """``airflow-dlt init`` cannot build a DAG from the given pipeline script or options."""
+
+
+class DagFolderImportError(DltProviderError, AssertionError):
+    """DAG files of a folder failed to import (pytest plugin: ``dlt_dagbag``, ``load_dag_folder``)."""
+
+
+class PoolsNotDeclaredError(DltProviderError, AssertionError):
+    """dlt tasks use pools that are not declared (pytest plugin: ``assert_dlt_pools_declared``)."""
