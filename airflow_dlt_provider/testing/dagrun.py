@@ -55,7 +55,9 @@ class DagTestResult:
 
     def summaries(self) -> dict[str, Any]:
         """XCom return values of every successful task, by task id."""
-        return {task_id: self.xcom(task_id) for task_id, state in self.task_states.items() if state == "success"}
+        return {
+            task_id: self.xcom(task_id) for task_id, state in self.task_states.items() if state == "success"
+        }
 
 
 def load_dag(path: str | Path, dag_id: str) -> Any:
