@@ -57,4 +57,8 @@ def run_dag_file(dags_folder: Path, dag_id: str, body: str, imports: str = "", *
     from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
 
     path = write_dag(dags_folder, dag_id, body, imports)
-    return run_dag(load_dag(path, dag_id), **kwargs)
+    try:
+        return run_dag(load_dag(path, dag_id), **kwargs)
+    finally:
+        # keep the bundle small: Airflow 3 re-parses the whole DAGs folder on every dag.test()
+        path.unlink()

@@ -1,0 +1,21 @@
+"""A tiny source whose resource emits a dlt warning (used by the task-log tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import dlt
+from dlt.common import logger
+
+WARNING_TEXT = "sample-warning-from-dlt-resource"
+
+
+@dlt.source(name="warns")
+def warning_source() -> Any:
+    @dlt.resource
+    def numbers() -> Iterator[dict[str, int]]:
+        logger.warning(WARNING_TEXT)
+        yield from ({"n": i} for i in range(3))
+
+    return numbers
