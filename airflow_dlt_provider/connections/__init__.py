@@ -7,6 +7,7 @@ secret masker before anything can log it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dlt_provider import _compat
@@ -15,8 +16,10 @@ from airflow_dlt_provider.exceptions import ConnectionMappingError, ConnectionNo
 
 __all__ = [
     "ConnectionMapping",
+    "MappedDestination",
     "destination_from_connection",
     "get_connection",
+    "map_connection",
     "source_credentials_from_connection",
 ]
 
@@ -38,13 +41,22 @@ def get_connection(conn_id: str) -> Any:
     return conn
 
 
-def destination_from_connection(conn_id: str, destination: Any = None) -> Any:
-    """A dlt destination factory holding the credentials of Airflow connection ``conn_id``.
+@dataclass
+class MappedDestination:
+    """A connection read through its mapping: which mapping, which destination, the factory arguments."""
 
-    :param destination: ``None`` to infer the destination from the connection type, a dlt destination
-        name, or a dlt destination factory (its explicit arguments are kept; the connection supplies the
-        credentials and the settings the factory does not set).
-    """
+    conn_id: str
+    mapping: type[ConnectionMapping]
+    destination: str
+    kwargs: dict[str, Any] = field(repr=False)
+
+    @property
+    def credentials(self) -> Any:
+        return self.kwargs.get("credentials")
+
+
+def map_connection(conn_id: str, destination: Any = None) -> MappedDestination:
+    """Read ``conn_id`` through the mapping fitting ``destination`` (``None``: inferred from the type)."""
     from airflow_dlt_provider.connections.dlt import DltConnectionMapping
     from airflow_dlt_provider.connections.registry import select_destination_mapping
 
@@ -54,13 +66,25 @@ def destination_from_connection(conn_id: str, destination: Any = None) -> Any:
     values = mapping.values()
     if mapping_class is DltConnectionMapping:
         name = _dlt_connection_destination(conn_id, values.config.get("destination"), destination)
-        _check_driver_of(name)
     else:
         name = mapping_class.destination
-        mapping_class.check_driver()
-    factory_class, explicit = _factory_class(name, destination)
-    kwargs = {**mapping.destination_kwargs(values), **explicit}
-    return factory_class(**kwargs)
+    return MappedDestination(conn_id, mapping_class, name, mapping.destination_kwargs(values))
+
+
+def destination_from_connection(conn_id: str, destination: Any = None) -> Any:
+    """A dlt destination factory holding the credentials of Airflow connection ``conn_id``.
+
+    :param destination: ``None`` to infer the destination from the connection type, a dlt destination
+        name, or a dlt destination factory (its explicit arguments win; the connection supplies the
+        credentials and the settings the factory does not set).
+    """
+    mapped = map_connection(conn_id, destination)
+    if mapped.mapping.destination == mapped.destination:
+        mapped.mapping.check_driver()
+    else:  # the generic `dlt` connection: any destination
+        _check_driver_of(mapped.destination)
+    factory_class, explicit = _factory_class(mapped.destination, destination)
+    return factory_class(**{**mapped.kwargs, **explicit})
 
 
 def source_credentials_from_connection(conn_id: str) -> Any:
@@ -94,10 +118,10 @@ def _dlt_connection_destination(conn_id: str, in_extra: Any, given: Any) -> str:
 def _check_driver_of(destination: str) -> None:
     from airflow_dlt_provider.connections.registry import MAPPINGS
 
-    for mapping in MAPPINGS:
-        if mapping.destination == destination and mapping.driver_modules:
-            mapping.check_driver()
-            return
+    mappings = [m for m in MAPPINGS if m.destination == destination]
+    # filesystem needs a different driver per bucket scheme: dlt names the missing one itself
+    if mappings and len({m.driver_modules for m in mappings}) == 1:
+        mappings[0].check_driver()
 
 
 def _factory_class(name: str, destination: Any) -> tuple[Any, dict[str, Any]]:

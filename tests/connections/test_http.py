@@ -1,0 +1,30 @@
+"""``http`` connections -> the token a REST source factory takes (sources only)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import assert_masked
+
+from airflow_dlt_provider.connections import destination_from_connection, source_credentials_from_connection
+from airflow_dlt_provider.exceptions import ConnectionMappingError
+
+TOKEN = "ghp_0123456789abcdefTOKEN"
+
+
+def test_token_from_password_or_extra(make_conn):
+    assert (
+        source_credentials_from_connection(make_conn("http", host="api.github.com", password=TOKEN)) == TOKEN
+    )
+    assert source_credentials_from_connection(make_conn("http", extra={"api_key": TOKEN})) == TOKEN
+    assert_masked(TOKEN)
+
+
+def test_http_is_not_a_destination(make_conn):
+    with pytest.raises(ConnectionMappingError, match="sources only"):
+        destination_from_connection(make_conn("http", password=TOKEN))
+
+
+def test_token_is_required(make_conn):
+    conn_id = make_conn("http", host="api.example.com")
+    with pytest.raises(ConnectionMappingError, match=f"{conn_id}.*'token'"):
+        source_credentials_from_connection(conn_id)
