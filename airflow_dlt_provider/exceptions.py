@@ -39,6 +39,10 @@ class LoadFailedError(DltProviderError):
     """dlt reported failed load jobs."""
 
 
+class DataContractError(DltProviderError):
+    """dlt found data violating a schema contract (``freeze``); the message names the table and column."""
+
+
 class ScaffoldError(DltProviderError, ValueError):
     """``airflow-dlt init`` cannot build a DAG from the given pipeline script or options."""
 

@@ -40,6 +40,8 @@ class RunRequest:
     run_kwargs: Mapping[str, Any] = field(default_factory=dict)
     working_dir: Path | None = None
     progress_period_seconds: float = DEFAULT_PROGRESS_PERIOD_SECONDS
+    on_schema_change: str = "warn"  # see checks.py
+    details: Any = None  # an assets.RunDetails to fill (destination location, columns) for assets/lineage
 
 
 # ---------------------------------------------------------------- working directory and defaults
@@ -161,6 +163,8 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
     """Run one pipeline for one task and return the JSON summary (see DESIGN.md)."""
     import dlt
 
+    from airflow_dlt_provider import checks, reporting
+
     working_dir = request.working_dir
     if working_dir is None:
         if context is None:
@@ -191,12 +195,20 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
             pipeline.dataset_name,
         )
         step_started = time.monotonic()
-        load_info = pipeline.run(source, **dict(request.run_kwargs or {}))
+        load_info = checks.run_pipeline(
+            pipeline,
+            source,
+            request.run_kwargs,
+            on_schema_change=request.on_schema_change,
+            first_run=first_run,
+        )
         elapsed = time.monotonic() - step_started
     finished_at = datetime.now(timezone.utc)
     summary = build_summary(pipeline, load_info, started_at, finished_at, first_run)
     log.info("dlt pipeline %r finished in %.1f s", pipeline.pipeline_name, elapsed)
-    log.info("%s", format_rows_table(summary["rows"]))
+    reporting.log_run(pipeline, load_info, summary, request.on_schema_change)
+    if request.details is not None:
+        request.details.fill(pipeline, summary["rows"])
     shutil.rmtree(working_dir, ignore_errors=True)
     return summary
 

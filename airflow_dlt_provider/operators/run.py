@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_dlt_provider import assets
 from airflow_dlt_provider._compat import BaseOperator
+from airflow_dlt_provider.checks import check_on_schema_change
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools import AUTO_POOL, _AutoPool, resolve_pool
 from airflow_dlt_provider.sources import check_resource_names, resolve_source_spec
@@ -60,7 +62,11 @@ class DltRunOperator(BaseOperator):
     :param source_conn_ids: ``{factory_argument: conn_id}``; the argument receives dlt credentials.
     :param run_kwargs: passed to ``pipeline.run`` (``write_disposition``, ``loader_file_format``,
         ``schema_contract``, ``refresh``, ...).
-    :param emit_assets: emit one Airflow asset event per loaded table.
+    :param emit_assets: emit one Airflow asset event per loaded table (see ``airflow_dlt_provider.assets``):
+        tables known at parse time are outlets, the others arrive through the alias ``dlt:<pipeline_name>``.
+    :param on_schema_change: ``"warn"`` (default: load, log new tables/columns at WARNING), ``"ignore"``
+        (load, log at INFO) or ``"fail"`` (a new table or column on a run that is not the pipeline's first
+        fails the task before anything is loaded). See ``airflow_dlt_provider.checks``.
     :param pool: default ``dlt_<pipeline_name>``; ``None`` for Airflow's default pool; any string as given.
 
     Returns (XCom) the JSON load summary: rows per table, load ids, schema changes, times.
@@ -83,6 +89,7 @@ class DltRunOperator(BaseOperator):
         source_conn_ids: Mapping[str, str] | None = None,
         run_kwargs: Mapping[str, Any] | None = None,
         emit_assets: bool = True,
+        on_schema_change: str = "warn",
         pool: str | None | _AutoPool = AUTO_POOL,
         progress_period_seconds: float = 30.0,
         **kwargs: Any,
@@ -107,6 +114,21 @@ class DltRunOperator(BaseOperator):
         self.emit_assets = emit_assets
         self.progress_period_seconds = progress_period_seconds
         self._check_source_arguments()
+        self.on_schema_change = check_on_schema_change(on_schema_change)
+        self._declared_assets = self._declare_assets() if emit_assets else None
+        self._last_run: tuple[dict[str, Any], assets.RunDetails] | None = None
+
+    def _declare_assets(self) -> assets.DeclaredAssets:
+        declared = assets.declare(
+            source_spec=self._source_spec,
+            resource_names=self.resource_names,
+            pipeline_name=self.pipeline_name,
+            destination=self.destination,
+            destination_conn_id=self.destination_conn_id,
+            dataset_name=self.dataset_name,
+        )
+        self.outlets = [*(getattr(self, "outlets", None) or []), *declared.outlets]
+        return declared
 
     def _check_source_arguments(self) -> None:
         spec = self._source_spec
@@ -134,5 +156,27 @@ class DltRunOperator(BaseOperator):
             source_conn_ids=self.source_conn_ids,
             run_kwargs=self.run_kwargs,
             progress_period_seconds=self.progress_period_seconds,
+            on_schema_change=self.on_schema_change,
+            details=assets.RunDetails(),
         )
-        return runtime.run(request, context)
+        summary = runtime.run(request, context)
+        self._last_run = (summary, request.details)
+        if self._declared_assets is not None:
+            self._emit_asset_events(context, summary, request.details)
+        return summary
+
+    def _emit_asset_events(self, context: Any, summary: dict[str, Any], details: assets.RunDetails) -> None:
+        assert self._declared_assets is not None
+        target = assets.destination_target(self.destination_conn_id, self.destination, self.pipeline_name)
+        uris = assets.emit_asset_events(
+            context["outlet_events"], summary, self._declared_assets, target, details.location
+        )
+        self.log.info("asset events for %d table(s): %s", len(summary.get("rows") or {}), ", ".join(uris))
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage output datasets, one per loaded table with its columns (needs the OpenLineage provider)."""
+        from airflow_dlt_provider.lineage import operator_lineage
+
+        summary, details = self._last_run if self._last_run is not None else (None, None)
+        target = assets.destination_target(self.destination_conn_id, self.destination, self.pipeline_name)
+        return operator_lineage(summary, details, target)

@@ -81,6 +81,9 @@ def run_dag(dag: Any, logical_date: datetime | None = None, **test_kwargs: Any) 
         from airflow_dlt_provider._compat import dag_test_date_argument
 
         test_kwargs[dag_test_date_argument()] = logical_date
+    from airflow_dlt_provider._compat import register_dag_assets
+
+    register_dag_assets(dag)
     dag_run = dag.test(**test_kwargs)
     rows = _query(
         "SELECT task_id, state FROM task_instance WHERE dag_id = :dag_id AND run_id = :run_id",
