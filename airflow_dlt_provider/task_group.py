@@ -9,6 +9,7 @@ from airflow_dlt_provider import _compat
 from airflow_dlt_provider._compat import BaseOperator, TaskGroup
 from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResolutionError
 from airflow_dlt_provider.operators.run import DltRunOperator
+from airflow_dlt_provider.parse_cache import check_parse_cache
 from airflow_dlt_provider.plan import (
     Plan,
     check_decompose,
@@ -73,7 +74,8 @@ class DltTaskGroup(TaskGroup):
     The graph of the source is needed for the components: a source object is read as it is, a factory is
     called at parse time with ``source_kwargs`` (un-rendered) unless ``resources`` is given. With
     ``resources`` and a factory, each name is its own task; group resources connected through transformers
-    with a nested list: ``resources=["users", ["issues", "comments"]]``.
+    with a nested list: ``resources=["users", ["issues", "comments"]]``. Unknown names fail at parse time when
+    the graph is known (listing the available resources), otherwise when the task runs.
 
     :param group_id: the id of the group (unique in the DAG).
     :param source: a ``DltSource``, a ``DltResource``, a ``@dlt.source`` function or ``"module:attribute"``.
@@ -90,6 +92,11 @@ class DltTaskGroup(TaskGroup):
     :param run_kwargs: passed to ``pipeline.run``.
     :param emit_assets: emit one Airflow asset event per loaded table.
     :param operator_kwargs: passed to every task (``retries``, ``execution_timeout``, ``queue``, ...).
+    :param parse_cache: ``None`` (default: the factory is called on every parse), ``"variable"`` or
+        ``"file"``: keep the graph of a slow factory between parses in an Airflow Variable
+        ``dlt_parse_cache__<dag_id>__<group_id>`` or in ``.dlt_parse_cache/`` beside the DAG file, keyed by
+        the factory, a hash of ``source_kwargs`` and the code's version (see ``parse_cache.py``). Opt-in:
+        ``"variable"`` reads a Variable on every parse, ``"file"`` writes beside the DAG file.
     :param task_group_kwargs: passed to ``TaskGroup`` (``tooltip``, ``default_args``, ``prefix_group_id``, ...).
 
     Attribute ``tasks_by_resource`` maps each resource name to its task (empty for ``decompose="none"``
@@ -113,6 +120,7 @@ class DltTaskGroup(TaskGroup):
         run_kwargs: Mapping[str, Any] | None = None,
         emit_assets: bool = True,
         operator_kwargs: Mapping[str, Any] | None = None,
+        parse_cache: str | None = None,
         **task_group_kwargs: Any,
     ) -> None:
         # validate everything before the group is added to the DAG
@@ -122,7 +130,8 @@ class DltTaskGroup(TaskGroup):
         resource_items = _normalise_resources(resources)
         task_kwargs = _check_operator_kwargs(operator_kwargs, pool)
         spec = resolve_source_spec(source)
-        graph = _source_graph(spec, resource_items, decompose, source_kwargs)
+        cache = _cache_location(check_parse_cache(parse_cache), group_id, task_group_kwargs)
+        graph = _source_graph(spec, resource_items, decompose, source_kwargs, cache)
 
         _init_task_group(self, group_id, task_group_kwargs)
 
@@ -225,29 +234,61 @@ def _source_graph(
     resources: list[str | Sequence[str]] | None,
     decompose: str,
     source_kwargs: Mapping[str, Any] | None,
+    cache: dict[str, Any] | None = None,
 ) -> Any:
     """The source object whose graph the plan reads, or ``None`` when the plan goes by names only.
 
-    A factory is called only when the graph is needed: ``decompose`` other than ``none`` and no ``resources``.
+    A factory is called only when the graph is needed: ``decompose`` other than ``none`` and no ``resources``;
+    with a parse ``cache`` its graph may come from the store instead (a ``SourceGraph``).
     """
     if spec.is_factory:
         if resources is not None or decompose == "none":
             return None
-        try:
-            graph = instantiate_source(spec, source_kwargs)
-        except SourceResolutionError:
-            raise
-        except Exception as error:
-            raise SourceResolutionError(
-                f"calling source {spec.display_name!r} at parse time to find its resources failed "
-                f"({type(error).__name__}: {error}); pass resources=[...] to plan without calling it"
-            ) from error
+        if cache is not None:
+            from airflow_dlt_provider.parse_cache import cached_graph
+
+            return cached_graph(
+                factory=spec.target,
+                source_kwargs=source_kwargs,
+                compute=lambda: _call_factory(spec, source_kwargs),
+                **cache,
+            )
+        graph = _call_factory(spec, source_kwargs)
     else:
         graph = _as_source(spec.target)
     if resources is not None:
         names = flatten_resource_names(resources)
         check_resource_names(names, graph.resources, graph.name)
     return graph
+
+
+def _call_factory(spec: SourceSpec, source_kwargs: Mapping[str, Any] | None) -> Any:
+    try:
+        return instantiate_source(spec, source_kwargs)
+    except SourceResolutionError:
+        raise
+    except Exception as error:
+        raise SourceResolutionError(
+            f"calling source {spec.display_name!r} at parse time to find its resources failed "
+            f"({type(error).__name__}: {error}); pass resources=[...] to plan without calling it"
+        ) from error
+
+
+def _cache_location(
+    parse_cache: str | None, group_id: str, task_group_kwargs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Where the parse cache of this group lives (mode, DAG id, DAG file), or ``None`` without a cache."""
+    if parse_cache is None:
+        return None
+    dag = _compat.current_dag(task_group_kwargs.get("dag"))
+    if dag is None:
+        return None
+    return {
+        "mode": parse_cache,
+        "dag_id": dag.dag_id,
+        "group_id": group_id,
+        "dag_file": getattr(dag, "fileloc", None),
+    }
 
 
 def _as_source(target: Any) -> Any:
