@@ -160,10 +160,12 @@ def progress_collector(period_seconds: float) -> Any:
 
 
 def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Run one pipeline for one task and return the JSON summary (see DESIGN.md)."""
-    import dlt
+    """Run one pipeline for one task and return the JSON summary (see DESIGN.md).
 
-    from airflow_dlt_provider import checks, reporting
+    The working dir is wiped after success and kept after a failure: the retry resumes from it (see
+    resume.py); terminal errors fail without using retries (see failures.py).
+    """
+    from airflow_dlt_provider import failures
 
     working_dir = request.working_dir
     if working_dir is None:
@@ -171,6 +173,14 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
             raise ValueError("either request.working_dir or a task context is required")
         working_dir = task_working_dir(context)
     working_dir.mkdir(parents=True, exist_ok=True)
+    with failures.classified(working_dir, request.pipeline_name):
+        return _run_in(working_dir, request, context)
+
+
+def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] | None) -> dict[str, Any]:
+    import dlt
+
+    from airflow_dlt_provider import checks, intervals, reporting, resume
 
     kwargs = {**dict(request.source_kwargs or {}), **source_credentials(request.source_conn_ids)}
     source = select_resources(instantiate_source(request.source, kwargs), request.resources)
@@ -183,7 +193,7 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
             pipelines_dir=str(working_dir),
             destination=destination,
             dataset_name=request.dataset_name,
-            progress=progress_collector(request.progress_period_seconds),
+            progress=resume.recording_rows(progress_collector(request.progress_period_seconds), working_dir),
         )
         first_run = _is_first_run(pipeline)
         log.info(
@@ -195,16 +205,24 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
             pipeline.dataset_name,
         )
         step_started = time.monotonic()
-        load_info = checks.run_pipeline(
-            pipeline,
-            source,
-            request.run_kwargs,
-            on_schema_change=request.on_schema_change,
-            first_run=first_run,
-        )
+        with intervals.data_interval_for_dlt(context, source):
+            outcome = resume.resume_or_run(
+                pipeline,
+                working_dir,
+                lambda: checks.run_pipeline(
+                    pipeline,
+                    source,
+                    request.run_kwargs,
+                    on_schema_change=request.on_schema_change,
+                    first_run=first_run,
+                ),
+            )
+        load_info = outcome.load_info
         elapsed = time.monotonic() - step_started
     finished_at = datetime.now(timezone.utc)
     summary = build_summary(pipeline, load_info, started_at, finished_at, first_run)
+    if outcome.resumed:  # dlt's trace of this attempt lacks the normalize step of the earlier one
+        summary["rows"] = outcome.rows
     log.info("dlt pipeline %r finished in %.1f s", pipeline.pipeline_name, elapsed)
     reporting.log_run(pipeline, load_info, summary, request.on_schema_change)
     if request.details is not None:
