@@ -189,8 +189,8 @@ def _init_task_group(group: DltTaskGroup, group_id: str, task_group_kwargs: dict
     try:
         TaskGroup.__init__(group, group_id=group_id, **task_group_kwargs)
     except duplicate as error:
-        dag = task_group_kwargs.get("dag") or getattr(error, "dag", None)
-        where = f" of DAG {dag.dag_id!r}" if dag is not None and hasattr(dag, "dag_id") else ""
+        dag = task_group_kwargs.get("dag")
+        where = f" of DAG {dag.dag_id!r}" if dag is not None else ""
         raise duplicate(
             f"DltTaskGroup group_id={group_id!r} is already used by another task or task group{where}; "
             f"give each DltTaskGroup its own group_id ({error})"
