@@ -76,9 +76,11 @@ def run_pipeline(
 
 
 def _run_refusing_schema_changes(pipeline: Any, source: Any, kwargs: dict[str, Any]) -> Any:
+    schema_name = source.schema.name
+    before = typed_columns(pipeline, schema_name)
     pipeline.extract(source, **kwargs)
     pipeline.normalize()
-    new_tables, new_columns = pending_schema_changes(pipeline)
+    new_tables, new_columns = schema_diff(before, typed_columns(pipeline, schema_name))
     if new_tables or new_columns:
         _forget_local_state(pipeline)
         raise SchemaChangeError(describe_refused_changes(pipeline, new_tables, new_columns))
@@ -97,23 +99,32 @@ def _is_dlt_table(table_name: str) -> bool:
     return table_name.startswith("_dlt")
 
 
-def pending_schema_changes(pipeline: Any) -> tuple[list[str], dict[str, list[str]]]:
-    """New tables and new columns (of tables that existed) in the normalized, not yet loaded packages."""
-    current = {
-        name: set(table.get("columns") or {})
-        for name, table in (pipeline.default_schema.tables if pipeline.default_schema_name else {}).items()
+def typed_columns(pipeline: Any, schema_name: str) -> dict[str, list[str]]:
+    """``{table: columns}`` of the user tables in a pipeline schema, counting only columns with a data type.
+
+    Columns without a type are hints a resource declared but no data has filled yet; they are not in the
+    destination.
+    """
+    if schema_name not in pipeline.schema_names:
+        return {}
+    tables = pipeline.schemas[schema_name].tables
+    columns = {
+        name: [c for c, column in (table.get("columns") or {}).items() if column.get("data_type")]
+        for name, table in tables.items()
+        if not _is_dlt_table(name)
     }
-    updated: dict[str, list[str]] = {}
-    for load_id in pipeline.list_normalized_load_packages():
-        package = pipeline.get_load_package_info(load_id)
-        for table_name, table in (package.schema_update or {}).items():
-            if _is_dlt_table(table_name):
-                continue
-            columns = updated.setdefault(table_name, [])
-            columns.extend(c for c in (table.get("columns") or {}) if c not in columns)
-    new_tables = [t for t, cols in sorted(updated.items()) if cols and current.get(t, set()) <= set(cols)]
-    new_columns = {t: cols for t, cols in sorted(updated.items()) if cols and t not in new_tables}
-    return new_tables, new_columns
+    return {name: cols for name, cols in columns.items() if cols}
+
+
+def schema_diff(
+    before: Mapping[str, list[str]], after: Mapping[str, list[str]]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """Tables in ``after`` only, and columns added to tables that were in ``before``."""
+    new_tables = sorted(t for t in after if t not in before)
+    new_columns = {
+        t: [c for c in cols if c not in set(before[t])] for t, cols in sorted(after.items()) if t in before
+    }
+    return new_tables, {t: cols for t, cols in new_columns.items() if cols}
 
 
 def describe_refused_changes(

@@ -1,0 +1,31 @@
+"""Small sources and destinations for the observability tests (schema changes, contracts, failed loads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import dlt
+from dlt.common.destination.exceptions import DestinationTerminalException
+
+
+@dlt.source(name="people")
+def people(extra_column: str | None = None, rows: int = 3) -> Any:
+    """``users`` with ``id`` and ``name``; ``extra_column`` adds one more column (a schema change)."""
+
+    @dlt.resource(primary_key="id", write_disposition="merge")
+    def users() -> Iterator[dict[str, Any]]:
+        for i in range(rows):
+            row: dict[str, Any] = {"id": i, "name": f"user {i}"}
+            if extra_column:
+                row[extra_column] = f"{extra_column} {i}"
+            yield row
+
+    return users
+
+
+@dlt.destination(name="refusing_sink", loader_file_format="typed-jsonl")
+def refusing_sink(items: Any, table: Any) -> None:
+    """A destination whose ``users`` load job always fails terminally."""
+    if table["name"] == "users":
+        raise DestinationTerminalException("disk quota exceeded while writing users")
