@@ -45,6 +45,11 @@ def mask_secret(secret: Any, name: str | None = None) -> None:
         except ImportError:
             from airflow.utils.log.secrets_masker import mask_secret as _mask  # Airflow 2
     _mask(secret, name)
+    try:  # Airflow 3.1+: the core masker is a separate instance; it filters `airflow dags test` output
+        from airflow._shared.secrets_masker import _secrets_masker as _core_masker
+    except ImportError:
+        return
+    _core_masker().add_mask(secret, name)
 
 
 def redact(value: Any) -> Any:
