@@ -107,3 +107,22 @@ def expected_sample_counts(repos: set[str] | None = None) -> dict[str, int]:
                 counts["issues__labels"] += len(record["labels"])
                 counts["comments"] += len(record["comments"])
     return {table: n for table, n in counts.items() if n}
+
+
+@pytest.fixture
+def make_conn(monkeypatch: pytest.MonkeyPatch):
+    """Define an Airflow connection through ``AIRFLOW_CONN_<ID>`` (JSON form, the real lookup path).
+
+    ``make_conn("postgres", host=..., password=..., extra={...})`` returns the new, unique conn id.
+    """
+    import uuid
+
+    def make(conn_type: str, *, extra: dict | None = None, **fields: object) -> str:
+        conn_id = f"t_{conn_type}_{uuid.uuid4().hex[:8]}"
+        payload: dict = {"conn_type": conn_type, **fields}
+        if extra is not None:
+            payload["extra"] = extra
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(payload))
+        return conn_id
+
+    return make

@@ -1,34 +1,17 @@
-"""Helpers of the connection mapping tests: connections as ``AIRFLOW_CONN_<ID>`` JSON env vars."""
+"""Helpers of the connection mapping tests: connections as ``AIRFLOW_CONN_<ID>`` JSON env vars.
+
+Not a conftest.py: a second module named ``conftest`` would shadow tests/conftest.py for ``from conftest import``.
+The ``make_conn`` fixture lives in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import quote, quote_plus
-
-import pytest
 
 from airflow_dlt_provider import _compat
 
 # a password with every URL-unsafe character the issue names, long enough for Airflow's masker
 HARD_PASSWORD = "Pw@:/%#&?=-x9q"
-
-
-@pytest.fixture
-def make_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    """Define a connection through the environment (JSON form); returns its (unique) conn id."""
-
-    def make(conn_type: str, *, extra: dict[str, Any] | None = None, **fields: Any) -> str:
-        conn_id = f"t_{conn_type}_{uuid.uuid4().hex[:8]}"
-        payload: dict[str, Any] = {"conn_type": conn_type, **fields}
-        if extra is not None:
-            payload["extra"] = extra
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(payload))
-        return conn_id
-
-    return make
 
 
 def url_forms(secret: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import HARD_PASSWORD, assert_masked
+from conn_helpers import HARD_PASSWORD, assert_masked
 
 from airflow_dlt_provider.connections import map_connection
 from airflow_dlt_provider.connections.athena import AthenaMapping

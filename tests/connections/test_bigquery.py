@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import assert_masked, driver_installed
+from conn_helpers import assert_masked, driver_installed
 
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider.connections import destination_from_connection, map_connection

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_masked, driver_installed
+from conn_helpers import assert_masked, driver_installed
 
 from airflow_dlt_provider.connections import destination_from_connection, map_connection
 from airflow_dlt_provider.exceptions import ConnectionMappingError, MissingExtraError

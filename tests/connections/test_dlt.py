@@ -7,7 +7,7 @@ import json
 import dlt
 import duckdb
 import pytest
-from conftest import HARD_PASSWORD, assert_masked
+from conn_helpers import HARD_PASSWORD, assert_masked
 
 from airflow_dlt_provider.connections import destination_from_connection, map_connection
 from airflow_dlt_provider.exceptions import ConnectionMappingError

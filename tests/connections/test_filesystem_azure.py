@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HARD_PASSWORD, assert_masked
+from conn_helpers import HARD_PASSWORD, assert_masked
 
 from airflow_dlt_provider.connections import map_connection
 from airflow_dlt_provider.connections.filesystem_azure import (

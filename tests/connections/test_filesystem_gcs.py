@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import assert_masked
+from conn_helpers import assert_masked
 from test_bigquery import KEY_INFO, PRIVATE_KEY
 
 from airflow_dlt_provider.connections import map_connection

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_masked
+from conn_helpers import assert_masked
 
 from airflow_dlt_provider.connections import destination_from_connection, source_credentials_from_connection
 from airflow_dlt_provider.exceptions import ConnectionMappingError

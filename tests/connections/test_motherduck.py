@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_masked
+from conn_helpers import assert_masked
 
 from airflow_dlt_provider.connections import map_connection
 from airflow_dlt_provider.connections.duckdb import DuckDbMapping

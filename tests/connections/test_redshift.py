@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HARD_PASSWORD, assert_masked, assert_not_in
+from conn_helpers import HARD_PASSWORD, assert_masked, assert_not_in
 
 from airflow_dlt_provider.connections import map_connection, source_credentials_from_connection
 from airflow_dlt_provider.connections.redshift import RedshiftMapping

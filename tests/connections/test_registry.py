@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HARD_PASSWORD, assert_not_in
+from conn_helpers import HARD_PASSWORD, assert_not_in
 
 from airflow_dlt_provider.connections import (
     destination_from_connection,

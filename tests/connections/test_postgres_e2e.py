@@ -1,0 +1,186 @@
+"""End to end on a real PostgreSQL (scram-sha-256 password auth): credentials from Airflow connections.
+
+The destination password and the source password contain ``@:/%#&?=``. After a ``dag.test()`` run the rows
+are counted in PostgreSQL, and the task output, the XCom values and the rendered template fields are searched
+for each password raw and URL-encoded (``quote``, ``quote_plus``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from conn_helpers import url_forms
+from helpers import duckdb_counts, write_dag
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+DEST_PASSWORD = "Dst@:/%#&?=pw-7f3"
+SOURCE_PASSWORD = "Src#&?=@:/%pw-9k2"
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def _define_conn(monkeypatch, conn_id: str, server, user: str, password: str, dbname: str) -> None:
+    payload = {
+        "conn_type": "postgres",
+        "host": server.host,
+        "port": server.port,
+        "login": user,
+        "password": password,
+        "schema": dbname,
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(payload))
+
+
+def _metadata_rows(sql: str, **params) -> list[str]:
+    from airflow import settings
+    from sqlalchemy import text
+
+    session = settings.Session()
+    try:
+        return [str(row[0]) for row in session.execute(text(sql), params).fetchall()]
+    finally:
+        session.close()
+
+
+@dataclass
+class CliRun:
+    dag_id: str
+    run_id: str
+    state: str
+    output: str
+
+
+def _airflow_dags_test(dags_folder, dag_id: str, body: str, imports: str) -> CliRun:
+    """``airflow dags test`` in a subprocess: Airflow's own logging set-up (and masker) writes the task
+    output to stdout, as it would to a task log; pytest's log capture is not in the way."""
+    from conftest import EXAMPLES_DIR
+
+    write_dag(dags_folder, dag_id, body, imports)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES_DIR), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", dag_id],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    runs = _metadata_rows("SELECT run_id FROM dag_run WHERE dag_id = :d", d=dag_id)
+    states = _metadata_rows("SELECT state FROM dag_run WHERE dag_id = :d", d=dag_id)
+    assert len(runs) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return CliRun(dag_id, runs[0], states[0], proc.stdout + proc.stderr)
+
+
+def _assert_nowhere(result, captured: str, *passwords: str) -> None:
+    xcoms = _metadata_rows(
+        "SELECT value FROM xcom WHERE dag_id = :d AND run_id = :r", d=result.dag_id, r=result.run_id
+    )
+    rendered = _metadata_rows(
+        "SELECT rendered_fields FROM rendered_task_instance_fields WHERE dag_id = :d AND run_id = :r",
+        d=result.dag_id,
+        r=result.run_id,
+    )
+    assert xcoms, "the run recorded no XCom: the search below would prove nothing"
+    assert rendered, "the run recorded no rendered fields: the search below would prove nothing"
+    for password in passwords:
+        for form in url_forms(password):
+            assert form not in captured, f"a form of the password is in the task output: {form!r}"
+            assert all(form not in value for value in xcoms), f"in XCom: {form!r}"
+            assert all(form not in value for value in rendered), f"in rendered fields: {form!r}"
+
+
+def test_destination_conn_loads_sample_and_never_leaks(
+    dags_folder, postgres_server, monkeypatch, sample_counts
+):
+    user, dbname, conn_id = _unique("loader"), _unique("warehouse"), _unique("pg_dest")
+    postgres_server.create_user(user, DEST_PASSWORD)
+    postgres_server.create_database(dbname, owner=user)
+    _define_conn(monkeypatch, conn_id, postgres_server, user, DEST_PASSWORD, dbname)
+
+    # a canary task prints the connection-derived DSN and password forms: the masker must catch all of them
+    body = f"""
+    group = DltTaskGroup(
+        group_id="gh",
+        source="github_sample_source:github_sample",
+        pipeline_name={_unique("pg_e2e")!r},
+        destination_conn_id={conn_id!r},
+        dataset_name="raw_github",
+        decompose="serialize",
+    )
+
+    @task
+    def canary():
+        import logging
+        from urllib.parse import quote, quote_plus
+        from airflow_dlt_provider.connections import source_credentials_from_connection
+
+        credentials = source_credentials_from_connection({conn_id!r})
+        log = logging.getLogger("airflow.task")
+        log.info("dsn %s", credentials.to_native_representation())
+        for form in (credentials.password, quote(credentials.password, safe=""), quote_plus(credentials.password)):
+            log.info("password form %s", form)
+
+    group >> canary()
+    """
+    imports = "from airflow_dlt_provider import DltTaskGroup\nfrom airflow_dlt_provider._compat import AIRFLOW_V_3\n"
+    imports += "from airflow.sdk import task\n" if _airflow_3() else "from airflow.decorators import task\n"
+    result = _airflow_dags_test(dags_folder, _unique("pg_conn_dag"), body, imports)
+    assert result.state == "success", result.output[-5000:]
+
+    counts = {
+        table: postgres_server.execute(f'SELECT count(*) FROM raw_github."{table}"', dbname=dbname)[0][0]
+        for table in sample_counts
+    }
+    assert counts == sample_counts
+
+    assert "dsn postgresql://" in result.output, "the canary task's log lines were not captured"
+    assert "rows loaded" in result.output or "rows in" in result.output, "the load summary was not captured"
+    _assert_nowhere(result, result.output, DEST_PASSWORD)
+
+
+def test_source_reads_its_credentials_from_another_connection(dags_folder, postgres_server, monkeypatch):
+    user, dbname, conn_id = _unique("reader"), _unique("app"), _unique("pg_src")
+    postgres_server.create_user(user, SOURCE_PASSWORD)
+    postgres_server.create_database(dbname, owner=user)
+    _define_conn(monkeypatch, conn_id, postgres_server, user, SOURCE_PASSWORD, dbname)
+    conn = postgres_server.connect(dbname)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE public.people (id int primary key, name text)")
+            cur.execute("INSERT INTO public.people SELECT g, 'p' || g FROM generate_series(1, 25) g")
+            cur.execute(f'ALTER TABLE public.people OWNER TO "{user}"')
+    finally:
+        conn.close()
+
+    pipeline = _unique("pg_source")
+    body = f"""
+    DltTaskGroup(
+        group_id="app",
+        source="dlt.sources.sql_database:sql_database",
+        source_kwargs={{"schema": "public", "table_names": ["people"]}},
+        source_conn_ids={{"credentials": {conn_id!r}}},
+        pipeline_name={pipeline!r},
+        dataset_name="app_raw",
+        decompose="none",
+    )
+    """
+    result = _airflow_dags_test(
+        dags_folder, _unique("pg_src_dag"), body, "from airflow_dlt_provider import DltTaskGroup"
+    )
+    assert result.state == "success", result.output[-5000:]
+    assert duckdb_counts(pipeline, "app_raw") == {"people": 25}
+    _assert_nowhere(result, result.output, SOURCE_PASSWORD)
+
+
+def _airflow_3() -> bool:
+    from airflow_dlt_provider._compat import AIRFLOW_V_3
+
+    return AIRFLOW_V_3
