@@ -80,7 +80,11 @@ def print_loaded_tables(summaries: list[dict]) -> None:
                     [dataset_name],
                 ).fetchall()
             ]
-            counts = {t: con.execute(f'SELECT count(*) FROM "{dataset_name}"."{t}"').fetchone()[0] for t in tables}
+            counts = {
+                t: con.execute(f'SELECT count(*) FROM "{dataset_name}"."{t}"').fetchone()[0]
+                for t in tables
+                if not t.startswith("_dlt")  # dlt's own bookkeeping tables
+            }
         width = max(len("table"), *(len(t) for t in counts))
         print(f"\nDuckDB file: {path}")
         print(f"dataset:     {dataset_name}  (pipeline {pipeline_name})\n")
