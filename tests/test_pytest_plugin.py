@@ -161,3 +161,47 @@ def test_user_suite_imports_checks_pools_and_runs_into_duckdb(pytester):
 
     result.stdout.fnmatch_lines(["airflow-dlt: Airflow home *dlt-airflow-home-*"])
     result.assert_outcomes(passed=4)
+
+
+def test_pools_files_of_each_platform_are_read(tmp_path):
+    from airflow_dlt_provider.testing import read_pools_file
+
+    astro = tmp_path / "airflow_settings.yaml"
+    astro.write_text(
+        "airflow:\n  connections: []\n  pools:\n"
+        "    - pool_name: dlt_shop\n      pool_slot: 1\n      pool_description: dlt pipeline shop\n"
+        "    - pool_name: reports\n      pool_slot: 4\n"
+    )
+    listed = tmp_path / "pools.json"
+    listed.write_text(json.dumps([{"name": "dlt_shop", "slots": 1}, {"pool": "reports", "slots": 4}]))
+    scalar = tmp_path / "bad.json"
+    scalar.write_text("3")
+
+    assert read_pools_file(astro) == {"dlt_shop": 1, "reports": 4}
+    assert read_pools_file(listed) == {"dlt_shop": 1, "reports": 4}
+    with pytest.raises(ValueError, match=r"holds a int; expected a JSON object"):
+        read_pools_file(scalar)
+
+
+def test_pool_with_too_few_slots_is_reported(tmp_path):
+    """A task asking for two slots of a one-slot pool is never scheduled: the check says so."""
+    from airflow_dlt_provider import DltRunOperator
+    from airflow_dlt_provider.exceptions import PoolsNotDeclaredError
+    from airflow_dlt_provider.testing import assert_dlt_pools_declared
+
+    if AIRFLOW_V_3:
+        from airflow.sdk import DAG
+    else:
+        from airflow import DAG
+
+    with DAG("slots", schedule=None) as dag:
+        DltRunOperator(
+            task_id="load", source="github_sample_source:github_sample", pipeline_name="shop", pool_slots=2
+        )
+    pools = tmp_path / "pools.json"
+    pools.write_text(json.dumps({"dlt_shop": {"slots": 1}}))
+
+    with pytest.raises(PoolsNotDeclaredError, match=r"dlt_shop has 1 slot\(s\), but slots.load need\(s\) 2"):
+        assert_dlt_pools_declared(dag, pools)
+    pools.write_text(json.dumps({"dlt_shop": {"slots": 2}}))
+    assert [need.name for need in assert_dlt_pools_declared([dag], pools)] == ["dlt_shop"]
