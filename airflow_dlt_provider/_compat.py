@@ -6,6 +6,7 @@ No other module of the package checks the Airflow version.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as AIRFLOW_VERSION
@@ -174,3 +175,51 @@ def airflow_fail_exception() -> type[Exception]:
 def dag_test_date_argument() -> str:
     """The name of ``DAG.test()``'s date argument: ``logical_date`` (3.x) or ``execution_date`` (2.x)."""
     return "logical_date" if AIRFLOW_V_3 else "execution_date"
+
+
+def _in_supervised_process() -> bool:
+    """True inside an Airflow 3 task runner or DAG-processor parse (the supervisor owns the DB access)."""
+    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    return getattr(runner, "SUPERVISOR_COMMS", None) is not None
+
+
+def variable_get(key: str) -> str | None:
+    """The value of Airflow Variable ``key`` (``None`` when missing), without a deprecation warning.
+
+    Airflow 3 in a supervised process (task, DAG processor): ``airflow.sdk.Variable`` (execution API);
+    elsewhere (Airflow 2, or Airflow 3 in a plain process such as a test): ``airflow.models.Variable`` (DB).
+    """
+    if AIRFLOW_V_3 and _in_supervised_process():
+        from airflow.sdk import Variable as SdkVariable
+
+        value = SdkVariable.get(key, default=None)
+    else:
+        from airflow.models import Variable
+
+        value = Variable.get(key, default_var=None)
+    return None if value is None else str(value)
+
+
+def variable_set(key: str, value: str, description: str | None = None) -> None:
+    """Create or replace Airflow Variable ``key`` (same routing as :func:`variable_get`)."""
+    if AIRFLOW_V_3 and _in_supervised_process():
+        from airflow.sdk import Variable as SdkVariable
+
+        SdkVariable.set(key, value, description=description)
+    else:
+        from airflow.models import Variable
+
+        Variable.set(key, value, description=description)
+
+
+def current_dag(explicit: Any = None) -> Any:
+    """``explicit`` or the DAG of the enclosing ``with DAG(...)`` block (``None`` outside one)."""
+    if explicit is not None:
+        return explicit
+    if AIRFLOW_V_3:
+        from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+        return DagContext.get_current()
+    from airflow.models.dag import DagContext as Airflow2DagContext
+
+    return Airflow2DagContext.get_current_dag()

@@ -170,8 +170,54 @@ def _group_in_order(names: Sequence[str], forest: _UnionFind) -> list[Component]
     return [Component(tuple(members)) for members in groups.values()]
 
 
+@dataclass(frozen=True)
+class SourceGraph:
+    """What the planner needs of a source, as plain data: its name, selected resources and feeding pipes.
+
+    Built from a ``DltSource`` with :meth:`from_source` and used in its place (the parse cache stores it).
+    ``parents`` maps a transformer (or a parent walked from one) to the pipe feeding it; nothing else of the
+    source -- no data, no arguments -- is kept.
+    """
+
+    name: str
+    selected: tuple[str, ...]
+    parents: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_source(cls, source: Any) -> SourceGraph:
+        parents: dict[str, str] = {}
+        selected = []
+        for resource in source.resources.selected.values():
+            pipe = resource._pipe
+            selected.append(_pipe_name(pipe))
+            while (parent := pipe.parent) is not None and not parent.is_empty:
+                name = _pipe_name(pipe)
+                if name in parents:
+                    break
+                parents[name] = _pipe_name(parent)
+                pipe = parent
+        return cls(str(source.name), tuple(selected), parents)
+
+    def components(self, resources: Sequence[str] | None = None) -> list[Component]:
+        """Components of the selected resources (or of ``resources``), as :func:`components_from_source`."""
+        chosen = self.selected if resources is None else resources
+        forest = _UnionFind()
+        for name in chosen:
+            forest.add(name)
+            while (parent := self.parents.get(name)) is not None:
+                parent_seen = parent in forest.parent
+                forest.add(parent)
+                forest.union(name, parent)
+                if parent_seen:
+                    break
+                name = parent
+        return _group_in_order(list(chosen), forest)
+
+
 def components_from_source(source: Any, resources: Sequence[str] | None = None) -> list[Component]:
-    """Components of a ``DltSource``: its selected resources, or ``resources`` (names) when given."""
+    """Components of a ``DltSource`` (or a :class:`SourceGraph`): its selected resources, or ``resources``."""
+    if isinstance(source, SourceGraph):
+        return source.components(resources)
     if resources is None:
         chosen = list(source.resources.selected.values())
     else:
