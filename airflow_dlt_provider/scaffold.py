@@ -35,7 +35,7 @@ PACKAGE_NAME = "airflow-dlt-provider"
 # dlt destination -> (extra of this package, Airflow conn type, default conn id, example URI)
 _DESTINATIONS: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
     "duckdb": ("duckdb", None, None, None),
-    "motherduck": ("motherduck", None, None, None),
+    "motherduck": ("motherduck", "motherduck", "motherduck_default", None),
     "postgres": ("postgres", "postgres", "postgres_default", "postgres://USER:PASSWORD@HOST:5432/DATABASE"),
     "redshift": ("redshift", "redshift", "redshift_default", "redshift://USER:PASSWORD@HOST:5439/DATABASE"),
     "snowflake": (
@@ -52,7 +52,7 @@ _DESTINATIONS: dict[str, tuple[str | None, str | None, str | None, str | None]] 
     ),
     "mssql": ("mssql", "mssql", "mssql_default", "mssql://USER:PASSWORD@HOST:1433/DATABASE"),
     "databricks": ("databricks", "databricks", "databricks_default", None),
-    "clickhouse": ("clickhouse", None, None, None),
+    "clickhouse": ("clickhouse", "clickhouse", "clickhouse_default", None),
     "athena": ("athena", "aws", "aws_default", None),
     "filesystem": ("filesystem", None, None, None),
 }
