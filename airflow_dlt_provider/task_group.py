@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider._compat import BaseOperator, TaskGroup
+from airflow_dlt_provider.checks import check_on_schema_change
 from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResolutionError
 from airflow_dlt_provider.operators.run import DltRunOperator
 from airflow_dlt_provider.parse_cache import check_parse_cache
@@ -40,6 +41,7 @@ _GROUP_OWNED_ARGUMENTS = frozenset(
         "source_conn_ids",
         "run_kwargs",
         "emit_assets",
+        "on_schema_change",
         "pool",
         "task_group",
         "dag",
@@ -91,6 +93,8 @@ class DltTaskGroup(TaskGroup):
         ``None`` for Airflow's default pool (no protection of the pipeline state); any string as given.
     :param run_kwargs: passed to ``pipeline.run``.
     :param emit_assets: emit one Airflow asset event per loaded table.
+    :param on_schema_change: ``"warn"`` (default), ``"ignore"`` or ``"fail"``; passed to every task (see
+        ``DltRunOperator``).
     :param operator_kwargs: passed to every task (``retries``, ``execution_timeout``, ``queue``, ...).
     :param parse_cache: ``None`` (default: the factory is called on every parse), ``"variable"`` or
         ``"file"``: keep the graph of a slow factory between parses in an Airflow Variable
@@ -119,12 +123,14 @@ class DltTaskGroup(TaskGroup):
         pool: str | None | _AutoPool = AUTO_POOL,
         run_kwargs: Mapping[str, Any] | None = None,
         emit_assets: bool = True,
+        on_schema_change: str = "warn",
         operator_kwargs: Mapping[str, Any] | None = None,
         parse_cache: str | None = None,
         **task_group_kwargs: Any,
     ) -> None:
         # validate everything before the group is added to the DAG
         decompose = check_decompose(decompose)
+        check_on_schema_change(on_schema_change)
         if not isinstance(pipeline_name, str) or not pipeline_name:
             raise InvalidArgumentError(f"pipeline_name={pipeline_name!r} must be a non-empty string")
         resource_items = _normalise_resources(resources)
@@ -162,6 +168,7 @@ class DltTaskGroup(TaskGroup):
                 source_conn_ids=source_conn_ids,
                 run_kwargs=run_kwargs,
                 emit_assets=emit_assets,
+                on_schema_change=on_schema_change,
                 pool=planned.pool,
                 task_group=self,
                 dag=self.dag,

@@ -268,3 +268,21 @@ def test_emit_assets_false_records_no_event(dags_folder):
     assert result.state == "success", result.task_states
     assert result.xcom("load")["rows"] == {"users": expected_sample_counts()["users"]}
     assert asset_events(result.dag_id, result.run_id) == {}
+
+
+def test_task_group_tasks_declare_their_own_tables_and_forward_on_schema_change():
+    from airflow_dlt_provider import DltTaskGroup
+
+    with _dag():
+        group = DltTaskGroup(
+            "gh", source=github_sample(), pipeline_name="gh", dataset_name="raw", on_schema_change="fail"
+        )
+    outlets = {
+        task.task_id: sorted(getattr(o, "uri", None) or o.name for o in task.outlets)
+        for task in group.children.values()
+    }
+    assert outlets == {
+        "gh.users": ["dlt://duckdb.gh/raw/users", "dlt:gh"],
+        "gh.issues": ["dlt://duckdb.gh/raw/comments", "dlt://duckdb.gh/raw/issues", "dlt:gh"],
+    }
+    assert {task.on_schema_change for task in group.children.values()} == {"fail"}
