@@ -10,8 +10,9 @@ from dlt.common.destination.exceptions import DestinationTerminalException
 
 
 @dlt.source(name="people")
-def people(extra_column: str | None = None, rows: int = 3) -> Any:
-    """``users`` with ``id`` and ``name``; ``extra_column`` adds one more column (a schema change)."""
+def people(extra_column: str | None = None, rows: int = 3, tags: int = 0) -> Any:
+    """``users`` with ``id`` and ``name``; ``extra_column`` adds one more column (a schema change);
+    ``tags`` > 0 gives every user that many tags (the child table ``users__tags``)."""
 
     @dlt.resource(primary_key="id", write_disposition="merge")
     def users() -> Iterator[dict[str, Any]]:
@@ -19,6 +20,8 @@ def people(extra_column: str | None = None, rows: int = 3) -> Any:
             row: dict[str, Any] = {"id": i, "name": f"user {i}"}
             if extra_column:
                 row[extra_column] = f"{extra_column} {i}"
+            if tags:
+                row["tags"] = [f"tag {t}" for t in range(tags)]
             yield row
 
     return users
