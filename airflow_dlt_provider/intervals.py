@@ -66,14 +66,34 @@ def _incremental_switches(source: Any) -> list[tuple[Any, str]]:
     return switches
 
 
+def _asks_to_join(resource: Any) -> bool:
+    """Whether the resource's incremental has ``allow_external_schedulers=True``.
+
+    Before the resource function runs, an incremental given as the default of its argument is only known
+    from the function's signature.
+    """
+    import inspect
+
+    from dlt.extract.incremental import IncrementalResourceWrapper
+
+    incremental = resource.incremental
+    if incremental is None:
+        return False
+    if incremental.allow_external_schedulers:
+        return True
+    function = getattr(getattr(resource, "_pipe", None), "gen", None)
+    if not callable(function):
+        return False
+    try:
+        parameter = IncrementalResourceWrapper.get_incremental_arg(inspect.signature(function))
+    except (TypeError, ValueError):
+        return False
+    return bool(getattr(getattr(parameter, "default", None), "allow_external_schedulers", False))
+
+
 def _joining_resources(source: Any) -> list[str]:
     """Names of the selected resources whose incremental asked to join an external scheduler."""
-    names = []
-    for name, resource in getattr(source, "selected_resources", {}).items():
-        incremental = resource.incremental
-        if incremental is not None and incremental.allow_external_schedulers:
-            names.append(name)
-    return names
+    return [name for name, r in getattr(source, "selected_resources", {}).items() if _asks_to_join(r)]
 
 
 @contextlib.contextmanager

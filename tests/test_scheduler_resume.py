@@ -14,7 +14,7 @@ One batch for the module (a real scheduler is slow to start and to schedule): ev
 
 The destination database gets an event trigger that gives every table created in an ``adp_*`` schema an
 insert trigger: inserts by the role ``adp_flaky`` fail with a connection error (SQLSTATE 08006, transient
-for dlt), inserts into ``adp_kill*`` schemas sleep 0.4 s per statement so the test can catch a load midway.
+for dlt), inserts into ``adp_kill*`` schemas sleep 1 s per statement so the test can catch a load midway.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ BEGIN
     RAISE EXCEPTION 'adp test: the destination is not reachable on this try' USING ERRCODE = '08006';
   END IF;
   IF TG_TABLE_SCHEMA LIKE 'adp_kill%' THEN
-    PERFORM pg_sleep(0.4);
+    PERFORM pg_sleep(1.0);
   END IF;
   RETURN NULL;
 END $$;
@@ -177,10 +177,27 @@ def _count(postgres: PostgresServer, table: str) -> int:
         return 0
 
 
+def _insert_in_flight(postgres: PostgresServer, table: str) -> bool:
+    """True while an INSERT into ``table`` runs (sleeping in the test trigger), i.e. before it commits."""
+    schema, name = table.split(".")
+    rows = postgres.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
+        "AND wait_event = 'PgSleep' AND query LIKE %s",
+        (WAREHOUSE, f'INSERT INTO "{schema}"."{name}"%'),
+        dbname=WAREHOUSE,
+    )
+    return bool(rows[0][0])
+
+
 def _kill_midway(
     postgres: PostgresServer, work: Path, targets: dict[str, str], timeout: float
 ) -> dict[str, int]:
-    """SIGKILL each DAG's task process once the table it is loading holds some but not all rows."""
+    """SIGKILL each DAG's task process in the middle of its load.
+
+    Midway means: the table being loaded already holds rows of earlier jobs (some but not all) and another
+    INSERT is running, not committed. (A kill in the instant between a job's commit and dlt recording it makes
+    the retry replay that job: see the report on at-least-once jobs.)
+    """
     killed: dict[str, int] = {}
     deadline = time.monotonic() + timeout
     while len(killed) < len(targets) and time.monotonic() < deadline:
@@ -188,11 +205,11 @@ def _kill_midway(
             pid_file = work / f"{dag_id}.pid"
             if dag_id in killed or not pid_file.exists():
                 continue
-            if 0 < _count(postgres, table) < KILL_ROWS:
+            if 0 < _count(postgres, table) < KILL_ROWS and _insert_in_flight(postgres, table):
                 pid = int(pid_file.read_text())
                 os.kill(pid, signal.SIGKILL)
                 killed[dag_id] = pid
-        time.sleep(0.2)
+        time.sleep(0.1)
     assert len(killed) == len(targets), f"could not catch every load midway; killed: {killed}"
     return killed
 
