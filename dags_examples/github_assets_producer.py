@@ -1,17 +1,18 @@
 """Data-aware scheduling, producer side: a dlt load whose tables become Airflow assets.
 
-Every table the task loads gets an asset event with ``extra`` = rows, load id, pipeline and dataset name.
-``users`` and ``issues`` are known when the DAG is parsed (the source object is passed), so they are
-declared outlets with the stable URI ``dlt://duckdb.github_assets/github_raw/<table>``; the child table
-``issues__labels`` and the location URIs (``duckdb:/.../github_assets.duckdb/github_raw/<table>``) arrive
-through the asset alias ``dlt:github_assets``. See ``github_assets_consumer.py`` for the DAG they trigger.
+Every table the task loads gets an asset event with ``extra`` = rows, load id, pipeline and dataset name,
+under the stable URI ``dlt://duckdb.github_assets/github_raw/<table>`` and under its location
+(``duckdb:/.../github_assets.duckdb/github_raw/<table>``). The source is given as an import string, so the
+factory is not called while the DAG is parsed (dlt resolves its configuration when a source is created,
+which is slow in a DAG processor); the tables therefore reach Airflow through the asset alias
+``dlt:github_assets``. Passing a source *object* instead declares its tables as outlets at parse time.
+See ``github_assets_consumer.py`` for the DAG they trigger.
 """
 
 from __future__ import annotations
 
 import pendulum
 from airflow import DAG
-from github_sample_source import github_sample
 
 from airflow_dlt_provider import DltRunOperator
 
@@ -25,7 +26,8 @@ with DAG(
 ):
     DltRunOperator(
         task_id="load_users_and_issues",
-        source=github_sample(repos=["dlt"]),
+        source="github_sample_source:github_sample",
+        source_kwargs={"repos": ["dlt"]},
         resources=["users", "issues"],
         pipeline_name="github_assets",
         dataset_name="github_raw",
