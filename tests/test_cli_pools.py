@@ -50,6 +50,12 @@ def dags(tmp_path: Path) -> tuple[Path, str]:
     return folder, prefix
 
 
+def _subprocess_env() -> dict[str, str]:
+    """The session's Airflow env; a fresh interpreter importing Airflow + dlt on a busy machine may need
+    longer than Airflow's default 30 s DAG file import timeout."""
+    return {**os.environ, "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300"}
+
+
 def _expected(prefix: str) -> dict[str, int]:
     return {
         f"dlt_{prefix}_iso__a": 1,
@@ -122,7 +128,7 @@ def test_console_script(dags):
         [str(script), "pools", "sync", "--dags-folder", str(folder)],
         capture_output=True,
         text=True,
-        env=os.environ.copy(),
+        env=_subprocess_env(),
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -141,7 +147,7 @@ def test_airflow_dlt_subcommand(dags, tmp_path):
         [str(script), "dlt", "pools", "export", "--dags-folder", str(folder), "-o", str(target)],
         capture_output=True,
         text=True,
-        env=os.environ.copy(),
+        env=_subprocess_env(),
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
