@@ -26,9 +26,12 @@ def report_new_users(**context: Any) -> dict[str, Any]:
 
     from airflow_dlt_provider.runtime import default_duckdb_path
 
-    # Airflow 3 calls them asset events, Airflow 2 dataset events
-    triggering = context.get("triggering_asset_events") or context.get("triggering_dataset_events") or {}
-    events = [event for events in triggering.values() for event in events]
+    # the events of USERS only (Airflow 3 also lists them under the alias that produced them); Airflow 3
+    # calls them asset events keyed by asset, Airflow 2 dataset events keyed by URI
+    if "triggering_asset_events" in context:
+        events = list(context["triggering_asset_events"][USERS])
+    else:
+        events = list(context["triggering_dataset_events"][USERS.uri])
     announced = sum(int((event.extra or {}).get("rows", 0)) for event in events)
     with duckdb.connect(str(default_duckdb_path("github_assets")), read_only=True) as con:
         (in_table,) = con.execute("SELECT count(*) FROM github_raw.users").fetchone()
