@@ -6,10 +6,13 @@ application default credentials (neither; the worker's environment provides them
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from airflow_dlt_provider import _compat
 from airflow_dlt_provider.connections.base import ConnectionMapping, MappedValues, mask_secret_value
 from airflow_dlt_provider.exceptions import ConnectionMappingError
 
@@ -29,6 +32,18 @@ class GcpMapping(ConnectionMapping):
     credentials_class = "dlt.common.configuration.specs:GcpServiceAccountCredentials"
     keyfile_field = ""
     """The pseudo field holding the key file (``keyfile_json`` or ``keyfile_path``); empty for ADC."""
+
+    def _mask(self, values: Mapping[str, Any]) -> None:
+        """Mask the key material of a key file, not every value in it (``service_account`` is no secret)."""
+        keyfile = values.get(self.keyfile_field) if self.keyfile_field in self.secret_fields else None
+        if isinstance(keyfile, str):
+            _compat.mask_secret(keyfile)  # the whole text; its lines are mostly no secrets
+            with contextlib.suppress(ValueError):
+                keyfile = json.loads(keyfile)
+        if isinstance(keyfile, dict):
+            mask_secret_value(keyfile.get("private_key"))
+            mask_secret_value(keyfile.get("private_key_id"))
+            mask_secret_value(json.dumps(keyfile))
 
     def credentials(self, values: MappedValues | None = None) -> Any:
         values = values or self.values()
@@ -86,7 +101,7 @@ class GcpKeyfilePath(GcpMapping):
                 f"Airflow connection {self.conn_id!r}: cannot read the key file {str(path)!r} named by "
                 f"extra.key_path ({error.strerror or error.__class__.__name__})"
             ) from None
-        mask_secret_value(text)
+        _compat.mask_secret(text)  # the whole text; the key material is masked by credentials()
         return super().keyfile_info(text)
 
 

@@ -84,3 +84,11 @@ def test_application_default_credentials(make_conn):
 def test_missing_driver_names_the_extra(make_conn):
     with pytest.raises(MissingExtraError, match=r"airflow-dlt-provider\[bigquery\]"):
         destination_from_connection(make_conn("google_cloud_platform", extra={"project": "p"}))
+
+
+def test_only_key_material_is_masked_not_every_key_value(make_conn):
+    map_connection(make_conn("google_cloud_platform", extra={"keyfile_dict": KEY_INFO}))
+    assert _compat.redact("type service_account for loader@key-project.iam.gserviceaccount.com") == (
+        "type service_account for loader@key-project.iam.gserviceaccount.com"
+    )
+    assert_masked(*_key_lines())

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import uuid
 from dataclasses import dataclass
 
@@ -105,12 +106,31 @@ def test_destination_conn_loads_sample_and_never_leaks(
     postgres_server.create_database(dbname, owner=user)
     _define_conn(monkeypatch, conn_id, postgres_server, user, DEST_PASSWORD, dbname)
 
-    # a canary task prints the connection-derived DSN and password forms: the masker must catch all of them
-    body = f"""
+    body = _group_and_canary(_unique("pg_e2e"), conn_id)
+    result = _airflow_dags_test(dags_folder, _unique("pg_conn_dag"), body, _imports())
+    assert result.state == "success", result.output[-5000:]
+
+    counts = {
+        table: postgres_server.execute(f'SELECT count(*) FROM raw_github."{table}"', dbname=dbname)[0][0]
+        for table in sample_counts
+    }
+    assert counts == sample_counts
+
+    assert "password form" in result.output, "the canary task's log lines were not captured"
+    # Airflow 3.3's `airflow dags test` prints task output without masking anything (measured: not even
+    # secrets registered with both maskers), so there the task logs are checked on a real scheduler below
+    output = "" if _airflow_3() else result.output
+    _assert_nowhere(result, output, DEST_PASSWORD)
+
+
+def _group_and_canary(pipeline: str, conn_id: str) -> str:
+    """DAG body: the sample source into PostgreSQL, then a canary task logging the connection's DSN and
+    password forms (the masker must catch every one of them)."""
+    return f"""
     group = DltTaskGroup(
         group_id="gh",
         source="github_sample_source:github_sample",
-        pipeline_name={_unique("pg_e2e")!r},
+        pipeline_name={pipeline!r},
         destination_conn_id={conn_id!r},
         dataset_name="raw_github",
         decompose="serialize",
@@ -130,10 +150,41 @@ def test_destination_conn_loads_sample_and_never_leaks(
 
     group >> canary()
     """
-    imports = "from airflow_dlt_provider import DltTaskGroup\nfrom airflow_dlt_provider._compat import AIRFLOW_V_3\n"
-    imports += "from airflow.sdk import task\n" if _airflow_3() else "from airflow.decorators import task\n"
-    result = _airflow_dags_test(dags_folder, _unique("pg_conn_dag"), body, imports)
-    assert result.state == "success", result.output[-5000:]
+
+
+@pytest.mark.scheduler
+def test_task_logs_of_a_real_scheduler_never_show_the_password(
+    airflow_cluster, postgres_server, sample_counts
+):
+    """The same load on a running Airflow (LocalExecutor): every task log file, XCom and rendered field."""
+    from helpers import DAG_FILE_TEMPLATE
+
+    user, dbname, conn_id = _unique("loader"), _unique("warehouse"), _unique("pg_dest")
+    postgres_server.create_user(user, DEST_PASSWORD)
+    postgres_server.create_database(dbname, owner=user)
+    payload = {
+        "conn_type": "postgres",
+        "host": postgres_server.host,
+        "port": postgres_server.port,
+        "login": user,
+        "password": DEST_PASSWORD,
+        "schema": dbname,
+    }
+    airflow_cluster.run_cli("connections", "add", conn_id, "--conn-json", json.dumps(payload))
+    dag_id, pipeline = _unique("pg_conn_sched"), _unique("pg_sched")
+    code = DAG_FILE_TEMPLATE.format(
+        imports=_imports(),
+        dag_id=dag_id,
+        schedule="None",
+        body=textwrap.indent(textwrap.dedent(_group_and_canary(pipeline, conn_id)), "    "),
+    )
+    airflow_cluster.add_dag_file(code, name=dag_id)
+    airflow_cluster.set_pool(f"dlt_{pipeline}", 1)
+    airflow_cluster.wait_for_dag(dag_id)
+    airflow_cluster.unpause(dag_id)
+    run_id = airflow_cluster.trigger(dag_id)
+    state = airflow_cluster.wait_for_run(dag_id, run_id, timeout=300)
+    assert state == "success", airflow_cluster.diagnostics()
 
     counts = {
         table: postgres_server.execute(f'SELECT count(*) FROM raw_github."{table}"', dbname=dbname)[0][0]
@@ -141,9 +192,35 @@ def test_destination_conn_loads_sample_and_never_leaks(
     }
     assert counts == sample_counts
 
-    assert "dsn postgresql://" in result.output, "the canary task's log lines were not captured"
-    assert "rows loaded" in result.output or "rows in" in result.output, "the load summary was not captured"
-    _assert_nowhere(result, result.output, DEST_PASSWORD)
+    instances = airflow_cluster.task_instances(dag_id, run_id)
+    logs = "\n".join(
+        airflow_cluster.task_log(dag_id, run_id, ti.task_id, ti.try_number or 1) for ti in instances
+    )
+    assert logs.count("password form ***") == 3 and "dsn ***" in logs, "the canary's lines are not masked"
+    xcoms = [
+        str(row[0])
+        for row in airflow_cluster.query(
+            "SELECT value FROM xcom WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)
+        )
+    ]
+    rendered = [
+        str(row[0])
+        for row in airflow_cluster.query(
+            "SELECT rendered_fields FROM rendered_task_instance_fields WHERE dag_id = %s AND run_id = %s",
+            (dag_id, run_id),
+        )
+    ]
+    assert xcoms and rendered
+    for form in url_forms(DEST_PASSWORD):
+        assert form not in logs, f"in a task log: {form!r}"
+        assert all(form not in value for value in xcoms + rendered), f"in XCom or rendered fields: {form!r}"
+
+
+def _imports() -> str:
+    imports = "from airflow_dlt_provider import DltTaskGroup\n"
+    return imports + (
+        "from airflow.sdk import task\n" if _airflow_3() else "from airflow.decorators import task\n"
+    )
 
 
 def test_source_reads_its_credentials_from_another_connection(dags_folder, postgres_server, monkeypatch):

@@ -1,0 +1,67 @@
+"""The generic ``dlt`` connection type in Airflow: provider info, connection form, ``DltHook``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_dlt_provider.hooks import form
+from airflow_dlt_provider.hooks.dlt import DltHook
+from airflow_dlt_provider.provider_info import get_provider_info
+
+
+def test_provider_info_validates_against_the_installed_airflow_schema():
+    import airflow
+    import jsonschema
+
+    schema_path = Path(airflow.__file__).parent / "provider_info.schema.json"
+    jsonschema.validate(get_provider_info(), json.loads(schema_path.read_text()))
+    (entry,) = get_provider_info()["connection-types"]
+    assert entry["connection-type"] == "dlt"
+    assert entry["hook-class-name"] == f"{DltHook.__module__}.{DltHook.__name__}"
+
+
+def test_declarative_form_follows_the_provider_yaml_schema():
+    """Airflow 3.2+ reads `conn-fields` / `ui-field-behaviour`; their schema ships with Airflow 3.2+."""
+    import airflow
+    import jsonschema
+
+    schema_path = Path(airflow.__file__).parent / "provider.yaml.schema.json"
+    item_schema = json.loads(schema_path.read_text())["properties"]["connection-types"]["items"]
+    if "conn-fields" not in item_schema["properties"]:
+        pytest.skip("this Airflow has no declarative connection fields (added in 3.2)")
+    jsonschema.validate(form.connection_type_info(), item_schema)
+
+
+def test_providers_manager_registers_the_dlt_type_with_its_form():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert manager.hooks["dlt"].hook_class_name == form.HOOK_CLASS_NAME
+    behaviour = manager.field_behaviours["dlt"]
+    assert behaviour["relabeling"] == {"schema": "Database", "login": "Username"}
+    widgets = manager.connection_form_widgets
+    assert {"extra__dlt__destination", "extra__dlt__credentials", "extra__dlt__destination_config"} <= set(
+        widgets
+    )
+    assert widgets["extra__dlt__credentials"].is_sensitive
+
+
+def test_hook_methods_for_older_airflow():
+    behaviour = DltHook.get_ui_field_behaviour()
+    assert behaviour["relabeling"]["schema"] == "Database"
+    pytest.importorskip(
+        "wtforms", reason="the connection form widgets need wtforms (the Airflow 2 webserver)"
+    )
+    pytest.importorskip("flask_appbuilder", reason="the connection form widgets need flask_appbuilder")
+    widgets = DltHook.get_connection_form_widgets()
+    assert set(widgets) == set(form.CONN_FIELDS)
+
+
+def test_hook_builds_nothing_until_asked(make_conn, tmp_path):
+    hook = DltHook("no_such_conn_for_hook")  # no lookup in the constructor
+    assert hook.dlt_conn_id == "no_such_conn_for_hook"
+    conn_id = make_conn("duckdb", host=str(tmp_path / "h.duckdb"))
+    assert DltHook(conn_id).get_destination().destination_name == "duckdb"
