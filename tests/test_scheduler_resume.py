@@ -81,8 +81,9 @@ import pendulum
 from airflow import DAG
 from airflow_dlt_provider import DltRunOperator
 
-# many small load jobs, so a load can be caught half done
+# many small load jobs, loaded one after the other, so a load can be caught half done
 os.environ["NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS"] = "25"
+os.environ["LOAD__WORKERS"] = "1"
 WORK = {work!r}
 
 
@@ -182,7 +183,7 @@ def _insert_in_flight(postgres: PostgresServer, table: str) -> bool:
     schema, name = table.split(".")
     rows = postgres.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
-        "AND wait_event = 'PgSleep' AND query LIKE %s",
+        "AND wait_event = 'PgSleep' AND query ILIKE %s",
         (WAREHOUSE, f'INSERT INTO "{schema}"."{name}"%'),
         dbname=WAREHOUSE,
     )
