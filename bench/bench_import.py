@@ -24,7 +24,12 @@ import time
 CASES: tuple[tuple[str, str, str], ...] = (
     ("import airflow_dlt_provider", "", "import airflow_dlt_provider"),
     (
-        "provider_info.get_provider_info() (after import airflow)",
+        "provider_info.get_provider_info() (alone, fresh process)",
+        "",
+        "from airflow_dlt_provider.provider_info import get_provider_info; get_provider_info()",
+    ),
+    (
+        "provider_info.get_provider_info() (after import airflow, which already loads it)",
         "import airflow",
         "from airflow_dlt_provider.provider_info import get_provider_info; get_provider_info()",
     ),
