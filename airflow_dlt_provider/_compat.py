@@ -13,23 +13,11 @@ from airflow import __version__ as AIRFLOW_VERSION
 
 AIRFLOW_V_3: bool = int(AIRFLOW_VERSION.split(".")[0]) >= 3
 
-if TYPE_CHECKING:
-    from airflow.models.baseoperator import BaseOperator
-    from airflow.utils.task_group import TaskGroup
-    from airflow.hooks.base import BaseHook
-    from airflow.datasets import Dataset as Asset, DatasetAlias as AssetAlias
-    from airflow.operators.python import get_current_context
-elif AIRFLOW_V_3:
-    from airflow.sdk import (
-        Asset,
-        AssetAlias,
-        BaseHook,
-        BaseOperator,
-        TaskGroup,
-        get_current_context,
-    )
+if TYPE_CHECKING or AIRFLOW_V_3:  # type-check against the newest Airflow
+    from airflow.sdk import Asset, AssetAlias, BaseHook, BaseOperator, TaskGroup, get_current_context
 else:
-    from airflow.datasets import Dataset as Asset, DatasetAlias as AssetAlias
+    from airflow.datasets import Dataset as Asset
+    from airflow.datasets import DatasetAlias as AssetAlias
     from airflow.hooks.base import BaseHook
     from airflow.models.baseoperator import BaseOperator
     from airflow.operators.python import get_current_context
@@ -42,9 +30,9 @@ def mask_secret(secret: Any, name: str | None = None) -> None:
         from airflow.sdk.log import mask_secret as _mask  # Airflow 3.1+
     except ImportError:
         try:
-            from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask  # Airflow 3.0
+            from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]  # 3.0
         except ImportError:
-            from airflow.utils.log.secrets_masker import mask_secret as _mask  # Airflow 2
+            from airflow.utils.log.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]  # 2.x
     _mask(secret, name)
     try:  # Airflow 3.1+: the core masker is a separate instance; it filters `airflow dags test` output
         from airflow._shared.secrets_masker import _secrets_masker as _core_masker
@@ -59,9 +47,9 @@ def redact(value: Any) -> Any:
         from airflow.sdk._shared.secrets_masker import redact as _redact
     except ImportError:
         try:
-            from airflow.sdk.execution_time.secrets_masker import redact as _redact
+            from airflow.sdk.execution_time.secrets_masker import redact as _redact  # type: ignore[no-redef]
         except ImportError:
-            from airflow.utils.log.secrets_masker import redact as _redact
+            from airflow.utils.log.secrets_masker import redact as _redact  # type: ignore[no-redef]
     return _redact(value)
 
 
@@ -107,7 +95,6 @@ __all__ = [
 ]
 
 
-
 def register_dag_assets(dag: Any) -> None:
     """Write a DAG's datasets and dataset aliases to the metadata DB, as the DAG processor does.
 
@@ -124,9 +111,9 @@ def dag_bag(dag_folder: str) -> Any:
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:
-        from airflow.models.dagbag import DagBag
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
-        return DagBag(dag_folder=dag_folder, include_examples=False)
+        return DagBag(dag_folder=dag_folder, include_examples=False)  # type: ignore[call-arg]
     return DagBag(dag_folder=dag_folder)
 
 

@@ -38,7 +38,9 @@ def airflow(env: dict[str, str], log_file: Path, *args: str) -> None:
         completed = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, stdout=log, stderr=log)
     if completed.returncode != 0:
         tail = "\n".join(log_file.read_text().splitlines()[-40:])
-        raise SystemExit(f"`airflow {' '.join(args)}` failed (exit {completed.returncode}); log tail:\n{tail}")
+        raise SystemExit(
+            f"`airflow {' '.join(args)}` failed (exit {completed.returncode}); log tail:\n{tail}"
+        )
 
 
 def task_summaries(home: Path, dag_id: str) -> list[dict]:
@@ -116,7 +118,9 @@ def main() -> int:
     summaries = task_summaries(home, args.dag_id)
     if not summaries:
         raise SystemExit(f"DAG {args.dag_id!r} ran but recorded no dlt summaries; see {log_file}")
-    print(f"DAG {args.dag_id!r} succeeded: {len(summaries)} dlt task(s) in {time.monotonic() - started:.0f} s")
+    print(
+        f"DAG {args.dag_id!r} succeeded: {len(summaries)} dlt task(s) in {time.monotonic() - started:.0f} s"
+    )
     print_loaded_tables(summaries)
     return 0
 

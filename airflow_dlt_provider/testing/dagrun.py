@@ -24,7 +24,7 @@ def _query(sql: str, **params: Any) -> list[Any]:
     from airflow import settings
     from sqlalchemy import text
 
-    session = settings.Session()
+    session = settings.Session()  # type: ignore[misc]  # configured once Airflow is initialised
     try:
         return list(session.execute(text(sql), params).fetchall())
     finally:

@@ -93,16 +93,34 @@ def test_refresh_drop_sources_drops_tables_not_in_the_run(dags_folder, sample_co
     _run_single(dags_folder, "github_sample", pipeline_name=pipeline)
     assert set(duckdb_counts(pipeline, "raw")) == set(sample_counts)
 
-    _run_single(dags_folder, "github_sample", pipeline_name=pipeline, resources=["users"], run_kwargs={"refresh": "drop_sources"})
+    _run_single(
+        dags_folder,
+        "github_sample",
+        pipeline_name=pipeline,
+        resources=["users"],
+        run_kwargs={"refresh": "drop_sources"},
+    )
     assert duckdb_counts(pipeline, "raw") == {"users": sample_counts["users"]}
 
 
 def test_write_disposition_replace_and_append_are_honoured(dags_folder, sample_counts):
     pipeline = _unique("disposition")
     for _ in range(2):
-        _run_single(dags_folder, "github_sample", pipeline_name=pipeline, resources=["users"], run_kwargs={"write_disposition": "append"})
+        _run_single(
+            dags_folder,
+            "github_sample",
+            pipeline_name=pipeline,
+            resources=["users"],
+            run_kwargs={"write_disposition": "append"},
+        )
     assert duckdb_counts(pipeline, "raw") == {"users": 2 * sample_counts["users"]}
-    _run_single(dags_folder, "github_sample", pipeline_name=pipeline, resources=["users"], run_kwargs={"write_disposition": "replace"})
+    _run_single(
+        dags_folder,
+        "github_sample",
+        pipeline_name=pipeline,
+        resources=["users"],
+        run_kwargs={"write_disposition": "replace"},
+    )
     assert duckdb_counts(pipeline, "raw") == {"users": sample_counts["users"]}
 
 
@@ -110,7 +128,10 @@ def test_loader_file_format_is_honoured(dags_folder, sample_counts):
     pipeline = _unique("parquet")
     result = _run_single(
         dags_folder,
-        "github_sample", pipeline_name=pipeline, resources=["users"], run_kwargs={"loader_file_format": "parquet"}
+        "github_sample",
+        pipeline_name=pipeline,
+        resources=["users"],
+        run_kwargs={"loader_file_format": "parquet"},
     )
     assert result.xcom("load")["rows"] == {"users": sample_counts["users"]}
 
