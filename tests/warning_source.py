@@ -19,3 +19,14 @@ def warning_source() -> Any:
         yield from ({"n": i} for i in range(3))
 
     return numbers
+
+
+@dlt.source(name="secretive")
+def secret_config_source(greeting: str = dlt.secrets.value) -> Any:
+    """Takes its ``greeting`` from dlt config (e.g. the ``dlt_secrets_toml`` Airflow Variable)."""
+
+    @dlt.resource
+    def greetings() -> Iterator[dict[str, str]]:
+        yield {"greeting": greeting}
+
+    return greetings
