@@ -144,6 +144,37 @@ def dlt_logs_to_task_log() -> Iterator[None]:
                 logger.addHandler(handler)
 
 
+@contextlib.contextmanager
+def variable_lookups_limited_to_secrets_toml() -> Iterator[None]:
+    """Stop dlt from asking Airflow for one Variable per configuration key.
+
+    dlt's Airflow provider looks up an Airflow Variable for every config key and TOML fragment it
+    resolves: about 130 execution-API round trips per task (seconds of overhead). Credentials come from
+    Airflow connections here, so during the run the provider reads only the ``dlt_secrets_toml`` Variables
+    (global and pipeline-scoped, still honoured) and answers "not found" for every other key without a
+    lookup. dlt may recreate its provider objects while a pipeline activates, so the lookup method of the
+    provider class is wrapped for the duration of the run, then restored.
+    """
+    try:
+        from dlt.common.configuration.providers.airflow import AirflowSecretsTomlProvider
+        from dlt.common.configuration.providers.vault import SECRETS_TOML_KEY
+    except ImportError:  # pragma: no cover - older dlt
+        yield
+        return
+    original = AirflowSecretsTomlProvider.__dict__["_look_vault"]
+
+    def look_only_at_secrets_toml(self: Any, full_key: str, hint: type) -> Any:
+        if full_key.split(".")[-1] != SECRETS_TOML_KEY:
+            return None
+        return original(self, full_key, hint)
+
+    AirflowSecretsTomlProvider._look_vault = look_only_at_secrets_toml  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        AirflowSecretsTomlProvider._look_vault = original  # type: ignore[method-assign]
+
+
 def progress_collector(period_seconds: float) -> Any:
     """dlt progress collector writing a line per ``period_seconds`` to the task log."""
     from dlt.common.runtime.collector import LogCollector
@@ -182,17 +213,16 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
 
     from airflow_dlt_provider import checks, intervals, reporting, resume
 
-    kwargs = {**dict(request.source_kwargs or {}), **source_credentials(request.source_conn_ids)}
-    source = select_resources(instantiate_source(request.source, kwargs), request.resources)
-    destination = build_destination(request)
-
-    started_at = datetime.now(timezone.utc)
-    with dlt_logs_to_task_log():
+    with dlt_logs_to_task_log(), variable_lookups_limited_to_secrets_toml():
+        kwargs = {**dict(request.source_kwargs or {}), **source_credentials(request.source_conn_ids)}
+        source = select_resources(instantiate_source(request.source, kwargs), request.resources)
+        destination = build_destination(request)
+        started_at = datetime.now(timezone.utc)
         pipeline = dlt.pipeline(
             pipeline_name=request.pipeline_name,
             pipelines_dir=str(working_dir),
             destination=destination,
-            dataset_name=request.dataset_name,
+            dataset_name=request.dataset_name,  # type: ignore[arg-type]  # dlt annotates it as str = None
             progress=resume.recording_rows(progress_collector(request.progress_period_seconds), working_dir),
         )
         first_run = _is_first_run(pipeline)
