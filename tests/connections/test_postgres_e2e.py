@@ -77,7 +77,11 @@ def _airflow_dags_test(dags_folder, dag_id: str, body: str, imports: str) -> Cli
     from conftest import EXAMPLES_DIR
 
     write_dag(dags_folder, dag_id, body, imports)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES_DIR), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(EXAMPLES_DIR), os.environ.get("PYTHONPATH", "")]),
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",  # a loaded 2-core machine parses slowly
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "test", dag_id],
         capture_output=True,
