@@ -40,8 +40,12 @@ lint: venv
 test-airflow3: venv
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# The real-scheduler tests (pools, concurrency, retries, assets) run on the newest Airflow only: a second
+# cluster on Airflow 2.11 would double the suite's time; the 2.11 fixture path is kept and runs with
+# `make test-airflow2 AIRFLOW2_MARKERS=`.
+AIRFLOW2_MARKERS ?= not scheduler
 test-airflow2: venv-airflow2
-	$(VENV_AF2)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV_AF2)/bin/python -m pytest -m "$(AIRFLOW2_MARKERS)" $(PYTEST_ARGS)
 
 test: lint test-airflow3 test-airflow2
 

@@ -18,7 +18,7 @@ _PUBLIC_NAMES: dict[str, str] = {
     "DltProviderError": "airflow_dlt_provider.exceptions",
 }
 
-__all__ = ["__version__", *_PUBLIC_NAMES]
+__all__ = ["__version__", "DltRunOperator", "DltTaskGroup", "DltHook", "DltProviderError"]
 
 if TYPE_CHECKING:
     from airflow_dlt_provider.exceptions import DltProviderError

@@ -80,7 +80,7 @@ def terminal_reason(error: BaseException) -> str | None:
         if isinstance(e, DataValidationError):
             return "the data violates the schema contract"
         if isinstance(e, DltProviderError):
-            return type(e).__name__
+            return "airflow-dlt-provider stopped the run"
         if isinstance(e, TerminalException):
             return f"dlt reported a terminal error ({type(e).__name__})"
     return None

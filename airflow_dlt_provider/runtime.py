@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_dlt_provider import _compat
+from airflow_dlt_provider.dlt_config import airflow_variable_lookups
 from airflow_dlt_provider.sources import SourceSpec, instantiate_source, select_resources
 
 log = logging.getLogger("airflow_dlt_provider.runtime")
@@ -144,37 +145,6 @@ def dlt_logs_to_task_log() -> Iterator[None]:
                 logger.addHandler(handler)
 
 
-@contextlib.contextmanager
-def variable_lookups_limited_to_secrets_toml() -> Iterator[None]:
-    """Stop dlt from asking Airflow for one Variable per configuration key.
-
-    dlt's Airflow provider looks up an Airflow Variable for every config key and TOML fragment it
-    resolves: about 130 execution-API round trips per task (seconds of overhead). Credentials come from
-    Airflow connections here, so during the run the provider reads only the ``dlt_secrets_toml`` Variables
-    (global and pipeline-scoped, still honoured) and answers "not found" for every other key without a
-    lookup. dlt may recreate its provider objects while a pipeline activates, so the lookup method of the
-    provider class is wrapped for the duration of the run, then restored.
-    """
-    try:
-        from dlt.common.configuration.providers.airflow import AirflowSecretsTomlProvider
-        from dlt.common.configuration.providers.vault import SECRETS_TOML_KEY
-    except ImportError:  # pragma: no cover - older dlt
-        yield
-        return
-    original = AirflowSecretsTomlProvider.__dict__["_look_vault"]
-
-    def look_only_at_secrets_toml(self: Any, full_key: str, hint: type) -> Any:
-        if full_key.split(".")[-1] != SECRETS_TOML_KEY:
-            return None
-        return original(self, full_key, hint)
-
-    AirflowSecretsTomlProvider._look_vault = look_only_at_secrets_toml  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        AirflowSecretsTomlProvider._look_vault = original  # type: ignore[method-assign]
-
-
 def progress_collector(period_seconds: float) -> Any:
     """dlt progress collector writing a line per ``period_seconds`` to the task log."""
     from dlt.common.runtime.collector import LogCollector
@@ -213,7 +183,7 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
 
     from airflow_dlt_provider import checks, intervals, reporting, resume
 
-    with dlt_logs_to_task_log(), variable_lookups_limited_to_secrets_toml():
+    with dlt_logs_to_task_log(), airflow_variable_lookups(secrets_toml=True):
         kwargs = {**dict(request.source_kwargs or {}), **source_credentials(request.source_conn_ids)}
         source = select_resources(instantiate_source(request.source, kwargs), request.resources)
         destination = build_destination(request)

@@ -270,8 +270,11 @@ def _source_graph(
 
 
 def _call_factory(spec: SourceSpec, source_kwargs: Mapping[str, Any] | None) -> Any:
+    from airflow_dlt_provider.dlt_config import airflow_variable_lookups
+
     try:
-        return instantiate_source(spec, source_kwargs)
+        with airflow_variable_lookups(secrets_toml=False):  # parse time: no Variable lookups
+            return instantiate_source(spec, source_kwargs)
     except SourceResolutionError:
         raise
     except Exception as error:

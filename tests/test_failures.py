@@ -82,7 +82,7 @@ def test_transient_errors_are_left_to_airflow_retries(error):
         ),
         (
             ConnectionMappingError("connection 'wh' of type 'http' has no destination mapping"),
-            "ConnectionMapping",
+            "stopped the run",
         ),
     ],
     ids=["terminal-job", "contract", "bad-password", "missing-config", "provider-error"],
