@@ -118,17 +118,16 @@ def tables_known_at_parse_time(source_target: Any, resource_names: Iterable[str]
     resources = getattr(source_target, "resources", None)
     if resources is None:  # a single DltResource
         candidates = [source_target]
+    elif resource_names is not None:  # look the names up: a task of a big group must not scan every resource
+        candidates = [resources[name] for name in resource_names if name in resources]
     else:
-        wanted = set(resource_names) if resource_names is not None else None
-        candidates = [
-            r for name, r in resources.items() if (name in wanted if wanted is not None else r.selected)
-        ]
-    tables = []
+        candidates = [r for r in resources.values() if r.selected]
+    tables: dict[str, None] = {}
     for resource in candidates:
         table_name = getattr(resource, "table_name", None)
-        if isinstance(table_name, str) and table_name not in tables:
-            tables.append(table_name)
-    return tables
+        if isinstance(table_name, str):
+            tables[table_name] = None
+    return list(tables)
 
 
 @dataclass(frozen=True)
