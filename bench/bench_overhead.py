@@ -8,6 +8,8 @@ wall time is measured inside the child around the load only (pipeline creation +
 - ``plain``: ``dlt.pipeline(pipelines_dir=<tmp>, destination=..., dataset_name=...).run(source)``, in the
   same venv (Airflow installed, so dlt's Airflow config provider is active and looks up one Airflow Variable
   per config key in the metadata DB, as any ``PythonOperator`` running dlt would).
+- ``plain-no-af-config``: the same with dlt's Airflow config provider switched off
+  (``PROVIDERS__ENABLE_AIRFLOW_SECRETS=false``): plain dlt as it runs outside Airflow, the strictest baseline.
 - ``operator``: ``DltRunOperator(...).execute(context)`` with a task context of the shape Airflow passes
   (``ti``, ``run_id``, data interval, ``outlet_events``): working dir, destination from an Airflow
   connection (PostgreSQL) or the embedded DuckDB default, dlt log forwarding, resumable-run bookkeeping, the
@@ -43,7 +45,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
-CASES = ("plain", "operator")
+CASES = ("plain", "plain-no-af-config", "operator")
 IN_TASK_CASES = ("plain-task", "operator-task")
 
 
@@ -199,7 +201,9 @@ def _in_task(case: dict[str, Any]) -> float:
 
 
 def child(case: dict[str, Any]) -> None:
-    runner = {"plain": _plain, "operator": _operator}.get(case["case"], _in_task)
+    runner = {"plain": _plain, "plain-no-af-config": _plain, "operator": _operator}.get(
+        case["case"], _in_task
+    )
     seconds = runner(case)
     print("RESULT " + json.dumps({"seconds": seconds}), flush=True)
 
@@ -209,6 +213,8 @@ def child(case: dict[str, Any]) -> None:
 
 def run_case(case: dict[str, Any], env: dict[str, str], timeout: float = 3600.0) -> tuple[float, float]:
     """Run one case in a fresh subprocess; returns (seconds, peak RSS in MiB)."""
+    if case["case"] == "plain-no-af-config":
+        env = {**env, "PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false"}
     with tempfile.TemporaryFile("w+") as err_file:
         proc = subprocess.Popen(
             [sys.executable, __file__, "--child", json.dumps(case)],
@@ -310,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                 for case in cases:
                     row += [f"{med[case][0]:.2f}", f"{med[case][1]:.0f}"]
                 row.append(f"{med['operator'][0] / med['plain'][0]:.3f}")
+                row.append(f"{med['operator'][0] / med['plain-no-af-config'][0]:.3f}")
                 if args.in_task:
                     row.append(f"{med['operator-task'][0] / med['plain-task'][0]:.3f}")
                 rows.append(tuple(row))
@@ -321,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:
         header += [f"{case} s", f"{case} peak MiB"]
     header.append("ratio operator/plain")
+    header.append("ratio operator/plain-no-af-config")
     if args.in_task:
         header.append("ratio in task")
     print(f"repeats per case: {args.repeats} (medians)")
