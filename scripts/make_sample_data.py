@@ -22,7 +22,13 @@ def main() -> None:
     rng = random.Random(20261125)
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     users = [
-        {"kind": "user", "id": i, "login": f"user{i:03d}", "site_admin": i % 50 == 0, "followers": rng.randint(0, 900)}
+        {
+            "kind": "user",
+            "id": i,
+            "login": f"user{i:03d}",
+            "site_admin": i % 50 == 0,
+            "followers": rng.randint(0, 900),
+        }
         for i in range(1, N_USERS + 1)
     ]
     records: list[dict] = list(users)

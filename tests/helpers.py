@@ -27,7 +27,7 @@ def duckdb_counts(pipeline_name: str, dataset_name: str, path: Path | None = Non
         }
 
 
-DAG_FILE_TEMPLATE = '''\
+DAG_FILE_TEMPLATE = """\
 import pendulum
 from airflow import DAG
 from airflow_dlt_provider import DltRunOperator
@@ -35,12 +35,10 @@ from airflow_dlt_provider import DltRunOperator
 
 with DAG({dag_id!r}, schedule={schedule}, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False) as dag:
 {body}
-'''
+"""
 
 
-def write_dag(
-    dags_folder: Path, dag_id: str, body: str, imports: str = "", schedule: str = "None"
-) -> Path:
+def write_dag(dags_folder: Path, dag_id: str, body: str, imports: str = "", schedule: str = "None") -> Path:
     """Write a DAG file into the session's DAGs folder; ``body`` is indented code inside ``with DAG``."""
     import textwrap
 
