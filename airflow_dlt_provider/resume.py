@@ -204,8 +204,13 @@ def describe_kept(working_dir: Path, pipeline_name: str) -> str:
         import dlt
 
         pipeline = dlt.attach(pipeline_name=pipeline_name, pipelines_dir=str(working_dir))
-        pending = pending_load_ids(pipeline)
-        completed = list(pipeline.list_completed_load_packages())
+        try:
+            pending = pending_load_ids(pipeline)
+            completed = list(pipeline.list_completed_load_packages())
+        finally:
+            # attach() made it the current pipeline of this process; the next task run here
+            # (dag.test, a test session) must not inherit its destination settings
+            pipeline.deactivate()
     except Exception as error:  # the folder may be half written when the failure hit early
         return f"kept {working_dir} (its load packages could not be listed: {error})"
     if pending:

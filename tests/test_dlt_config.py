@@ -14,6 +14,12 @@ def test_dlt_secrets_toml_variable_reaches_the_source(dags_folder, monkeypatch):
 
     marker = f"hello-{uuid.uuid4().hex[:6]}"
     monkeypatch.setenv("AIRFLOW_VAR_DLT_SECRETS_TOML", f'[sources]\ngreeting = "{marker}"\n')
+    # a worker runs each task in a new process; here earlier tests' dlt providers (and their cached
+    # Variable lookups) live on in this one, so start them afresh
+    from dlt.common.configuration.container import Container
+    from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+
+    Container()[PluggableRunContext].reload_providers()
     pipeline = f"config_{uuid.uuid4().hex[:8]}"
     result = run_dag_file(
         dags_folder,
