@@ -63,9 +63,8 @@ def task_summaries(home: Path, dag_id: str) -> list[dict]:
 
 
 def print_loaded_tables(summaries: list[dict]) -> None:
-    import duckdb
-
     from airflow_dlt_provider.runtime import default_duckdb_path
+    from airflow_dlt_provider.testing.duckdb_run import dataset_row_counts
 
     datasets = sorted({(s["pipeline_name"], s["dataset_name"]) for s in summaries})
     loaded_now: dict[str, int] = {}
@@ -74,19 +73,7 @@ def print_loaded_tables(summaries: list[dict]) -> None:
             loaded_now[table] = loaded_now.get(table, 0) + count
     for pipeline_name, dataset_name in datasets:
         path = default_duckdb_path(pipeline_name)
-        with duckdb.connect(str(path), read_only=True) as con:
-            tables = [
-                r[0]
-                for r in con.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
-                    [dataset_name],
-                ).fetchall()
-            ]
-            counts = {
-                t: con.execute(f'SELECT count(*) FROM "{dataset_name}"."{t}"').fetchone()[0]
-                for t in tables
-                if not t.startswith("_dlt")  # dlt's own bookkeeping tables
-            }
+        counts = dataset_row_counts(path, dataset_name)
         width = max(len("table"), *(len(t) for t in counts))
         print(f"\nDuckDB file: {path}")
         print(f"dataset:     {dataset_name}  (pipeline {pipeline_name})\n")

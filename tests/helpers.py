@@ -5,26 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from airflow_dlt_provider.runtime import default_duckdb_path
+from airflow_dlt_provider.testing.duckdb_run import dataset_row_counts
 
 
 def duckdb_counts(pipeline_name: str, dataset_name: str, path: Path | None = None) -> dict[str, int]:
     """Rows per user table of ``dataset_name`` in the pipeline's default DuckDB file."""
-    import duckdb
-
-    db_path = path or default_duckdb_path(pipeline_name)
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        tables = [
-            row[0]
-            for row in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
-                [dataset_name],
-            ).fetchall()
-        ]
-        return {
-            table: con.execute(f'SELECT count(*) FROM "{dataset_name}"."{table}"').fetchone()[0]
-            for table in tables
-            if not table.startswith("_dlt")
-        }
+    return dataset_row_counts(path or default_duckdb_path(pipeline_name), dataset_name)
 
 
 DAG_FILE_TEMPLATE = """\

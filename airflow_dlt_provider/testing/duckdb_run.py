@@ -21,6 +21,21 @@ from airflow_dlt_provider.testing.dagrun import DagTestResult, load_dag, run_dag
 BASE_DIR_ENV = "AIRFLOW__DLT__BASE_DIR"
 
 
+def dataset_row_counts(path: Path, dataset: str) -> dict[str, int]:
+    """Rows per table of ``dataset`` in the DuckDB file ``path`` (dlt's own ``_dlt_*`` tables left out)."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [dataset]
+        ).fetchall()
+        return {
+            table: int(con.execute(f'SELECT count(*) FROM "{dataset}"."{table}"').fetchone()[0])  # type: ignore[index]
+            for (table,) in tables
+            if not table.startswith("_dlt")
+        }
+
+
 @dataclass
 class DuckDBRunResult:
     """Outcome of :func:`run_with_duckdb`: the DAG run, the load summaries and the DuckDB files."""
@@ -52,8 +67,6 @@ class DuckDBRunResult:
 
         Tables are named ``<dataset>.<table>`` when the run loaded more than one dataset.
         """
-        import duckdb
-
         targets = {
             (s["pipeline_name"], s["dataset_name"]) for s in self.summaries().values() if isinstance(s, dict)
         }
@@ -63,17 +76,9 @@ class DuckDBRunResult:
             path = self.duckdb_path(pipeline_name)
             if not path.exists():
                 continue
-            with duckdb.connect(str(path), read_only=True) as con:
-                tables = con.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
-                    [dataset],
-                ).fetchall()
-                for (table,) in tables:
-                    if table.startswith("_dlt"):
-                        continue
-                    row = con.execute(f'SELECT count(*) FROM "{dataset}"."{table}"').fetchone()
-                    key = f"{dataset}.{table}" if qualify else table
-                    counts[key] = counts.get(key, 0) + int(row[0] if row else 0)
+            for table, count in dataset_row_counts(path, dataset).items():
+                key = f"{dataset}.{table}" if qualify else table
+                counts[key] = counts.get(key, 0) + count
         return counts
 
 
