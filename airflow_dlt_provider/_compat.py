@@ -63,6 +63,36 @@ def get_connection(conn_id: str) -> Any:
     return BaseHook.get_connection(conn_id)
 
 
+def render_sqlalchemy_url(url: Any) -> str:
+    """A SQLAlchemy URL as a string that any libpq/SQLAlchemy parser reads back with the same password.
+
+    SQLAlchemy 2 escapes every reserved character of the user name and password. SQLAlchemy 1.4 (the one
+    Airflow 2 pins) escapes only ``@:/``, so a password with ``%#&?=`` came out unparseable ("invalid
+    percent-encoded token" from psycopg2); there the URL is rendered here instead.
+    """
+    import sqlalchemy
+
+    if int(sqlalchemy.__version__.split(".")[0]) >= 2:
+        return str(url.render_as_string(hide_password=False))
+    from urllib.parse import quote, urlencode
+
+    rendered = f"{url.drivername}://"
+    if url.username is not None:
+        rendered += quote(str(url.username), safe="")
+        if url.password is not None:
+            rendered += ":" + quote(str(url.password), safe="")
+        rendered += "@"
+    if url.host is not None:
+        rendered += f"[{url.host}]" if ":" in url.host else url.host
+    if url.port is not None:
+        rendered += f":{url.port}"
+    if url.database is not None:
+        rendered += f"/{url.database}"
+    if url.query:
+        rendered += "?" + urlencode(sorted(url.query.items()), doseq=True)
+    return rendered
+
+
 def conf_get(section: str, key: str, fallback: str | None = None) -> str | None:
     """Read an Airflow configuration option."""
     try:
@@ -91,6 +121,7 @@ __all__ = [
     "airflow_home",
     "get_connection",
     "conf_get",
+    "render_sqlalchemy_url",
     "context_data_interval",
 ]
 
@@ -104,6 +135,28 @@ def register_dag_assets(dag: Any) -> None:
     """
     if not AIRFLOW_V_3:
         dag.sync_to_db()
+
+
+def ensure_asset_alias_registered(name: str) -> None:
+    """Airflow 2: write the dataset alias ``name`` to the metadata DB if no DAG processor has done it yet.
+
+    Airflow 2 fails a task whose events go through an alias it has no row for (``FlushError: None value found
+    in collection DatasetModel.aliases``); that is the case under ``airflow dags test`` of a DAG the scheduler
+    never parsed. Airflow 3 handles this itself.
+    """
+    if AIRFLOW_V_3:
+        return
+    from airflow.models.dataset import DatasetAliasModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with create_session() as session:
+            if session.scalar(select(DatasetAliasModel.id).where(DatasetAliasModel.name == name)) is None:
+                session.add(DatasetAliasModel(name=name))
+    except IntegrityError:  # another task registered it in the meantime
+        pass
 
 
 def dag_bag(dag_folder: str) -> Any:

@@ -384,8 +384,9 @@ def emit_asset_events(
 
     ``target`` is the logical target with templates rendered (``declared.target`` is the parse-time one).
     """
-    from airflow_dlt_provider._compat import Asset
+    from airflow_dlt_provider._compat import Asset, ensure_asset_alias_registered
 
+    ensure_asset_alias_registered(declared.alias.name)
     dataset = str(summary.get("dataset_name") or "")
     rows: Mapping[str, int] = summary.get("rows") or {}
     emitted: list[str] = []

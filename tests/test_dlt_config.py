@@ -25,7 +25,7 @@ def test_dlt_secrets_toml_variable_reaches_the_source(dags_folder):
     path = write_dag(
         dags_folder,
         dag_id,
-        f"DltRunOperator(task_id='load', source=secret_config_source, pipeline_name={pipeline!r}, dataset_name='raw', emit_assets=False)",
+        f"DltRunOperator(task_id='load', source=secret_config_source, pipeline_name={pipeline!r}, dataset_name='raw')",
         imports="from warning_source import secret_config_source",
     )
     env = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import importlib
 import importlib.util
 import json
@@ -142,6 +143,8 @@ class ConnectionMapping:
     """Modules the destination needs; a missing one raises an error naming :attr:`pip_extra`."""
     credentials_class: ClassVar[str] = ""
     """``module:Class`` of the dlt credentials (imported at execute time only)."""
+    connects_with_url: ClassVar[bool] = False
+    """dlt hands the driver the credentials' URL string (psycopg2): render it so any password survives."""
     fields: ClassVar[Mapping[str, FieldSource]] = {}
     """dlt credential field -> Airflow field(s)."""
     config_fields: ClassVar[Mapping[str, FieldSource]] = {}
@@ -257,7 +260,8 @@ class ConnectionMapping:
                 f"cannot import {module_name} for destination {cls.destination!r} ({error.__class__.__name__}): "
                 f"pip install airflow-dlt-provider[{cls.pip_extra}]"
             ) from None
-        return getattr(module, class_name)
+        credentials_type = getattr(module, class_name)
+        return url_safe_credentials_type(credentials_type) if cls.connects_with_url else credentials_type
 
     def credentials(self, values: MappedValues | None = None) -> Any:
         """The dlt credentials object of the destination, filled from the connection."""
@@ -268,6 +272,10 @@ class ConnectionMapping:
         query = self.query()
         if query:
             credentials.query = {**(getattr(credentials, "query", None) or {}), **query}
+        if getattr(type(credentials), "to_native_representation", None) is _render_url_safely:
+            # dlt copies unresolved explicit credentials into its own spec class (losing the URL rendering)
+            # and uses resolved ones as they are
+            credentials.resolve()
         self.mask_native(credentials)
         return credentials
 
@@ -293,7 +301,7 @@ class ConnectionMapping:
             return self.credentials(values)
         from dlt.common.configuration.specs import ConnectionStringCredentials
 
-        credentials = ConnectionStringCredentials()
+        credentials = url_safe_credentials_type(ConnectionStringCredentials)()
         credentials.drivername = self.source_drivername
         for name in ("database", "username", "password", "host", "port"):
             if values.credentials.get(name) is not None:
@@ -320,6 +328,30 @@ class ConnectionMapping:
             "claim_when_any": cls.claim_when_any,
             "pip_extra": cls.pip_extra,
         }
+
+
+def _render_url_safely(credentials: Any) -> str:
+    return _compat.render_sqlalchemy_url(credentials.to_url())
+
+
+@functools.cache
+def url_safe_credentials_type(credentials_type: type) -> type:
+    """``credentials_type``, or a subclass of it whose connection string keeps any password intact.
+
+    dlt hands ``to_native_representation()`` to psycopg2 and SQLAlchemy; see
+    ``_compat.render_sqlalchemy_url`` for why the rendering is ours. Credentials classes with a native form
+    of their own (DuckDB's file path, MotherDuck's token) are left as they are.
+    """
+    from dlt.common.configuration import configspec
+    from dlt.common.configuration.specs import ConnectionStringCredentials
+
+    if not issubclass(credentials_type, ConnectionStringCredentials) or (
+        credentials_type.to_native_representation is not ConnectionStringCredentials.to_native_representation
+    ):
+        return credentials_type
+
+    namespace = {"to_native_representation": _render_url_safely, "__module__": __name__}
+    return configspec(init=False)(type(credentials_type.__name__, (credentials_type,), namespace))  # type: ignore[no-any-return]
 
 
 def format_choices(names: Iterable[str]) -> str:

@@ -17,7 +17,12 @@ import json
 import re
 from typing import Any
 
-from airflow_dlt_provider.connections.base import ConnectionMapping, MappedValues, mask_secret_value
+from airflow_dlt_provider.connections.base import (
+    ConnectionMapping,
+    MappedValues,
+    mask_secret_value,
+    url_safe_credentials_type,
+)
 from airflow_dlt_provider.exceptions import ConnectionMappingError
 
 SECRET_KEY_PATTERN = re.compile(r"password|secret|token|private_key|passphrase|account_key|api_key|sas", re.I)
@@ -100,7 +105,7 @@ class DltConnectionMapping(ConnectionMapping):
         ):
             from dlt.common.configuration.specs import ConnectionStringCredentials
 
-            built = ConnectionStringCredentials(credentials)
+            built = url_safe_credentials_type(ConnectionStringCredentials)(credentials)
             if built.password:
                 mask_secret_value(built.password)
             return built

@@ -15,6 +15,7 @@ class PostgresMapping(ConnectionMapping):
     pip_extra = "postgres"
     driver_modules = ("psycopg2",)
     credentials_class = "dlt.destinations.impl.postgres.configuration:PostgresCredentials"
+    connects_with_url = True
     fields = {
         "host": "host",
         "port": "port",

@@ -105,3 +105,23 @@ def test_source_credentials_are_a_connection_string(make_conn):
     assert parsed.password == HARD_PASSWORD
     assert parsed.query == {"sslmode": "require"}
     assert_masked(HARD_PASSWORD)
+
+
+def test_the_dsn_psycopg2_receives_keeps_the_password(make_conn):
+    """dlt connects with ``psycopg2.connect(dsn=credentials.to_native_representation())``. SQLAlchemy 1.4
+    (Airflow 2) used to render ``%#&?=`` unescaped there, and psycopg2 refused the DSN."""
+    from psycopg2.extensions import parse_dsn
+
+    dsn = map_connection(_pg(make_conn)).credentials.to_native_representation()
+    parsed = parse_dsn(dsn)
+    assert (parsed["password"], parsed["user"], parsed["dbname"]) == (HARD_PASSWORD, "loader", "warehouse")
+    assert (parsed["host"], parsed["port"], parsed["sslmode"]) == ("db.example.com", "6543", "require")
+
+
+def test_dlt_uses_the_mapped_credentials_as_they_are(make_conn):
+    """dlt copies unresolved credentials into its own class, which renders the DSN with SQLAlchemy again."""
+    from psycopg2.extensions import parse_dsn
+
+    destination = destination_from_connection(_pg(make_conn))
+    config = destination.configuration(None, accept_partial=True)
+    assert parse_dsn(config.credentials.to_native_representation())["password"] == HARD_PASSWORD
