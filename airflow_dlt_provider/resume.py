@@ -18,6 +18,7 @@ step ends (a hook on dlt's progress collector, so before the load starts), so an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -152,6 +153,7 @@ def resume_or_run(pipeline: Any, working_dir: Path, run: Callable[[], Any]) -> R
             len(pending),
             ", ".join(pending),
         )
+        mark_committed_jobs(pipeline)
     else:
         completed = list(pipeline.list_completed_load_packages())
         if completed:
@@ -159,6 +161,66 @@ def resume_or_run(pipeline: Any, working_dir: Path, run: Callable[[], Any]) -> R
     load_info = run()
     load_ids = list(getattr(load_info, "loads_ids", None) or [])
     return RunOutcome(load_info=load_info, rows=rows_of(working_dir, load_ids), resumed_load_ids=pending)
+
+
+def mark_committed_jobs(pipeline: Any) -> list[str]:
+    """Mark the started jobs whose rows the destination already holds as completed; returns their files.
+
+    A worker killed after a job's transaction committed but before dlt recorded it (dlt writes a "pending
+    transition" marker right after the commit) leaves the job in ``started_jobs``; dlt would run it again,
+    loading its rows twice, or failing every retry on the unique ``_dlt_id`` index. If the ``_dlt_id`` of the
+    job file's first row is in its table, the job is given dlt's own completed marker instead.
+    """
+    packages = pipeline._get_load_storage().normalized_packages
+    if not hasattr(packages, "save_pending_transition"):  # dlt releases before the markers existed
+        return []
+    marked: list[str] = []
+    for load_id in pipeline.list_normalized_load_packages():
+        unmarked = [
+            path
+            for path in packages.list_started_jobs(load_id)
+            if packages.load_pending_transition(load_id, Path(path).name) is None
+        ]
+        if not unmarked:
+            continue
+        schema_name = packages.load_schema(load_id).name
+        for path in unmarked:
+            if _rows_already_loaded(pipeline, schema_name, Path(packages.storage.make_full_path(path))):
+                packages.save_pending_transition(load_id, Path(path).name, "completed", None)
+                marked.append(path)
+                log.warning(
+                    "load job %s of package %s had committed its rows before the previous attempt stopped "
+                    "(its first row is in the destination): marked completed, not loaded again",
+                    Path(path).name,
+                    load_id,
+                )
+    return marked
+
+
+def _rows_already_loaded(pipeline: Any, schema_name: str, job_file: Path) -> bool:
+    from dlt.common.storages.load_package import ParsedLoadJobFileName
+
+    from airflow_dlt_provider.job_files import first_row_value
+
+    job = ParsedLoadJobFileName.parse(job_file.name)
+    try:
+        with pipeline.destination_client(schema_name) as client:
+            sql_client = getattr(client, "sql_client", None)
+            if sql_client is None:  # not a SQL destination: dlt's own job restore applies
+                return False
+            id_column = client.schema.naming.normalize_identifier("_dlt_id")
+            row_id = first_row_value(job_file, job.file_format, id_column)
+            if row_id is None:
+                return False
+            staging = client.should_load_data_to_staging_dataset(job.table_name)
+            with sql_client.with_staging_dataset() if staging else contextlib.nullcontext():
+                table = sql_client.make_qualified_table_name(job.table_name)
+                column = sql_client.escape_column_name(id_column)
+                found = sql_client.execute_sql(f"SELECT 1 FROM {table} WHERE {column} = %s", row_id)
+    except Exception as error:  # e.g. the table does not exist yet: the job has not loaded anything
+        log.debug("could not look up job %s in the destination: %s", job_file.name, error)
+        return False
+    return bool(found)
 
 
 def _previously_loaded(pipeline: Any, completed: list[str], working_dir: Path) -> RunOutcome:
