@@ -227,6 +227,8 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
     reporting.log_run(pipeline, load_info, summary, request.on_schema_change)
     if request.details is not None:
         request.details.fill(pipeline, summary["rows"])
+    if pipeline.is_active:  # a later run in this process (dag.test, a test session) must not inherit it
+        pipeline.deactivate()
     shutil.rmtree(working_dir, ignore_errors=True)
     return summary
 
