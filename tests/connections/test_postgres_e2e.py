@@ -1,8 +1,9 @@
 """End to end on a real PostgreSQL (scram-sha-256 password auth): credentials from Airflow connections.
 
-The destination password and the source password contain ``@:/%#&?=``. After a ``dag.test()`` run the rows
-are counted in PostgreSQL, and the task output, the XCom values and the rendered template fields are searched
-for each password raw and URL-encoded (``quote``, ``quote_plus``).
+The destination password and the source password contain ``@:/%#&?=``. After an ``airflow dags test`` run
+the rows are counted in PostgreSQL, and the XCom values and the rendered template fields are searched for
+each password raw and URL-encoded (``quote``, ``quote_plus``); the task log files too on a real scheduler
+(``airflow dags test`` does not mask its output).
 """
 
 from __future__ import annotations
