@@ -177,46 +177,50 @@ def mark_committed_jobs(pipeline: Any) -> list[str]:
     marked: list[str] = []
     for load_id in pipeline.list_normalized_load_packages():
         unmarked = [
-            path
+            Path(packages.storage.make_full_path(path))
             for path in packages.list_started_jobs(load_id)
             if packages.load_pending_transition(load_id, Path(path).name) is None
         ]
         if not unmarked:
             continue
-        schema_name = packages.load_schema(load_id).name
-        for path in unmarked:
-            if _rows_already_loaded(pipeline, schema_name, Path(packages.storage.make_full_path(path))):
-                packages.save_pending_transition(load_id, Path(path).name, "completed", None)
-                marked.append(path)
-                log.warning(
-                    "load job %s of package %s had committed its rows before the previous attempt stopped "
-                    "(its first row is in the destination): marked completed, not loaded again",
-                    Path(path).name,
-                    load_id,
-                )
+        try:
+            with pipeline.destination_client(packages.load_schema(load_id).name) as client:
+                committed = [job for job in unmarked if _first_row_in_destination(client, job)]
+        except Exception as error:  # e.g. the destination is not reachable: dlt's own restore applies
+            log.debug("could not look up the started jobs of package %s: %s", load_id, error)
+            continue
+        for job in committed:
+            packages.save_pending_transition(load_id, job.name, "completed", None)
+            marked.append(job.name)
+            log.warning(
+                "load job %s of package %s had committed its rows before the previous attempt stopped "
+                "(its first row is in the destination): marked completed, not loaded again",
+                job.name,
+                load_id,
+            )
     return marked
 
 
-def _rows_already_loaded(pipeline: Any, schema_name: str, job_file: Path) -> bool:
+def _first_row_in_destination(client: Any, job_file: Path) -> bool:
+    """Whether the ``_dlt_id`` of the first row of ``job_file`` is in the job's table (SQL destinations)."""
     from dlt.common.storages.load_package import ParsedLoadJobFileName
 
     from airflow_dlt_provider.job_files import first_row_value
 
+    sql_client = getattr(client, "sql_client", None)
+    if sql_client is None:  # not a SQL destination: dlt's own job restore applies
+        return False
     job = ParsedLoadJobFileName.parse(job_file.name)
+    id_column = client.schema.naming.normalize_identifier("_dlt_id")
+    row_id = first_row_value(job_file, job.file_format, id_column)
+    if row_id is None:
+        return False
+    staging = client.should_load_data_to_staging_dataset(job.table_name)
     try:
-        with pipeline.destination_client(schema_name) as client:
-            sql_client = getattr(client, "sql_client", None)
-            if sql_client is None:  # not a SQL destination: dlt's own job restore applies
-                return False
-            id_column = client.schema.naming.normalize_identifier("_dlt_id")
-            row_id = first_row_value(job_file, job.file_format, id_column)
-            if row_id is None:
-                return False
-            staging = client.should_load_data_to_staging_dataset(job.table_name)
-            with sql_client.with_staging_dataset() if staging else contextlib.nullcontext():
-                table = sql_client.make_qualified_table_name(job.table_name)
-                column = sql_client.escape_column_name(id_column)
-                found = sql_client.execute_sql(f"SELECT 1 FROM {table} WHERE {column} = %s", row_id)
+        with sql_client.with_staging_dataset() if staging else contextlib.nullcontext():
+            table = sql_client.make_qualified_table_name(job.table_name)
+            column = sql_client.escape_column_name(id_column)
+            found = sql_client.execute_sql(f"SELECT 1 FROM {table} WHERE {column} = %s", row_id)
     except Exception as error:  # e.g. the table does not exist yet: the job has not loaded anything
         log.debug("could not look up job %s in the destination: %s", job_file.name, error)
         return False
