@@ -1,7 +1,10 @@
-"""Small helpers shared by the tests: reading what a run loaded into DuckDB."""
+"""Small helpers shared by the tests: DAG files, runs, and reading what a run loaded into DuckDB."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from airflow_dlt_provider.runtime import default_duckdb_path
@@ -46,3 +49,23 @@ def run_dag_file(dags_folder: Path, dag_id: str, body: str, imports: str = "", *
     finally:
         # keep the bundle small: Airflow 3 re-parses the whole DAGs folder on every dag.test()
         path.unlink()
+
+
+def airflow_dags_test(
+    dag_id: str, python_path: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``airflow dags test dag_id`` in a fresh process (dlt keeps config providers per process), with
+    ``python_path`` in front of ``PYTHONPATH``; stdout and stderr are captured."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([python_path, os.environ.get("PYTHONPATH", "")]),
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",  # a loaded 2-core machine parses slowly
+        **(extra_env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", dag_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

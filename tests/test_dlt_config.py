@@ -7,11 +7,9 @@ their Variable lookups for the life of a process, so earlier tests of this sessi
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 
-from helpers import write_dag
+from helpers import airflow_dags_test, write_dag
 
 from airflow_dlt_provider.runtime import default_duckdb_path
 
@@ -28,19 +26,11 @@ def test_dlt_secrets_toml_variable_reaches_the_source(dags_folder):
         f"DltRunOperator(task_id='load', source=secret_config_source, pipeline_name={pipeline!r}, dataset_name='raw')",
         imports="from warning_source import secret_config_source",
     )
-    env = {
-        **os.environ,
-        "AIRFLOW_VAR_DLT_SECRETS_TOML": f'[sources]\ngreeting = "{marker}"\n',
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
-        "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]),
-    }
     try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "airflow", "dags", "test", dag_id],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
+        completed = airflow_dags_test(
+            dag_id,
+            os.path.dirname(__file__),
+            {"AIRFLOW_VAR_DLT_SECRETS_TOML": f'[sources]\ngreeting = "{marker}"\n'},
         )
     finally:
         path.unlink()

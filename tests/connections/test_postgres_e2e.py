@@ -9,16 +9,13 @@ each password raw and URL-encoded (``quote``, ``quote_plus``); the task log file
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import uuid
 from dataclasses import dataclass
 
 import pytest
 from conn_helpers import url_forms
-from helpers import duckdb_counts, write_dag
+from helpers import airflow_dags_test, duckdb_counts, write_dag
 
 from airflow_dlt_provider._compat import AIRFLOW_V_3
 
@@ -69,18 +66,7 @@ def _airflow_dags_test(dags_folder, dag_id: str, body: str, imports: str) -> Cli
     from conftest import EXAMPLES_DIR
 
     write_dag(dags_folder, dag_id, body, imports)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(EXAMPLES_DIR), os.environ.get("PYTHONPATH", "")]),
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",  # a loaded 2-core machine parses slowly
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow", "dags", "test", dag_id],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    proc = airflow_dags_test(dag_id, str(EXAMPLES_DIR))
     runs = _metadata_rows("SELECT run_id FROM dag_run WHERE dag_id = :d", d=dag_id)
     states = _metadata_rows("SELECT state FROM dag_run WHERE dag_id = :d", d=dag_id)
     assert len(runs) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
