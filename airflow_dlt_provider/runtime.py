@@ -273,6 +273,10 @@ def _is_first_run(pipeline: Any) -> bool:
         pipeline.sync_destination()
     except Exception as error:  # the dataset may not exist yet; dlt creates it in run()
         log.debug("could not sync pipeline state from the destination: %s", error)
+    else:
+        # dlt's run() syncs once per pipeline object unless this is set: one destination round trip less
+        if hasattr(pipeline, "_state_restored"):
+            pipeline._state_restored = True
     return not pipeline.schema_names
 
 

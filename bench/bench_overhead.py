@@ -14,17 +14,26 @@ wall time is measured inside the child around the load only (pipeline creation +
   (``ti``, ``run_id``, data interval, ``outlet_events``): working dir, destination from an Airflow
   connection (PostgreSQL) or the embedded DuckDB default, dlt log forwarding, resumable-run bookkeeping, the
   summary, schema-change report and one asset event per table included.
-- with ``--in-task`` (experimental: one PostgreSQL case hung on the loaded benchmark machine, not part of
-  the published figures), also ``plain-task`` / ``operator-task``: the same two inside a real task run by
-  ``dag.test()`` (a ``PythonOperator`` for the plain one); the figure is the task instance's duration.
+
+With ``--modes task`` (the default runs both modes) the same comparison runs inside real tasks: a real Airflow
+(LocalExecutor, PostgreSQL metadata DB; ``tests/fixtures/airflow_cluster.py``) runs each case as the only
+task of a DAG run, one at a time, each in its own task process as on a worker. The time is measured inside
+the task around the load only, the peak memory is the task process's ``ru_maxrss``; the task instance's
+own duration (start -> end in the metadata DB, including the DAG-file parse in the task process) is
+reported too. Cases:
+
+- ``plain-task``: a ``PythonOperator`` whose callable creates the pipeline and runs it (dlt's Airflow
+  config provider on, as dlt's default);
+- ``plain-task-no-af-config``: the same callable with that provider off (checked inside the task);
+- ``operator-task``: ``DltRunOperator``, timed around its ``execute``.
 
 The source is generated (``id`` int, ``name`` str, ``value`` int; no nesting), so normalisation is the same.
 
     python bench/bench_overhead.py [--sizes 10000,100000,1000000] [--destinations duckdb,postgres]
-                                   [--repeats 1] [--in-task] [--postgres-dsn URL]
+                                   [--repeats 1] [--modes process,task] [--postgres-dsn URL]
 
 Without ``--postgres-dsn`` a throwaway PostgreSQL cluster is started (tests/fixtures/postgres.py; needs the
-server binaries and, as root, the ``postgres`` user).
+server binaries and, as root, the ``postgres`` user); ``--modes task`` always starts one for the metadata DB.
 """
 
 from __future__ import annotations
@@ -46,7 +55,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 CASES = ("plain", "plain-no-af-config", "operator")
-IN_TASK_CASES = ("plain-task", "operator-task")
+IN_TASK_CASES = ("plain-task", "plain-task-no-af-config", "operator-task")
+MODES = ("process", "task")
 
 
 # ---------------------------------------------------------------- the source (imported by children)
@@ -61,9 +71,11 @@ def generated(rows: int = 1000) -> Any:
     """A one-resource source of ``rows`` flat rows."""
     import dlt
 
+    count = int(rows)  # a rendered template inside a task
+
     @dlt.source(name="generated")
     def _source() -> Any:
-        return dlt.resource(generated_rows(rows), name="items", write_disposition="append")
+        return dlt.resource(generated_rows(count), name="items", write_disposition="append")
 
     return _source()
 
@@ -132,78 +144,160 @@ def _operator(case: dict[str, Any]) -> float:
     return elapsed
 
 
-IN_TASK_DAG = """\
-import os
+# ---------------------------------------------------------------- in real tasks (--in-task)
+
+IN_TASK_HEADER = """\
 import sys
+import time
 import pendulum
 from airflow import DAG
 sys.path.insert(0, {bench_dir!r})
 import bench_overhead
+
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+"""
+PLAIN_TASK_DAG = (
+    IN_TASK_HEADER
+    + """\
+{python_operator_import}
+
+with DAG({dag_id!r}, schedule=None, start_date=START, catchup=False):
+    PythonOperator(
+        task_id="load",
+        python_callable=bench_overhead.plain_in_task,
+        op_kwargs={{"no_airflow_config": {no_airflow_config!r}}},
+    )
+"""
+)
+OPERATOR_TASK_DAG = (
+    IN_TASK_HEADER
+    + """\
 from airflow_dlt_provider import DltRunOperator
-{operator_import}
 
-CASE = {case!r}
 
-with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False):
-{task}
-"""
-PLAIN_TASK = "    PythonOperator(task_id='load', python_callable=bench_overhead._plain, op_args=[CASE])\n"
-OPERATOR_TASK = """\
-    DltRunOperator(
-        task_id='load', source=bench_overhead.generated, source_kwargs={'rows': CASE['rows']},
-        pipeline_name=CASE['pipeline'], dataset_name=CASE['dataset'], pool=None,
-        destination_conn_id='bench_pg' if CASE['destination'] == 'postgres' else None,
+class TimedDltRunOperator(DltRunOperator):
+    def execute(self, context):
+        started = time.perf_counter()
+        summary = super().execute(context)
+        context["ti"].xcom_push(key="bench", value=bench_overhead.task_result(time.perf_counter() - started))
+        return summary
+
+
+with DAG({dag_id!r}, schedule=None, start_date=START, catchup=False):
+    TimedDltRunOperator(
+        task_id="load",
+        source=bench_overhead.generated,
+        source_kwargs={{"rows": "{{{{ dag_run.conf['rows'] }}}}"}},
+        pipeline_name={dag_id!r},
+        dataset_name="{{{{ dag_run.conf['dataset'] }}}}",
+        destination_conn_id={conn_id!r},
+        pool=None,
     )
 """
+)
+IN_TASK_DAGS = {  # (case, destination) -> DAG id; the plain DAGs take the destination from the run's conf
+    ("plain-task", None): "overhead_plain",
+    ("plain-task-no-af-config", None): "overhead_plain_no_af_config",
+    ("operator-task", "duckdb"): "overhead_operator_duckdb",
+    ("operator-task", "postgres"): "overhead_operator_postgres",
+}
 
 
-def _in_task(case: dict[str, Any]) -> float:
-    """Run the case as a task of ``dag.test()``; returns the task instance's duration."""
-    from airflow_dlt_provider._compat import AIRFLOW_V_3
-    from airflow_dlt_provider.testing.dagrun import _query, load_dag, run_dag
+def airflow_config_provider_active() -> bool:
+    """Whether dlt's Airflow Variable provider is among dlt's config providers in this process."""
+    from dlt.common.configuration.container import Container
+    from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
-    if case["destination"] == "postgres":
-        os.environ["AIRFLOW_CONN_BENCH_PG"] = case["dsn"]
-    dags = Path(os.environ["AIRFLOW_HOME"]) / "dags"
-    dags.mkdir(exist_ok=True)
-    dag_id = f"bench_{case['case'].replace('-', '_')}_{uuid.uuid4().hex[:6]}"
-    path = dags / f"{dag_id}.py"
-    python_operator = (
-        "from airflow.providers.standard.operators.python import PythonOperator"
-        if AIRFLOW_V_3
-        else "from airflow.operators.python import PythonOperator"
-    )
-    path.write_text(
-        IN_TASK_DAG.format(
-            bench_dir=str(Path(__file__).parent),
-            operator_import=python_operator,
-            case=case,
-            dag_id=dag_id,
-            task=PLAIN_TASK if case["case"] == "plain-task" else OPERATOR_TASK,
+    return "Airflow Secrets TOML Provider" in Container()[PluggableRunContext].providers
+
+
+def task_result(seconds: float) -> dict[str, Any]:
+    """What a benchmark task reports: the load's wall time, the task process's peak RSS, dlt's providers."""
+    import resource
+
+    return {
+        "seconds": seconds,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "airflow_config_provider": airflow_config_provider_active(),
+    }
+
+
+def plain_in_task(no_airflow_config: bool, **context: Any) -> dict[str, Any]:
+    """The plain case as a ``PythonOperator`` callable; the case comes from the DAG run's conf."""
+    if no_airflow_config:  # before dlt builds its config providers in this task process
+        os.environ["PROVIDERS__ENABLE_AIRFLOW_SECRETS"] = "false"
+    case = dict(context["dag_run"].conf)
+    return task_result(_plain(case))
+
+
+def _in_task_dag_id(case: str, destination: str) -> str:
+    return IN_TASK_DAGS.get((case, None)) or IN_TASK_DAGS[(case, destination)]
+
+
+class InTaskRunner:
+    """A real Airflow (LocalExecutor, PostgreSQL metadata DB) that runs each case as its own task."""
+
+    def __init__(self, postgres: Any, dsn: str | None) -> None:
+        from fixtures.airflow_cluster import AirflowCluster
+
+        self.cluster = AirflowCluster.start(postgres)
+        if dsn is not None:
+            self.cluster.add_connection("bench_pg", dsn)
+        python_operator = (
+            "from airflow.providers.standard.operators.python import PythonOperator"
+            if self.cluster.major >= 3
+            else "from airflow.operators.python import PythonOperator"
         )
-    )
-    try:
-        result = run_dag(load_dag(path, dag_id))
-    finally:
-        path.unlink()
-    if result.state != "success":
-        raise RuntimeError(f"{dag_id}: run {result.state}, tasks {result.task_states}")
-    ((start, end),) = _query(
-        "SELECT start_date, end_date FROM task_instance WHERE dag_id = :d AND run_id = :r",
-        d=dag_id,
-        r=result.run_id,
-    )
-    if isinstance(start, str):
-        from datetime import datetime
+        bench_dir = str(Path(__file__).parent)
+        for (case, destination), dag_id in IN_TASK_DAGS.items():
+            if case == "operator-task":
+                code = OPERATOR_TASK_DAG.format(
+                    bench_dir=bench_dir,
+                    dag_id=dag_id,
+                    conn_id="bench_pg" if destination == "postgres" else None,
+                )
+            else:
+                code = PLAIN_TASK_DAG.format(
+                    bench_dir=bench_dir,
+                    dag_id=dag_id,
+                    python_operator_import=python_operator,
+                    no_airflow_config=case == "plain-task-no-af-config",
+                )
+            self.cluster.add_dag_file(code, dag_id)
+        for dag_id in IN_TASK_DAGS.values():
+            self.cluster.wait_for_dag(dag_id, timeout=300)
+            self.cluster.unpause(dag_id)
 
-        start, end = datetime.fromisoformat(start), datetime.fromisoformat(end)
-    return float((end - start).total_seconds())
+    def run(self, case: dict[str, Any], timeout: float) -> tuple[float, float, float]:
+        """Run one case as a task; returns (load seconds in the task, peak RSS MiB, task instance seconds)."""
+        dag_id = _in_task_dag_id(case["case"], case["destination"])
+        run_id = self.cluster.trigger(dag_id, conf=case)
+        state = self.cluster.wait_for_run(dag_id, run_id, timeout=timeout)
+        if state != "success":
+            log = self.cluster.task_log(dag_id, run_id, "load")
+            raise RuntimeError(f"case {case['case']} ({dag_id}) ended {state}:\n{log[-4000:]}")
+        key = "bench" if case["case"] == "operator-task" else "return_value"
+        ((value,),) = self.cluster.query(
+            "SELECT value FROM xcom WHERE dag_id = %s AND run_id = %s AND task_id = 'load' AND key = %s",
+            (dag_id, run_id, key),
+        )
+        result = json.loads(value) if isinstance(value, (str, bytes)) else value
+        expected_provider = case["case"] != "plain-task-no-af-config"
+        if case["case"] != "operator-task" and result["airflow_config_provider"] != expected_provider:
+            raise RuntimeError(
+                f"case {case['case']}: dlt's Airflow provider active = {not expected_provider}"
+            )
+        ((ti,),) = [[t] for t in self.cluster.task_instances(dag_id, run_id)]
+        duration = (ti.end_date - ti.start_date).total_seconds()
+        return float(result["seconds"]), float(result["peak_mib"]), duration
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        self.cluster.cleanup()
 
 
 def child(case: dict[str, Any]) -> None:
-    runner = {"plain": _plain, "plain-no-af-config": _plain, "operator": _operator}.get(
-        case["case"], _in_task
-    )
+    runner = {"plain": _plain, "plain-no-af-config": _plain, "operator": _operator}[case["case"]]
     seconds = runner(case)
     print("RESULT " + json.dumps({"seconds": seconds}), flush=True)
 
@@ -260,6 +354,16 @@ def prepare_airflow_home() -> dict[str, str]:
     return env
 
 
+def _medians(runs: list[tuple[float, ...]]) -> tuple[float, ...]:
+    return tuple(statistics.median(column) for column in zip(*runs, strict=True))
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -267,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
     parser.add_argument("--destinations", default="duckdb,postgres")
     parser.add_argument("--repeats", type=int, default=1, help="runs per case (median reported)")
-    parser.add_argument("--in-task", action="store_true", help="also run both inside a dag.test() task")
+    parser.add_argument(
+        "--modes", default="process,task", help="process (a subprocess per case), task (a real task per case)"
+    )
     parser.add_argument("--postgres-dsn", default=None)
     parser.add_argument("--case-timeout", type=float, default=3600.0, help="seconds before a case is killed")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -278,21 +384,30 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     destinations = [d for d in args.destinations.split(",") if d]
-    cases = CASES + (IN_TASK_CASES if args.in_task else ())
-    env = prepare_airflow_home()
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        parser.error(f"--modes: unknown {', '.join(unknown)}; accepted: {', '.join(MODES)}")
+    sys.path.insert(0, str(REPO / "tests"))
+    from fixtures.postgres import PostgresServer
+
+    env = prepare_airflow_home() if "process" in modes else {}
     server = None
     dsn = args.postgres_dsn
-    if "postgres" in destinations and dsn is None:
-        sys.path.insert(0, str(REPO / "tests"))
-        from fixtures.postgres import PostgresServer
-
+    if dsn is None and ("postgres" in destinations or "task" in modes):
         server = PostgresServer.start()
-        dsn = server.create_database("bench")
-    rows: list[tuple[Any, ...]] = []
+        if "postgres" in destinations:
+            dsn = server.create_database("bench")
+    in_task = None
+    results: dict[tuple[str, int, str], list[tuple[float, ...]]] = {}
+    loads: dict[tuple[str, int], str] = {}
     try:
+        if "task" in modes:
+            assert server is not None, "--modes task starts its own PostgreSQL (metadata DB)"
+            in_task = InTaskRunner(server, dsn if "postgres" in destinations else None)
+        cases = (CASES if "process" in modes else ()) + (IN_TASK_CASES if "task" in modes else ())
         for destination in destinations:
             for size in sizes:
-                results: dict[str, list[tuple[float, float]]] = {}
                 load = _load()
                 for repeat in range(args.repeats):
                     for case in cases:  # interleaved, so load changes hit all cases alike
@@ -306,36 +421,48 @@ def main(argv: list[str] | None = None) -> int:
                             "dataset": f"ds_{tag}",
                             "workdir": tempfile.mkdtemp(prefix="adp-bench-case-"),
                         }
-                        results.setdefault(case, []).append(run_case(spec, env, args.case_timeout))
-                        print(f"{destination} {size} {case} #{repeat}: {results[case][-1]}", file=sys.stderr)
-                med = {
-                    c: (statistics.median(s for s, _ in r), statistics.median(m for _, m in r))
-                    for c, r in results.items()
-                }
-                row = [destination, size, f"{load} -> {_load()}"]
-                for case in cases:
-                    row += [f"{med[case][0]:.2f}", f"{med[case][1]:.0f}"]
-                row.append(f"{med['operator'][0] / med['plain'][0]:.3f}")
-                row.append(f"{med['operator'][0] / med['plain-no-af-config'][0]:.3f}")
-                if args.in_task:
-                    row.append(f"{med['operator-task'][0] / med['plain-task'][0]:.3f}")
-                rows.append(tuple(row))
+                        if case in IN_TASK_CASES:
+                            assert in_task is not None
+                            result: tuple[float, ...] = in_task.run(spec, args.case_timeout)
+                        else:
+                            result = run_case(spec, env, args.case_timeout)
+                        results.setdefault((destination, size, case), []).append(result)
+                        print(f"{destination} {size} {case} #{repeat}: {result}", file=sys.stderr)
+                loads[(destination, size)] = f"{load} -> {_load()}"
     finally:
+        if in_task is not None:
+            in_task.stop()
         if server is not None:
             server.stop()
 
-    header = ["destination", "rows", "load avg (1/5/15 min) before -> after"]
-    for case in cases:
-        header += [f"{case} s", f"{case} peak MiB"]
-    header.append("ratio operator/plain")
-    header.append("ratio operator/plain-no-af-config")
-    if args.in_task:
-        header.append("ratio in task")
     print(f"repeats per case: {args.repeats} (medians)")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(c) for c in row) + " |")
+    for mode, mode_cases, operator in (
+        ("process", CASES, "operator"),
+        ("task", IN_TASK_CASES, "operator-task"),
+    ):
+        if mode not in modes:
+            continue
+        header = ["destination", "rows", "load avg (1/5/15 min) before -> after"]
+        header += [f"{case} s" for case in mode_cases] + [f"{case} peak MiB" for case in mode_cases]
+        baselines = [case for case in mode_cases if case != operator]
+        header += [f"ratio {operator}/{case}" for case in baselines]
+        if mode == "task":
+            header += [f"{case} task instance s" for case in mode_cases]
+        rows = []
+        for destination in destinations:
+            for size in sizes:
+                med = {case: _medians(results[(destination, size, case)]) for case in mode_cases}
+                row: list[Any] = [destination, size, loads[(destination, size)]]
+                row += [f"{med[case][0]:.2f}" for case in mode_cases]
+                row += [f"{med[case][1]:.0f}" for case in mode_cases]
+                row += [f"{med[operator][0] / med[case][0]:.3f}" for case in baselines]
+                if mode == "task":
+                    row += [f"{med[case][2]:.2f}" for case in mode_cases]
+                rows.append(row)
+        print(
+            f"\n{mode}: " + ("a fresh subprocess per case" if mode == "process" else "a real task per case")
+        )
+        print(_table(header, rows))
     return 0
 
 

@@ -37,3 +37,23 @@ def test_dlt_secrets_toml_variable_reaches_the_source(dags_folder):
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     with duckdb.connect(str(default_duckdb_path(pipeline)), read_only=True) as con:
         assert con.execute("SELECT greeting FROM raw.greetings").fetchall() == [(marker,)]
+
+
+def test_dlt_builds_its_airflow_provider_without_the_probe_inside_the_context(monkeypatch):
+    """dlt's probe imports every Airflow ORM model and reads a Variable only to log a warning; it is skipped."""
+    from airflow.models import Variable
+    from dlt.common.configuration.providers.airflow import AirflowSecretsTomlProvider
+    from dlt.common.configuration.specs import config_providers_context
+    from dlt.common.configuration.specs.config_providers_context import VaultProviderConfiguration
+
+    from airflow_dlt_provider.dlt_config import airflow_variable_lookups
+
+    def probe_would_read_a_variable(*args, **kwargs):
+        raise AssertionError("dlt's probe read an Airflow Variable")
+
+    monkeypatch.setattr(Variable, "get", probe_would_read_a_variable)
+    original = config_providers_context._airflow_providers
+    with airflow_variable_lookups(secrets_toml=False):
+        providers = config_providers_context._airflow_providers(VaultProviderConfiguration())
+    assert [type(p) for p in providers] == [AirflowSecretsTomlProvider]
+    assert config_providers_context._airflow_providers is original  # restored after the context
