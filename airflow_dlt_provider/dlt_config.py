@@ -9,22 +9,34 @@ from typing import Any
 from airflow_dlt_provider import _compat
 
 
+def secrets_toml_keys(pipeline_name: str | None) -> list[str]:
+    """The Variables dlt reads a secrets TOML from: ``dlt_secrets_toml`` and ``<pipeline>.dlt_secrets_toml``."""
+    from dlt.common.configuration.providers.vault import SECRETS_TOML_KEY
+
+    return [SECRETS_TOML_KEY] + ([f"{pipeline_name}.{SECRETS_TOML_KEY}"] if pipeline_name else [])
+
+
 @contextlib.contextmanager
-def airflow_variable_lookups(*, secrets_toml: bool) -> Iterator[None]:
+def airflow_variable_lookups(*, secrets_toml: bool, pipeline_name: str | None = None) -> Iterator[None]:
     """Stop dlt from asking Airflow for one Variable per configuration key.
 
     dlt's Airflow provider looks up an Airflow Variable for every config key and TOML fragment it
     resolves: about 130 metadata-DB or execution-API round trips per task run (seconds of overhead), and
     as many at parse time when a source factory is called to plan a task group. Credentials come from
-    Airflow connections here, so inside this context the provider reads at most the ``dlt_secrets_toml``
-    Variables (global and pipeline-scoped; ``secrets_toml=True``, used inside tasks) and answers "not
-    found" for every other key without a lookup (``secrets_toml=False``: none at all, used while parsing).
+    Airflow connections here, so inside this context:
+
+    - ``secrets_toml=True`` (inside tasks): the provider reads only the ``dlt_secrets_toml`` Variables,
+      global and scoped to ``pipeline_name``, once each, when the context opens. When neither exists
+      the provider answers "not found" at once for every key, as if dlt ran without it (its per-key work
+      cost about 50 ms per task run, bench/bench_overhead.py);
+    - ``secrets_toml=False`` (parse time): it answers "not found" without a lookup. It also records
+      nothing, so a task run later in the same process (Airflow 3 parses the DAG file in the task's
+      process) still reads the Variables.
 
     When dlt creates its providers inside this context, it also skips its Airflow probe: dlt imports
     ``airflow.models.TaskInstance`` (with every ORM model) and reads ``dlt_secrets_toml`` once more only to
-    log a warning when that Variable is missing; that cost about 1 s per task on the benchmark machine
-    (bench/bench_overhead.py). The Variable itself is read with :func:`_compat.variable_get` (the Task
-    SDK's execution API inside an Airflow 3 task).
+    log a warning when that Variable is missing. Variables are read with :func:`_compat.variable_get` (the
+    Task SDK's execution API inside an Airflow 3 task).
 
     dlt may recreate its provider objects while a pipeline activates, so the provider class and dlt's
     provider factory are patched for the duration of the context, then restored.
@@ -36,23 +48,47 @@ def airflow_variable_lookups(*, secrets_toml: bool) -> Iterator[None]:
     except ImportError:  # pragma: no cover - dlt without the Airflow provider
         yield
         return
-    original_look_vault = AirflowSecretsTomlProvider.__dict__["_look_vault"]
-    original_factory = getattr(config_providers_context, "_airflow_providers", None)
+    known = (
+        {key: _compat.variable_get(key) for key in secrets_toml_keys(pipeline_name)} if secrets_toml else {}
+    )
+    has_secrets_toml = any(value is not None for value in known.values())
+    inherited_get_value = AirflowSecretsTomlProvider.get_value
 
-    def look_up_allowed_keys_only(self: Any, full_key: str, hint: type) -> Any:
-        if not secrets_toml or full_key.split(".")[-1] != SECRETS_TOML_KEY:
+    def get_value(self: Any, key: str, hint: type, pipeline_name: str, *sections: str) -> Any:
+        if not has_secrets_toml:
+            return None, self.get_key_name(key, pipeline_name, *sections)
+        return inherited_get_value(self, key, hint, pipeline_name, *sections)
+
+    def look_up_secrets_toml_only(self: Any, full_key: str, hint: type) -> Any:
+        if full_key.split(".")[-1] != SECRETS_TOML_KEY:
             return None
-        return _compat.variable_get(full_key)
+        if full_key not in known:  # scoped to another pipeline than the one this task runs
+            known[full_key] = _compat.variable_get(full_key)
+        return known[full_key]
 
     def airflow_providers_without_probe(settings: Any) -> list[Any]:
         return [AirflowSecretsTomlProvider(**dict(settings))]
 
-    AirflowSecretsTomlProvider._look_vault = look_up_allowed_keys_only  # type: ignore[method-assign]
-    if original_factory is not None:
-        config_providers_context._airflow_providers = airflow_providers_without_probe
+    with contextlib.ExitStack() as patches:
+        patches.enter_context(_patched(AirflowSecretsTomlProvider, "get_value", get_value))
+        patches.enter_context(_patched(AirflowSecretsTomlProvider, "_look_vault", look_up_secrets_toml_only))
+        if hasattr(config_providers_context, "_airflow_providers"):
+            patches.enter_context(
+                _patched(config_providers_context, "_airflow_providers", airflow_providers_without_probe)
+            )
+        yield
+
+
+@contextlib.contextmanager
+def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
+    """Set ``owner.name`` to ``value`` for the block; afterwards restore it (or remove it if it was inherited)."""
+    missing = object()
+    previous = vars(owner).get(name, missing)
+    setattr(owner, name, value)
     try:
         yield
     finally:
-        AirflowSecretsTomlProvider._look_vault = original_look_vault  # type: ignore[method-assign]
-        if original_factory is not None:
-            config_providers_context._airflow_providers = original_factory
+        if previous is missing:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, previous)

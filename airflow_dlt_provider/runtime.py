@@ -217,7 +217,10 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
 
     from airflow_dlt_provider import checks, intervals, reporting, resume
 
-    with dlt_logs_to_task_log(), airflow_variable_lookups(secrets_toml=True):
+    with (
+        dlt_logs_to_task_log(),
+        airflow_variable_lookups(secrets_toml=True, pipeline_name=request.pipeline_name),
+    ):
         kwargs = {**dict(request.source_kwargs or {}), **source_credentials(request.source_conn_ids)}
         source = select_resources(instantiate_source(request.source, kwargs), request.resources)
         destination = build_destination(request)

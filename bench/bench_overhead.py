@@ -410,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
             for size in sizes:
                 load = _load()
                 for repeat in range(args.repeats):
-                    for case in cases:  # interleaved, so load changes hit all cases alike
+                    # interleaved, and each repeat starts with the next case: load changes and the order
+                    # (a destination that grew, caches that warmed) hit all cases alike
+                    shift = repeat % len(cases)
+                    for case in cases[shift:] + cases[:shift]:
                         tag = f"{case.replace('-', '_')}_{size}_{repeat}_{uuid.uuid4().hex[:6]}"
                         spec = {
                             "case": case,

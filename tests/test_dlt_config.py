@@ -57,3 +57,34 @@ def test_dlt_builds_its_airflow_provider_without_the_probe_inside_the_context(mo
         providers = config_providers_context._airflow_providers(VaultProviderConfiguration())
     assert [type(p) for p in providers] == [AirflowSecretsTomlProvider]
     assert config_providers_context._airflow_providers is original  # restored after the context
+
+
+def test_dlt_secrets_toml_reaches_a_task_whose_dag_file_called_the_factory_at_parse_time(dags_folder):
+    """DltTaskGroup calls the factory while the DAG file is parsed, in the same process that runs the task.
+
+    That parse-time call must not leave dlt believing the ``dlt_secrets_toml`` Variable was already read.
+    """
+    import duckdb
+
+    marker = f"hello-{uuid.uuid4().hex[:6]}"
+    pipeline = f"config_tg_{uuid.uuid4().hex[:8]}"
+    dag_id = f"dag_{pipeline}"
+    path = write_dag(
+        dags_folder,
+        dag_id,
+        f"DltTaskGroup('greet', source=greeting_with_default_source, pipeline_name={pipeline!r}, "
+        "dataset_name='raw', decompose='serialize')",
+        imports="from airflow_dlt_provider import DltTaskGroup\n"
+        "from warning_source import greeting_with_default_source",
+    )
+    try:
+        completed = airflow_dags_test(
+            dag_id,
+            os.path.dirname(__file__),
+            {"AIRFLOW_VAR_DLT_SECRETS_TOML": f'[sources.greeter]\ngreeting = "{marker}"\n'},
+        )
+    finally:
+        path.unlink()
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    with duckdb.connect(str(default_duckdb_path(pipeline)), read_only=True) as con:
+        assert con.execute("SELECT greeting FROM raw.greetings").fetchall() == [(marker,)]

@@ -30,3 +30,14 @@ def secret_config_source(greeting: str = dlt.secrets.value) -> Any:
         yield {"greeting": greeting}
 
     return greetings
+
+
+@dlt.source(name="greeter")
+def greeting_with_default_source(greeting: str = "default greeting") -> Any:
+    """Callable at parse time (the argument has a default); dlt config may override ``greeting``."""
+
+    @dlt.resource
+    def greetings() -> Iterator[dict[str, str]]:
+        yield {"greeting": greeting}
+
+    return greetings
