@@ -208,7 +208,11 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
             raise ValueError("either request.working_dir or a task context is required")
         working_dir = task_working_dir(context)
     working_dir.mkdir(parents=True, exist_ok=True)
-    with failures.classified(working_dir, request.pipeline_name):
+    # every dlt call of the task, including the summary and the failure report, resolves its config in here
+    with (
+        airflow_variable_lookups(secrets_toml=True, pipeline_name=request.pipeline_name),
+        failures.classified(working_dir, request.pipeline_name),
+    ):
         return _run_in(working_dir, request, context)
 
 
@@ -217,10 +221,7 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
 
     from airflow_dlt_provider import checks, intervals, reporting, resume
 
-    with (
-        dlt_logs_to_task_log(),
-        airflow_variable_lookups(secrets_toml=True, pipeline_name=request.pipeline_name),
-    ):
+    with dlt_logs_to_task_log():
         kwargs = {**dict(request.source_kwargs or {}), **source_credentials(request.source_conn_ids)}
         source = select_resources(instantiate_source(request.source, kwargs), request.resources)
         destination = build_destination(request)
