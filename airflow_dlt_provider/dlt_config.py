@@ -21,14 +21,15 @@ def airflow_variable_lookups(*, secrets_toml: bool, pipeline_name: str | None = 
     """Stop dlt from asking Airflow for one Variable per configuration key.
 
     dlt's Airflow provider looks up an Airflow Variable for every config key and TOML fragment it
-    resolves: about 130 metadata-DB or execution-API round trips per task run (seconds of overhead), and
-    as many at parse time when a source factory is called to plan a task group. Credentials come from
-    Airflow connections here, so inside this context:
+    resolves: hundreds of metadata-DB or execution-API round trips per task run (about 600 and 5-6 s for
+    the one-resource source of bench/bench_overhead.py), and as many at parse time when a source factory
+    is called to plan a task group. Credentials come from Airflow connections here, so inside this
+    context:
 
     - ``secrets_toml=True`` (inside tasks): the provider reads only the ``dlt_secrets_toml`` Variables,
       global and scoped to ``pipeline_name``, once each, when the context opens. When neither exists
-      the provider answers "not found" at once for every key, as if dlt ran without it (its per-key work
-      cost about 50 ms per task run, bench/bench_overhead.py);
+      the provider answers "not found" at once for every key, as if dlt ran without it (it is asked
+      thousands of times per run);
     - ``secrets_toml=False`` (parse time): it answers "not found" without a lookup. It also records
       nothing, so a task run later in the same process (Airflow 3 parses the DAG file in the task's
       process) still reads the Variables.
