@@ -144,7 +144,7 @@ def _operator(case: dict[str, Any]) -> float:
     return elapsed
 
 
-# ---------------------------------------------------------------- in real tasks (--in-task)
+# ---------------------------------------------------------------- in real tasks (--modes task)
 
 IN_TASK_HEADER = """\
 import sys
@@ -287,7 +287,7 @@ class InTaskRunner:
             raise RuntimeError(
                 f"case {case['case']}: dlt's Airflow provider active = {not expected_provider}"
             )
-        ((ti,),) = [[t] for t in self.cluster.task_instances(dag_id, run_id)]
+        (ti,) = self.cluster.task_instances(dag_id, run_id)
         duration = (ti.end_date - ti.start_date).total_seconds()
         return float(result["seconds"]), float(result["peak_mib"]), duration
 
