@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -276,24 +277,24 @@ def batch(airflow_cluster: AirflowCluster, postgres_server: PostgresServer, tmp_
         cluster.wait_for_dag(dag_id)
         cluster.unpause(dag_id)
 
+    kill_targets = {
+        "adp_resume_kill_append": "adp_kill_append.items",
+        "adp_resume_kill_merge": "adp_kill_merge_staging.items",
+    }
     runs: dict[str, list[str]] = {dag_id: [] for dag_id in dags}
-    for dag_id in ("adp_resume_kill_append", "adp_resume_kill_merge"):
-        runs[dag_id].append(cluster.trigger(dag_id))
-    for logical_date in WINDOW_DATES:
-        runs["adp_resume_windows"].append(
-            cluster.trigger(
-                "adp_resume_windows", logical_date=logical_date, run_id=f"window__{logical_date:%Y-%m-%d}"
+    # the watcher starts before the triggers: on Airflow 2 each trigger is a CLI call of several seconds, and
+    # a kill DAG's whole load (about 17 s) could finish while the later runs are still being triggered
+    with ThreadPoolExecutor(max_workers=1) as watcher:
+        killing = watcher.submit(_kill_midway, postgres, work, kill_targets, 300)
+        for dag_id in kill_targets:
+            runs[dag_id].append(cluster.trigger(dag_id))
+        for logical_date in WINDOW_DATES:
+            runs["adp_resume_windows"].append(
+                cluster.trigger(
+                    "adp_resume_windows", logical_date=logical_date, run_id=f"window__{logical_date:%Y-%m-%d}"
+                )
             )
-        )
-    killed = _kill_midway(
-        postgres,
-        work,
-        {
-            "adp_resume_kill_append": "adp_kill_append.items",
-            "adp_resume_kill_merge": "adp_kill_merge_staging.items",
-        },
-        timeout=240,
-    )
+        killed = killing.result()
     for dag_id, run_ids in runs.items():
         for run_id in run_ids:
             cluster.wait_for_run(dag_id, run_id, timeout=300)
