@@ -9,13 +9,6 @@ from typing import Any
 from airflow_dlt_provider import _compat
 
 
-def secrets_toml_keys(pipeline_name: str | None) -> list[str]:
-    """The Variables dlt reads a secrets TOML from: ``dlt_secrets_toml`` and ``<pipeline>.dlt_secrets_toml``."""
-    from dlt.common.configuration.providers.vault import SECRETS_TOML_KEY
-
-    return [SECRETS_TOML_KEY] + ([f"{pipeline_name}.{SECRETS_TOML_KEY}"] if pipeline_name else [])
-
-
 @contextlib.contextmanager
 def airflow_variable_lookups(*, secrets_toml: bool, pipeline_name: str | None = None) -> Iterator[None]:
     """Stop dlt from asking Airflow for one Variable per configuration key.
@@ -49,9 +42,10 @@ def airflow_variable_lookups(*, secrets_toml: bool, pipeline_name: str | None = 
     except ImportError:  # pragma: no cover - dlt without the Airflow provider
         yield
         return
-    known = (
-        {key: _compat.variable_get(key) for key in secrets_toml_keys(pipeline_name)} if secrets_toml else {}
-    )
+    # the names dlt itself asks for: ``dlt_secrets_toml`` and ``<pipeline_name>.dlt_secrets_toml``
+    scopes = [(), (pipeline_name,)] if pipeline_name else [()]
+    key_names = [AirflowSecretsTomlProvider.get_key_name(SECRETS_TOML_KEY, *scope) for scope in scopes]
+    known = {key: _compat.variable_get(key) for key in key_names} if secrets_toml else {}
     has_secrets_toml = any(value is not None for value in known.values())
     inherited_get_value = AirflowSecretsTomlProvider.get_value
 
