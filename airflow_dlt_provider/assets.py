@@ -33,13 +33,15 @@ connections up):
 What Airflow receives
 ---------------------
 * Tables known at parse time -- the resources of a source *object* passed to the operator (a factory is never
-  called at parse time just for this) -- are declared as outlets with their logical URI. Airflow emits their
+  called at parse time just for this), when ``dataset_name`` is given and both names are already what dlt
+  writes (lower-case ``[a-z][a-z0-9_]*``) -- are declared as outlets with their logical URI. Airflow emits their
   event when the task succeeds; the task fills in ``extra`` (``rows`` is 0 when the resource yielded nothing).
 * Every other table (child tables such as ``issues__labels``, tables of factories, dynamic table names) and
   every location URI reaches Airflow through the asset alias ``dlt:<pipeline_name>``, also an outlet of the
   task: ``outlet_events[alias].add(Asset(uri), extra=...)``.
 * ``extra`` of every event: ``rows``, ``load_id``, ``pipeline_name``, ``dataset_name``, ``table``,
-  ``destination``, and on logical events ``location`` (the location URI, when known).
+  ``destination``, and on logical events ``location`` (the location URI, when known). ``dataset_name`` and
+  the URIs use the names dlt used at the destination (``My-Data`` becomes ``my_data``).
 
 ``emit_assets=False`` declares no outlets and emits nothing.
 """
@@ -47,6 +49,7 @@ What Airflow receives
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +70,9 @@ def _part(value: str) -> str:
     return quote(str(value), safe="-_.~")
 
 
+_PLAIN_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
 def logical_uri(target: str, dataset_name: str, table: str) -> str:
     """``dlt://<target>/<dataset>/<table>``: the stable URI of a table, known at parse time."""
     return f"{LOGICAL_SCHEME}://{_part(target)}/{_part(dataset_name)}/{_part(table)}"
@@ -80,11 +86,6 @@ def destination_target(destination_conn_id: str | None, destination: Any, pipeli
     if destination is None or name == "duckdb":
         return f"duckdb.{pipeline_name}"
     return str(name or type(destination).__name__)
-
-
-def default_dataset_name(pipeline_name: str, dataset_name: str | None) -> str:
-    """dlt's dataset name when none is given: ``<pipeline_name>_dataset``."""
-    return dataset_name or f"{pipeline_name}_dataset"
 
 
 def alias_name(pipeline_name: str) -> str:
@@ -157,11 +158,25 @@ def declare(
 
     target = destination_target(destination_conn_id, destination, pipeline_name)
     alias = AssetAlias(alias_name(pipeline_name))
-    if _is_templated(destination_conn_id) or _is_templated(dataset_name) or source_spec.is_factory:
+    if (
+        _is_templated(destination_conn_id)
+        or not _is_plain_identifier(dataset_name)
+        or source_spec.is_factory
+    ):
         return DeclaredAssets(target, {}, alias)
-    dataset = default_dataset_name(pipeline_name, dataset_name)
-    tables = tables_known_at_parse_time(source_spec.target, resource_names)
-    return DeclaredAssets(target, {t: Asset(logical_uri(target, dataset, t)) for t in tables}, alias)
+    tables = [
+        t for t in tables_known_at_parse_time(source_spec.target, resource_names) if _is_plain_identifier(t)
+    ]
+    return DeclaredAssets(target, {t: Asset(logical_uri(target, str(dataset_name), t)) for t in tables}, alias)
+
+
+def _is_plain_identifier(name: str | None) -> bool:
+    """A name dlt keeps as it is at the destination, so it can be declared before the run.
+
+    Other names (``None``: dlt's configuration decides; templated; ``My-Data``: dlt normalises it) reach
+    Airflow through the alias once the run knows what dlt used.
+    """
+    return isinstance(name, str) and _PLAIN_IDENTIFIER.fullmatch(name) is not None
 
 
 # ---------------------------------------------------------------- location URIs (run time)

@@ -12,6 +12,7 @@ cause, clearing the task loads them first.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,12 +78,32 @@ def terminal_reason(error: BaseException) -> str | None:
     if any(isinstance(e, TransientException) for e in chain):
         return None
     for e in chain:
+        reason = _configuration_or_data_error(e)
+        if reason is not None:
+            return reason
+    for e in chain:
         if isinstance(e, DataValidationError):
             return "the data violates the schema contract"
         if isinstance(e, DltProviderError):
             return "airflow-dlt-provider stopped the run"
         if isinstance(e, TerminalException):
             return f"dlt reported a terminal error ({type(e).__name__})"
+    return None
+
+
+def _configuration_or_data_error(error: BaseException) -> str | None:
+    """Errors of configuration or data that every retry would hit again (dlt does not mark them terminal)."""
+    from dlt.common.exceptions import DictValidationException
+    from dlt.pipeline.exceptions import InvalidPipelineName
+
+    if isinstance(error, InvalidPipelineName):
+        return "dlt refused the pipeline name"
+    if isinstance(error, DictValidationException):
+        return "dlt refused a value of the configuration or schema"
+    if isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG:
+        return "a file name built from the configuration is too long"
+    if isinstance(error, TypeError) and "not json serializable" in str(error).lower():
+        return "a value is not JSON-serialisable"
     return None
 
 
@@ -95,14 +116,19 @@ def _short(error: BaseException) -> str:
 def classified(working_dir: Path, pipeline_name: str) -> Iterator[None]:
     """Log what a failure keeps and what the retry does; turn terminal errors into ``AirflowFailException``."""
     from airflow_dlt_provider.resume import describe_kept
+    from airflow_dlt_provider.workdir import keep_after_failure
 
     try:
         yield
     except BaseException as error:
+        try:
+            keep_after_failure(working_dir, pipeline_name)
+            kept = describe_kept(working_dir, pipeline_name)
+        except Exception as cleanup_error:  # never hide the real failure behind the report about it
+            kept = f"what was kept in {working_dir} could not be checked ({type(cleanup_error).__name__})"
         if isinstance(error, _compat.airflow_fail_exception()):
             raise
         reason = terminal_reason(error)
-        kept = describe_kept(working_dir, pipeline_name)
         if reason is None:
             log.error("dlt run failed (%s); %s", type(error).__name__, kept)
             raise

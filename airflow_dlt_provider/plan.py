@@ -11,13 +11,13 @@ the number of resources; ``DltSource.decompose("scc")`` gives the same grouping 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.names import HASH_LENGTH, derived_pipeline_name, short_hash
 from airflow_dlt_provider.pools import AUTO_POOL, _AutoPool, resolve_pool
 
 DECOMPOSE_MODES: tuple[str, ...] = ("none", "serialize", "parallel", "parallel-isolated")
@@ -26,10 +26,6 @@ DECOMPOSE_MODES: tuple[str, ...] = ("none", "serialize", "parallel", "parallel-i
 MAX_TASK_ID_LENGTH = 250
 """Airflow's limit for a task id, the group prefix (``<group_id>.``) included."""
 
-MAX_PIPELINE_NAME_LENGTH = 200
-"""Isolated pipeline names are cut to this length (a file name of ``<pipeline>.duckdb`` must fit in 255)."""
-
-HASH_LENGTH = 8
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 _MIN_ID_ROOM = HASH_LENGTH + 2
 
@@ -252,11 +248,6 @@ def flatten_resource_names(resources: Sequence[str | Sequence[str]]) -> list[str
 # ---------------------------------------------------------------- ids and names
 
 
-def short_hash(value: str, length: int = HASH_LENGTH) -> str:
-    """A stable short hash of ``value`` (same input, same suffix, on every machine and run)."""
-    return hashlib.sha1(value.encode("utf-8")).hexdigest()[:length]
-
-
 def sanitize_id(name: str) -> str:
     """``name`` with every character outside ``[A-Za-z0-9_.-]`` replaced by ``_``."""
     return _UNSAFE_ID_CHARS.sub("_", name)
@@ -301,12 +292,8 @@ class TaskIdAllocator:
 
 
 def isolated_pipeline_name(pipeline_name: str, task_id: str) -> str:
-    """``<pipeline_name>__<task>``, cut (with a stable hash) to :data:`MAX_PIPELINE_NAME_LENGTH`."""
-    name = f"{pipeline_name}__{task_id}"
-    if len(name) <= MAX_PIPELINE_NAME_LENGTH:
-        return name
-    suffix = f"_{short_hash(name)}"
-    return name[: MAX_PIPELINE_NAME_LENGTH - len(suffix)] + suffix
+    """``<pipeline_name>__<task>`` (see :func:`names.derived_pipeline_name`)."""
+    return derived_pipeline_name(pipeline_name, task_id)
 
 
 # ---------------------------------------------------------------- the plan

@@ -187,7 +187,14 @@ def mark_committed_jobs(pipeline: Any) -> list[str]:
             with pipeline.destination_client(packages.load_schema(load_id).name) as client:
                 committed = [job for job in unmarked if _first_row_in_destination(client, job)]
         except Exception as error:  # e.g. the destination is not reachable: dlt's own restore applies
-            log.debug("could not look up the started jobs of package %s: %s", load_id, error)
+            log.warning(
+                "could not check in the destination whether started load job(s) %s of package %s had "
+                "committed before the previous attempt stopped (%s): dlt loads them again, so rows of a job "
+                "that had committed may be loaded twice",
+                ", ".join(job.name for job in unmarked),
+                load_id,
+                _compat.redact(str(error)),
+            )
             continue
         for job in committed:
             packages.save_pending_transition(load_id, job.name, "completed", None)
@@ -214,6 +221,12 @@ def _first_row_in_destination(client: Any, job_file: Path) -> bool:
     id_column = client.schema.naming.normalize_identifier("_dlt_id")
     row_id = first_row_value(job_file, job.file_format, id_column)
     if row_id is None:
+        log.warning(
+            "started load job %s has no readable %r in its first row: it is loaded again; if it had committed "
+            "before the previous attempt stopped, its rows may be loaded twice",
+            job_file.name,
+            id_column,
+        )
         return False
     staging = client.should_load_data_to_staging_dataset(job.table_name)
     try:
@@ -221,8 +234,14 @@ def _first_row_in_destination(client: Any, job_file: Path) -> bool:
             table = sql_client.make_qualified_table_name(job.table_name)
             column = sql_client.escape_column_name(id_column)
             found = sql_client.execute_sql(f"SELECT 1 FROM {table} WHERE {column} = %s", row_id)
-    except Exception as error:  # e.g. the table does not exist yet: the job has not loaded anything
-        log.debug("could not look up job %s in the destination: %s", job_file.name, error)
+    except Exception as error:  # e.g. the table does not exist yet: then the job has not loaded anything
+        log.warning(
+            "could not look up the first row of started load job %s in table %r (%s): the job is loaded "
+            "again; if it had committed before the previous attempt stopped, its rows may be loaded twice",
+            job_file.name,
+            job.table_name,
+            _compat.redact(str(error)),
+        )
         return False
     return bool(found)
 
@@ -258,6 +277,25 @@ def recording_rows(collector: Any, working_dir: Path) -> Any:
 
 
 # ---------------------------------------------------------------- after a failure
+
+
+def packages_left_in(working_dir: Path, pipeline_name: str) -> list[str]:
+    """Load ids in a kept folder that still need loading (pending) or hold failed jobs (never dropped)."""
+    if not (working_dir / pipeline_name).is_dir():
+        return []
+    import dlt
+
+    try:
+        pipeline = dlt.attach(pipeline_name=pipeline_name, pipelines_dir=str(working_dir))
+    except Exception as error:  # half written: keep it, a person can look
+        log.warning("could not read the kept folder %s (%s): it is kept", working_dir, error)
+        return ["<unreadable>"]
+    try:
+        completed = list(pipeline.list_completed_load_packages())
+        with_failed_jobs = [load_id for load_id in completed if failed_jobs(pipeline, [load_id])]
+        return sorted(set(pending_load_ids(pipeline)) | set(with_failed_jobs))
+    finally:
+        pipeline.deactivate()
 
 
 def describe_kept(working_dir: Path, pipeline_name: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import re
 import shutil
 import time
 from collections.abc import Iterator, Mapping
@@ -17,14 +16,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow_dlt_provider import _compat
+from airflow_dlt_provider import _compat, workdir
 from airflow_dlt_provider.dlt_config import airflow_variable_lookups
 from airflow_dlt_provider.sources import SourceSpec, instantiate_source, select_resources
+from airflow_dlt_provider.workdir import (  # noqa: F401 - public names of this module before workdir.py
+    default_duckdb_path,
+    dlt_base_dir,
+    task_working_dir,
+    working_dir_base,
+)
 
 log = logging.getLogger("airflow_dlt_provider.runtime")
 
 DEFAULT_PROGRESS_PERIOD_SECONDS = 30.0
-_UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9_.=+-]")
 
 
 @dataclass
@@ -43,41 +47,11 @@ class RunRequest:
     working_dir: Path | None = None
     progress_period_seconds: float = DEFAULT_PROGRESS_PERIOD_SECONDS
     on_schema_change: str = "warn"  # see checks.py
+    holds_pipeline_pool: bool = False  # the task runs in the pipeline's own one-slot pool
     details: Any = None  # an assets.RunDetails to fill (destination location, columns) for assets/lineage
 
 
-# ---------------------------------------------------------------- working directory and defaults
-
-
-def dlt_base_dir() -> Path:
-    """Base folder of the provider's files on a worker: ``[dlt] base_dir`` or ``$AIRFLOW_HOME/dlt``."""
-    configured = _compat.conf_get("dlt", "base_dir", fallback=None)
-    return Path(configured).expanduser() if configured else Path(_compat.airflow_home()) / "dlt"
-
-
-def working_dir_base() -> Path:
-    """Where task working directories live: ``[dlt] working_dir`` (e.g. a persistent volume)."""
-    configured = _compat.conf_get("dlt", "working_dir", fallback=None)
-    return Path(configured).expanduser() if configured else dlt_base_dir() / "work"
-
-
-def _safe_path_part(value: Any) -> str:
-    return _UNSAFE_PATH_CHARS.sub("_", str(value)) or "_"
-
-
-def task_working_dir(context: Mapping[str, Any]) -> Path:
-    """A folder private to one task instance that survives its retries on the same worker."""
-    ti = context["ti"]
-    map_index = getattr(ti, "map_index", -1)
-    parts = [ti.dag_id, ti.task_id, context["run_id"]]
-    if map_index is not None and map_index >= 0:
-        parts.append(f"map_index={map_index}")
-    return working_dir_base().joinpath(*(_safe_path_part(p) for p in parts))
-
-
-def default_duckdb_path(pipeline_name: str) -> Path:
-    """The embedded default destination: one DuckDB file per pipeline under the dlt base folder."""
-    return dlt_base_dir() / "duckdb" / f"{_safe_path_part(pipeline_name)}.duckdb"
+# ---------------------------------------------------------------- destination and credentials
 
 
 def build_destination(request: RunRequest) -> Any:
@@ -207,7 +181,9 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
         if context is None:
             raise ValueError("either request.working_dir or a task context is required")
         working_dir = task_working_dir(context)
-    working_dir.mkdir(parents=True, exist_ok=True)
+        workdir.prepare(working_dir)
+    else:
+        working_dir.mkdir(parents=True, exist_ok=True)
     # every dlt call of the task, including the summary and the failure report, resolves its config in here
     with (
         airflow_variable_lookups(secrets_toml=True, pipeline_name=request.pipeline_name),
@@ -226,12 +202,15 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
         source = select_resources(instantiate_source(request.source, kwargs), request.resources)
         destination = build_destination(request)
         started_at = datetime.now(timezone.utc)
+        # without dataset_name, dlt's configuration decides (PIPELINES__<NAME>__DATASET_NAME, config.toml,
+        # the dlt_secrets_toml Variables): dlt ignores it when the argument is passed as None
+        dataset = {"dataset_name": request.dataset_name} if request.dataset_name is not None else {}
         pipeline = dlt.pipeline(
             pipeline_name=request.pipeline_name,
             pipelines_dir=str(working_dir),
             destination=destination,
-            dataset_name=request.dataset_name,  # type: ignore[arg-type]  # dlt annotates it as str = None
             progress=resume.recording_rows(progress_collector(request.progress_period_seconds), working_dir),
+            **dataset,
         )
         first_run = _is_first_run(pipeline)
         log.info(
@@ -267,8 +246,17 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
         request.details.fill(pipeline, summary["rows"])
     if pipeline.is_active:  # a later run in this process (dag.test, a test session) must not inherit it
         pipeline.deactivate()
-    shutil.rmtree(working_dir, ignore_errors=True)
+    _clean_up(working_dir, request, context)
     return summary
+
+
+def _clean_up(working_dir: Path, request: RunRequest, context: Mapping[str, Any] | None) -> None:
+    if request.working_dir is not None:  # a folder the caller chose (tests, benchmarks), not under the base
+        shutil.rmtree(working_dir, ignore_errors=True)
+        return
+    workdir.remove(working_dir)
+    if request.holds_pipeline_pool:
+        workdir.clean_superseded(working_dir, request.pipeline_name)
 
 
 def _is_first_run(pipeline: Any) -> bool:
@@ -325,6 +313,18 @@ def schema_changes(pipeline: Any, load_info: Any) -> dict[str, Any]:
     return {"new_tables": new_tables, "new_columns": new_columns}
 
 
+def dataset_name_used(pipeline: Any) -> str | None:
+    """The dataset name as the destination has it (dlt normalises the configured one, e.g. ``a-b`` -> ``a_b``)."""
+    if pipeline.destination is None or not pipeline.default_schema_name:
+        return pipeline.dataset_name  # type: ignore[no-any-return]
+    try:
+        config = pipeline.destination_client().config
+        return config.normalize_dataset_name(pipeline.default_schema) or pipeline.dataset_name  # type: ignore[no-any-return]
+    except Exception as error:  # destinations without datasets
+        log.debug("could not tell the destination's dataset name: %s", error)
+        return pipeline.dataset_name  # type: ignore[no-any-return]
+
+
 def build_summary(
     pipeline: Any, load_info: Any, started_at: datetime, finished_at: datetime, first_run: bool
 ) -> dict[str, Any]:
@@ -332,7 +332,7 @@ def build_summary(
     return {
         "pipeline_name": pipeline.pipeline_name,
         "destination": destination.destination_name if destination else None,
-        "dataset_name": pipeline.dataset_name,
+        "dataset_name": dataset_name_used(pipeline),
         "load_ids": list(getattr(load_info, "loads_ids", None) or []),
         "rows": rows_loaded(pipeline),
         "schema_changes": schema_changes(pipeline, load_info),

@@ -9,6 +9,7 @@ from airflow_dlt_provider import _compat
 from airflow_dlt_provider._compat import BaseOperator, TaskGroup
 from airflow_dlt_provider.checks import check_on_schema_change
 from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResolutionError
+from airflow_dlt_provider.names import check_pipeline_name
 from airflow_dlt_provider.operators.run import DltRunOperator
 from airflow_dlt_provider.parse_cache import check_parse_cache
 from airflow_dlt_provider.plan import (
@@ -20,6 +21,7 @@ from airflow_dlt_provider.plan import (
     resource_items_valid,
 )
 from airflow_dlt_provider.pools import AUTO_POOL, _AutoPool
+from airflow_dlt_provider.run_kwargs import check_refresh_for_group, check_run_kwargs
 from airflow_dlt_provider.sources import (
     SourceSpec,
     check_resource_names,
@@ -131,8 +133,8 @@ class DltTaskGroup(TaskGroup):
         # validate everything before the group is added to the DAG
         decompose = check_decompose(decompose)
         check_on_schema_change(on_schema_change)
-        if not isinstance(pipeline_name, str) or not pipeline_name:
-            raise InvalidArgumentError(f"pipeline_name={pipeline_name!r} must be a non-empty string")
+        check_pipeline_name(pipeline_name)
+        run_kwargs = check_run_kwargs(run_kwargs)
         resource_items = _normalise_resources(resources)
         task_kwargs = _check_operator_kwargs(operator_kwargs, pool)
         spec = resolve_source_spec(source)
@@ -153,6 +155,7 @@ class DltTaskGroup(TaskGroup):
             group_prefix=self.child_id(""),
             source_name=_source_name(spec, graph, pipeline_name),
         )
+        check_refresh_for_group(run_kwargs, len(self.plan.tasks), decompose)
         self.tasks_by_resource: dict[str, BaseOperator] = {}
         tasks: dict[str, BaseOperator] = {}
         for planned in self.plan.tasks:

@@ -10,8 +10,8 @@ import pytest
 from dlt.extract.source import DltSource
 
 from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.names import MAX_DERIVED_PIPELINE_NAME_BYTES
 from airflow_dlt_provider.plan import (
-    MAX_PIPELINE_NAME_LENGTH,
     MAX_TASK_ID_LENGTH,
     Component,
     build_plan,
@@ -196,7 +196,7 @@ def test_300_character_names_fit_in_250_with_the_group_prefix():
     assert len(prefix + ids[0]) == MAX_TASK_ID_LENGTH
     assert ids[0] != ids[1]
     assert ids[0].endswith(short_hash(long_a))
-    assert all(len(t.pipeline_name) <= MAX_PIPELINE_NAME_LENGTH for t in plan.tasks)
+    assert all(len(t.pipeline_name.encode()) <= MAX_DERIVED_PIPELINE_NAME_BYTES for t in plan.tasks)
     assert plan.tasks[0].pipeline_name != plan.tasks[1].pipeline_name
     assert plan.tasks[0].pool == f"dlt_{plan.tasks[0].pipeline_name}"
 

@@ -9,22 +9,10 @@ from airflow_dlt_provider import assets
 from airflow_dlt_provider._compat import BaseOperator
 from airflow_dlt_provider.checks import check_on_schema_change
 from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.names import MAX_DERIVED_PIPELINE_NAME_BYTES, check_pipeline_name
 from airflow_dlt_provider.pools import AUTO_POOL, _AutoPool, resolve_pool
+from airflow_dlt_provider.run_kwargs import check_run_kwargs
 from airflow_dlt_provider.sources import check_resource_names, resolve_source_spec
-
-ACCEPTED_RUN_KWARGS = frozenset(
-    {
-        "write_disposition",
-        "loader_file_format",
-        "schema_contract",
-        "refresh",
-        "table_name",
-        "columns",
-        "primary_key",
-        "table_format",
-    }
-)
-
 
 def _normalise_resources(resources: str | Sequence[str] | None) -> list[str] | None:
     if resources is None:
@@ -35,16 +23,6 @@ def _normalise_resources(resources: str | Sequence[str] | None) -> list[str] | N
     if not names or not all(isinstance(n, str) and n for n in names):
         raise InvalidArgumentError(f"resources={resources!r} must be a non-empty list of resource names")
     return names
-
-
-def _check_run_kwargs(run_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
-    run_kwargs = dict(run_kwargs or {})
-    unknown = sorted(set(run_kwargs) - ACCEPTED_RUN_KWARGS)
-    if unknown:
-        raise InvalidArgumentError(
-            f"run_kwargs has unknown key(s) {', '.join(unknown)}; accepted: {', '.join(sorted(ACCEPTED_RUN_KWARGS))}"
-        )
-    return run_kwargs
 
 
 class DltRunOperator(BaseOperator):
@@ -94,8 +72,7 @@ class DltRunOperator(BaseOperator):
         progress_period_seconds: float = 30.0,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(pipeline_name, str) or not pipeline_name:
-            raise InvalidArgumentError(f"pipeline_name={pipeline_name!r} must be a non-empty string")
+        check_pipeline_name(pipeline_name, max_bytes=MAX_DERIVED_PIPELINE_NAME_BYTES)
         resolved_pool = resolve_pool(pool, pipeline_name)
         if resolved_pool is not None:
             kwargs["pool"] = resolved_pool
@@ -110,7 +87,7 @@ class DltRunOperator(BaseOperator):
         self.destination_conn_id = destination_conn_id
         self.dataset_name = dataset_name
         self.source_conn_ids = dict(source_conn_ids or {})
-        self.run_kwargs = _check_run_kwargs(run_kwargs)
+        self.run_kwargs = check_run_kwargs(run_kwargs)
         self.emit_assets = emit_assets
         self.progress_period_seconds = progress_period_seconds
         self._check_source_arguments()
