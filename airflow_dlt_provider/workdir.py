@@ -109,6 +109,8 @@ def clean_superseded(working_dir: Path, pipeline_name: str) -> list[Path]:
         return []
     task_dir = working_dir_base().joinpath(*relative[:2])
     this_run = task_dir / relative[2]
+    if not task_dir.is_dir():  # nothing else was kept: remove() took the empty folders away
+        return []
     removed: list[Path] = []
     for run_dir in sorted(p for p in task_dir.iterdir() if p.is_dir() and not p.is_symlink()):
         if run_dir == this_run:

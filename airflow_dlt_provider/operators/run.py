@@ -10,7 +10,7 @@ from airflow_dlt_provider._compat import BaseOperator
 from airflow_dlt_provider.checks import check_on_schema_change
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.names import MAX_DERIVED_PIPELINE_NAME_BYTES, check_pipeline_name
-from airflow_dlt_provider.pools import AUTO_POOL, _AutoPool, resolve_pool
+from airflow_dlt_provider.pools import AUTO_POOL, _AutoPool, pool_name_for, resolve_pool
 from airflow_dlt_provider.run_kwargs import check_run_kwargs
 from airflow_dlt_provider.sources import check_resource_names, resolve_source_spec
 
@@ -134,6 +134,7 @@ class DltRunOperator(BaseOperator):
             run_kwargs=self.run_kwargs,
             progress_period_seconds=self.progress_period_seconds,
             on_schema_change=self.on_schema_change,
+            holds_pipeline_pool=self.pool == pool_name_for(self.pipeline_name),
             details=assets.RunDetails(),
         )
         summary = runtime.run(request, context)
