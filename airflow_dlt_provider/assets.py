@@ -158,16 +158,14 @@ def declare(
 
     target = destination_target(destination_conn_id, destination, pipeline_name)
     alias = AssetAlias(alias_name(pipeline_name))
-    if (
-        _is_templated(destination_conn_id)
-        or not _is_plain_identifier(dataset_name)
-        or source_spec.is_factory
-    ):
+    if _is_templated(destination_conn_id) or not _is_plain_identifier(dataset_name) or source_spec.is_factory:
         return DeclaredAssets(target, {}, alias)
     tables = [
         t for t in tables_known_at_parse_time(source_spec.target, resource_names) if _is_plain_identifier(t)
     ]
-    return DeclaredAssets(target, {t: Asset(logical_uri(target, str(dataset_name), t)) for t in tables}, alias)
+    return DeclaredAssets(
+        target, {t: Asset(logical_uri(target, str(dataset_name), t)) for t in tables}, alias
+    )
 
 
 def _is_plain_identifier(name: str | None) -> bool:

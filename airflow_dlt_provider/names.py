@@ -38,7 +38,6 @@ _RESERVED_FILE_NAMES = frozenset(
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9_.=+-]")
 
 
-
 def pipeline_name_rule(max_bytes: int = MAX_PIPELINE_NAME_BYTES) -> str:
     return (
         f"a non-empty string of at most {max_bytes} bytes in UTF-8 that dlt accepts as a folder name: "

@@ -129,7 +129,12 @@ def _holds_packages(run_dir: Path, pipeline_name: str) -> bool:
 
     mapped = [p for p in run_dir.iterdir() if p.is_dir() and p.name.startswith("map_index=")]
     folders = [run_dir, *mapped]
-    if any(p.is_dir() and p.name != pipeline_name for folder in folders for p in folder.iterdir() if p not in mapped):
+    if any(
+        p.is_dir() and p.name != pipeline_name
+        for folder in folders
+        for p in folder.iterdir()
+        if p not in mapped
+    ):
         return True  # another pipeline's folder (the task was renamed): not ours to judge
     left = {folder: packages_left_in(folder, pipeline_name) for folder in folders}
     for folder, load_ids in left.items():

@@ -107,3 +107,50 @@ def test_classified_turns_terminal_errors_into_airflow_fail_exception(tmp_path, 
     with pytest.raises(ConnectionError), classified(tmp_path, "pipe"):
         raise ConnectionError("network is unreachable")
     assert "nothing was kept" in caplog.text
+
+
+def _real_error(action) -> BaseException:
+    try:
+        action()
+    except BaseException as error:
+        return error
+    raise AssertionError("expected an error")
+
+
+def _invalid_pipeline_name() -> BaseException:
+    import dlt
+
+    return _real_error(lambda: dlt.pipeline(pipeline_name="../../etc/x"))
+
+
+def _dict_validation() -> BaseException:
+    from dlt.common.schema.typing import TColumnSchema
+    from dlt.common.validation import validate_dict
+
+    return _real_error(lambda: validate_dict(TColumnSchema, {"name": "a", "data_type": "bogus"}, "."))
+
+
+def _name_too_long() -> BaseException:
+    return _real_error(lambda: open("/tmp/" + "x" * 300, "w"))
+
+
+def _not_json() -> BaseException:
+    import json
+
+    return _real_error(lambda: json.dumps({"when": object()}))
+
+
+@pytest.mark.parametrize(
+    "make_error, reason",
+    [
+        (_invalid_pipeline_name, "pipeline name"),
+        (_dict_validation, "refused a value"),
+        (_name_too_long, "file name"),
+        (_not_json, "JSON"),
+    ],
+)
+def test_configuration_and_data_errors_a_retry_cannot_fix_are_terminal(make_error, reason):
+    error = make_error()
+    for raised in (error, _step_failed(error, "extract")):
+        found = terminal_reason(raised)
+        assert found is not None and reason in found, (type(error).__name__, found)

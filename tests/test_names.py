@@ -67,8 +67,27 @@ def test_rejected_names_say_what_was_wrong_and_what_is_accepted(name, problem):
 
 @pytest.mark.parametrize(
     "name",
-    ["github", "my pipeline", "pïpé_日本", "a.b", "..", "a/b", "a%b", "a{b}", "a:b", "a*b", 'a"b', "a|b",
-     "a\x01b", "CON", "nul", "trailing ", " leading", "tab\tname", "x" * 80],
+    [
+        "github",
+        "my pipeline",
+        "pïpé_日本",
+        "a.b",
+        "..",
+        "a/b",
+        "a%b",
+        "a{b}",
+        "a:b",
+        "a*b",
+        'a"b',
+        "a|b",
+        "a\x01b",
+        "CON",
+        "nul",
+        "trailing ",
+        " leading",
+        "tab\tname",
+        "x" * 80,
+    ],
 )
 def test_the_check_agrees_with_dlt(name):
     """Contract with dlt's own pipeline-name check (FileStorage.validate_file_name_component)."""
@@ -138,7 +157,9 @@ def test_distinct_values_never_share_a_path_part():
     assert len({path_part(v) for v in values}) == len(set(values))
 
 
-@pytest.mark.parametrize("dag_id, task_id, run_id", [("..", "..", "."), ("/", "..", ".."), ("a", "b", "/etc")])
+@pytest.mark.parametrize(
+    "dag_id, task_id, run_id", [("..", "..", "."), ("/", "..", ".."), ("a", "b", "/etc")]
+)
 def test_task_working_dir_stays_strictly_inside_the_base(dag_id, task_id, run_id):
     ti = SimpleNamespace(dag_id=dag_id, task_id=task_id, map_index=3)
     path = task_working_dir({"ti": ti, "run_id": run_id})

@@ -106,6 +106,21 @@ def test_duckdb_job_committed_before_the_kill_is_not_loaded_again(tmp_path):
     assert lines == (ORDERS * LINES_PER_ORDER, ORDERS * LINES_PER_ORDER)
 
 
+def test_a_lookup_that_fails_is_a_warning_that_says_rows_may_be_loaded_twice(tmp_path):
+    """When the destination cannot say whether a started job committed, the retry warns (not DEBUG)."""
+    import duckdb
+
+    database = tmp_path / "gap.duckdb"
+    first = _attempt(tmp_path, "duckdb", str(database), "append", kill=True)
+    assert first.returncode == 137, first.stdout[-3000:] + first.stderr[-3000:]
+    with duckdb.connect(str(database)) as conn:  # the lookup of the started job's first row now fails
+        conn.execute("ALTER TABLE shop.orders__lines RENAME TO lines_elsewhere")
+    second = _attempt(tmp_path, "duckdb", str(database), "append", kill=False)
+    output = second.stdout + second.stderr
+    assert "could not look up the first row of started load job orders__lines." in output, output[-3000:]
+    assert "its rows may be loaded twice" in output
+
+
 def test_job_files_give_the_first_row_id(tmp_path):
     """The reader behind the reconciliation, on the formats dlt writes for SQL destinations."""
     import gzip

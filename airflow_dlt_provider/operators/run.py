@@ -14,6 +14,7 @@ from airflow_dlt_provider.pools import AUTO_POOL, _AutoPool, pool_name_for, reso
 from airflow_dlt_provider.run_kwargs import check_run_kwargs
 from airflow_dlt_provider.sources import check_resource_names, resolve_source_spec
 
+
 def _normalise_resources(resources: str | Sequence[str] | None) -> list[str] | None:
     if resources is None:
         return None
