@@ -164,3 +164,82 @@ def test_failed_load_job_names_table_job_and_error(tmp_path, monkeypatch, raise_
     assert "table 'users'" in message
     assert "job 'users." in message and ".typed-jsonl" in message
     assert "disk quota exceeded while writing users" in message
+
+
+# ---------------------------------------------------------------- the guard inside a DltTaskGroup
+
+SHOP_TASKS = ("shop.customers", "shop.products", "shop.orders")
+
+
+def _run_shop_group(dags_folder, pipeline: str, decompose: str, mode: str, source_kwargs: dict):
+    body = (
+        f"DltTaskGroup('shop', source=shop, pipeline_name={pipeline!r}, dataset_name='raw', "
+        f"decompose={decompose!r}, on_schema_change={mode!r}, source_kwargs={source_kwargs!r}, "
+        "operator_kwargs={'retries': 0})"
+    )
+    return run_dag_file(
+        dags_folder,
+        _unique("dag"),
+        body,
+        imports="from airflow_dlt_provider import DltTaskGroup\nfrom observability_sources import shop",
+    )
+
+
+def _schema_warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.getMessage().startswith("schema changes")
+    ]
+
+
+@pytest.mark.parametrize("decompose", ["serialize", "parallel"])
+@pytest.mark.parametrize("mode", ["fail", "warn"])
+def test_group_tasks_sharing_a_pipeline_decide_their_first_run_each(
+    dags_folder, caplog, capfd, mode, decompose
+):
+    caplog.set_level(logging.INFO)
+    pipeline = _unique("shop")
+    first = _run_shop_group(dags_folder, pipeline, decompose, mode, {"rows": 3})
+
+    # every task creates its own tables on the DAG's first run: none of them is a schema change
+    assert first.task_states == dict.fromkeys(SHOP_TASKS, "success")
+    assert duckdb_counts(pipeline, "raw") == {
+        "customers": 3,
+        "customers__tags": 6,
+        "products": 3,
+        "orders": 3,
+    }
+    assert [first.xcom(t)["first_run"] for t in SHOP_TASKS] == [True, True, True]
+    assert _schema_warnings(caplog) == []
+
+    caplog.clear()
+    capfd.readouterr()
+    second = _run_shop_group(dags_folder, pipeline, decompose, mode, {"rows": 4, "order_note": True})
+    counts = duckdb_counts(pipeline, "raw")
+    assert {t: counts[t] for t in ("customers", "products")} == {"customers": 4, "products": 4}
+    if mode == "fail":
+        assert second.task_states == {**dict.fromkeys(SHOP_TASKS[:2], "success"), "shop.orders": "failed"}
+        assert counts["orders"] == 3  # nothing of the refused task was loaded
+        assert _columns(pipeline, "orders") == ["amount", "id"]
+        assert _schema_warnings(caplog) == []
+        output = "".join(capfd.readouterr())  # the task runner prints the task's exception
+        assert "new column(s) 'note' in table 'orders'. Nothing was loaded" in output
+    else:
+        assert second.task_states == dict.fromkeys(SHOP_TASKS, "success")
+        assert counts["orders"] == 4
+        assert _columns(pipeline, "orders") == ["amount", "id", "note"]
+        [warning] = _schema_warnings(caplog)
+        assert "0 new table(s), 1 new column(s)" in warning
+        assert any(line.split() == ["orders", "new", "columns", "note"] for line in warning.splitlines())
+    assert [second.xcom(t)["first_run"] for t in SHOP_TASKS[:2]] == [False, False]
+
+
+def test_fail_refuses_a_new_nested_table_under_a_resource_that_had_tables(tmp_path):
+    """Nested tables belong to their root table's resource: a new one under a loaded resource is a change."""
+    pipeline = _unique("nested")
+    _run(tmp_path, pipeline, on_schema_change="fail")
+    with pytest.raises(Exception) as excinfo:
+        _run(tmp_path, pipeline, source_kwargs={"tags": 2}, on_schema_change="fail")
+    assert "new table 'users__tags'" in str(_provider_error(excinfo.value, SchemaChangeError))
+    assert duckdb_counts(pipeline, "raw") == {"users": 3}
