@@ -14,6 +14,10 @@
     and nothing is loaded. The pipeline's local files are dropped, so a retry starts again from the state and
     schema stored at the destination (and fails again while the data still has the new column).
 
+    When the pipeline could not be synced from the destination, whether a table existed is unknown: the run
+    is not taken for a first run, and with ``"fail"`` every table the local schema does not hold counts as
+    a change (the error is chained, so a transient sync failure is retried).
+
     dlt's ``schema_contract="freeze"`` was considered and not used for this: dlt stores the contract passed to
     ``run`` in the schema (and so at the destination), so a later ``"warn"`` run would still be frozen.
 
@@ -78,17 +82,38 @@ class Baseline:
 
 
 def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
-    """Sync the pipeline from the destination, then read the :class:`Baseline` of ``source``'s resources."""
+    """Sync the pipeline from the destination, then read the :class:`Baseline` of ``source``'s resources.
+
+    A failed sync is logged at WARNING and recorded in the baseline: the guard stays on.
+    """
     sync_error: BaseException | None = None
     try:
         pipeline.sync_destination()
-    except Exception as error:  # the dataset may not exist yet; dlt creates it in run()
-        log.debug("could not sync pipeline state from the destination: %s", error)
+    except Exception as error:
+        sync_error = error
+        log.warning(
+            "%s",
+            _compat.redact(
+                f"could not sync pipeline {pipeline.pipeline_name!r} from the destination: "
+                f"{_root_error_text(error)}. Whether this task's tables exist is unknown, so the run is not "
+                "taken for a first run (on_schema_change='fail' refuses every table and column this "
+                "worker's copy of the schema does not hold)"
+            ),
+        )
     else:
         # dlt's run() syncs once per pipeline object unless this is set: one destination round trip less
         if hasattr(pipeline, "_state_restored"):
             pipeline._state_restored = True
     return read_baseline(pipeline, source.schema.name, source.selected_resources.keys(), sync_error)
+
+
+def _root_error_text(error: BaseException) -> str:
+    """``Type: message`` of the innermost cause (dlt wraps the driver's error in PipelineStepFailed)."""
+    seen = {id(error)}
+    while error.__cause__ is not None and id(error.__cause__) not in seen:
+        error = error.__cause__
+        seen.add(id(error))
+    return f"{type(error).__name__}: {error}"
 
 
 def read_baseline(
@@ -164,7 +189,14 @@ def _run_refusing_schema_changes(
     new_tables = [t for t in new_tables if t not in expected]
     if new_tables or new_columns:
         _forget_local_state(pipeline)
-        raise SchemaChangeError(describe_refused_changes(pipeline, new_tables, new_columns))
+        message = describe_refused_changes(pipeline, new_tables, new_columns)
+        if not baseline.known:
+            message += (
+                " The pipeline could not be synced from the destination (see the warning above), so every"
+                " table this worker's copy of the schema does not hold counts as new."
+            )
+        # chained: a transient sync failure keeps the task retryable (failures.terminal_reason)
+        raise SchemaChangeError(message) from baseline.sync_error
     return pipeline.load()
 
 

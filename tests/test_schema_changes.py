@@ -243,3 +243,53 @@ def test_fail_refuses_a_new_nested_table_under_a_resource_that_had_tables(tmp_pa
         _run(tmp_path, pipeline, source_kwargs={"tags": 2}, on_schema_change="fail")
     assert "new table 'users__tags'" in str(_provider_error(excinfo.value, SchemaChangeError))
     assert duckdb_counts(pipeline, "raw") == {"users": 3}
+
+
+# ---------------------------------------------------------------- the destination cannot be read
+
+
+@pytest.mark.parametrize("transient", [False, True], ids=["terminal-sync-error", "transient-sync-error"])
+def test_a_failed_sync_keeps_the_guard_on_and_says_so_without_the_secret(
+    tmp_path, monkeypatch, caplog, transient
+):
+    from dlt.common.destination.exceptions import DestinationTransientException
+    from dlt.pipeline.pipeline import Pipeline
+
+    from airflow_dlt_provider import _compat
+
+    pipeline = _unique("nosync")
+    _run(tmp_path, pipeline, on_schema_change="fail")
+    secret = "sync-Pw-7q9x2k"
+    _compat.mask_secret(secret)
+
+    error_type = DestinationTransientException if transient else ConnectionError
+
+    def failing_sync(self, *args, **kwargs):
+        raise error_type(f"warehouse refused the state query (password {secret})")
+
+    # only the provider's own sync fails; dlt's run() still syncs through its private method
+    monkeypatch.setattr(Pipeline, "sync_destination", failing_sync)
+    caplog.set_level(logging.INFO, logger="airflow_dlt_provider")
+    with pytest.raises(Exception) as excinfo:
+        _run(tmp_path, pipeline, source_kwargs={"extra_column": "nickname"}, on_schema_change="fail")
+    refused = str(_provider_error(excinfo.value, SchemaChangeError))
+    assert "could not be synced from the destination" in refused and "Nothing was loaded" in refused
+    # the sync error is the refusal's cause: a transient one leaves the task to Airflow's retries
+    assert isinstance(excinfo.value, SchemaChangeError) is transient
+    assert _columns(pipeline, "users") == ["id", "name"]
+    assert duckdb_counts(pipeline, "raw") == {"users": 3}
+
+    [warning] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("could not sync")]
+    assert [r.levelno for r in caplog.records if r.getMessage() == warning] == [logging.WARNING]
+    assert f"could not sync pipeline {pipeline!r} from the destination: {error_type.__name__}:" in warning
+    assert "on_schema_change='fail' refuses" in warning
+    assert secret not in caplog.text and "***" in warning
+
+    # "warn" loads the change; the run is not taken for a first run, so the change is a WARNING
+    caplog.clear()
+    summary = _run(tmp_path, pipeline, source_kwargs={"extra_column": "nickname"}, on_schema_change="warn")
+    assert summary["first_run"] is False
+    assert _columns(pipeline, "users") == ["id", "name", "nickname"]
+    assert any(
+        r.levelno == logging.WARNING and r.getMessage().startswith("schema changes") for r in caplog.records
+    )
