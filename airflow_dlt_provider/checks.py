@@ -1,13 +1,22 @@
 """Checks around the dlt run: ``on_schema_change``, data contracts and failed load jobs.
 
 ``on_schema_change``
-    ``"warn"`` (default): new tables and columns are loaded; on a run that is not the pipeline's first, the
-    schema-change table is logged at WARNING. ``"ignore"``: loaded and logged at INFO. ``"fail"``: on a run
-    that is not the pipeline's first, the run goes step by step -- extract, normalize, then the normalized
-    packages' schema updates are read *before* the load step; any new table or column fails the task with
-    :class:`SchemaChangeError` naming them, and nothing is loaded. The pipeline's local files are dropped, so a
-    retry starts again from the state and schema stored at the destination (and fails again while the data
-    still has the new column). On a first run everything is new by definition and nothing fails.
+    What counts as a change is decided per task, not per pipeline: the tasks of a ``DltTaskGroup`` share one
+    pipeline, so the destination already holds other tasks' tables when a task loads its own for the first
+    time. New tables of a resource that had no table before the run are expected (the task's first run for
+    that resource); new tables (nested ones included) and new columns under a resource that already had
+    tables are schema changes. :class:`Baseline` holds what the schema knew before the run.
+
+    ``"warn"`` (default): new tables and columns are loaded; schema changes are logged at WARNING, expected
+    new tables at INFO. ``"ignore"``: loaded and logged at INFO. ``"fail"``: once the schema holds any user
+    table, the run goes step by step -- extract, normalize, then the normalized packages' schema updates are
+    read *before* the load step; any schema change fails the task with :class:`SchemaChangeError` naming it,
+    and nothing is loaded. The pipeline's local files are dropped, so a retry starts again from the state and
+    schema stored at the destination (and fails again while the data still has the new column).
+
+    When the pipeline could not be synced from the destination, whether a table existed is unknown: the run
+    is not taken for a first run, and with ``"fail"`` every table the local schema does not hold counts as
+    a change (the error is chained, so a transient sync failure is retried).
 
     dlt's ``schema_contract="freeze"`` was considered and not used for this: dlt stores the contract passed to
     ``run`` in the schema (and so at the destination), so a later ``"warn"`` run would still be frozen.
@@ -25,7 +34,8 @@ Failed load jobs
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_dlt_provider import _compat
@@ -49,19 +59,111 @@ def check_on_schema_change(value: Any) -> str:
     return str(value)
 
 
+# ---------------------------------------------------------------- what the schema knew before the run
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The pipeline schema before this task's run, as synced from the destination."""
+
+    schema_name: str
+    tables: Mapping[str, list[str]]  # typed columns of every user table (see typed_columns)
+    resources_with_tables: frozenset[str]  # the task's resources that already had a table
+    sync_error: BaseException | None = None  # set when the destination could not be read
+
+    @property
+    def known(self) -> bool:
+        return self.sync_error is None
+
+    @property
+    def first_run(self) -> bool:
+        """No table of the task's resources exists yet; ``False`` when that is unknown."""
+        return self.known and not self.resources_with_tables
+
+
+def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
+    """Sync the pipeline from the destination, then read the :class:`Baseline` of ``source``'s resources.
+
+    A failed sync is logged at WARNING and recorded in the baseline: the guard stays on.
+    """
+    sync_error: BaseException | None = None
+    try:
+        pipeline.sync_destination()
+    except Exception as error:
+        sync_error = error
+        log.warning(
+            "%s",
+            _compat.redact(
+                f"could not sync pipeline {pipeline.pipeline_name!r} from the destination: "
+                f"{_root_error_text(error)}. Whether this task's tables exist is unknown, so the run is not "
+                "taken for a first run (on_schema_change='fail' refuses every table and column this "
+                "worker's copy of the schema does not hold)"
+            ),
+        )
+    else:
+        # dlt's run() syncs once per pipeline object unless this is set: one destination round trip less
+        if hasattr(pipeline, "_state_restored"):
+            pipeline._state_restored = True
+    return read_baseline(pipeline, source.schema.name, source.selected_resources.keys(), sync_error)
+
+
+def _root_error_text(error: BaseException) -> str:
+    """``Type: message`` of the innermost cause (dlt wraps the driver's error in PipelineStepFailed)."""
+    seen = {id(error)}
+    while error.__cause__ is not None and id(error.__cause__) not in seen:
+        error = error.__cause__
+        seen.add(id(error))
+    return f"{type(error).__name__}: {error}"
+
+
+def read_baseline(
+    pipeline: Any, schema_name: str, resources: Iterable[str], sync_error: BaseException | None = None
+) -> Baseline:
+    tables = typed_columns(pipeline, schema_name)
+    schema_tables = _schema_tables(pipeline, schema_name)
+    owners = {resource_of(schema_tables, table) for table in tables}
+    return Baseline(schema_name, tables, frozenset(owners & set(resources)), sync_error)
+
+
+def _schema_tables(pipeline: Any, schema_name: str) -> Mapping[str, Any]:
+    return pipeline.schemas[schema_name].tables if schema_name in pipeline.schema_names else {}
+
+
+def resource_of(schema_tables: Mapping[str, Any], table_name: str) -> str:
+    """The resource that loads ``table_name``; a nested table belongs to its root table's resource."""
+    from dlt.common.schema.utils import get_root_table
+
+    root = get_root_table(schema_tables, table_name)  # type: ignore[arg-type]
+    return str(root.get("resource") or root["name"])
+
+
+def expected_new_tables(baseline: Baseline, pipeline: Any, new_tables: Collection[str]) -> set[str]:
+    """The tables of ``new_tables`` whose resource had no table before the run (none when unknown)."""
+    if not baseline.known:
+        return set()
+    schema_tables = _schema_tables(pipeline, baseline.schema_name)
+    return {
+        table
+        for table in new_tables
+        if table in schema_tables and resource_of(schema_tables, table) not in baseline.resources_with_tables
+    }
+
+
 # ---------------------------------------------------------------- the run
 
 
 def run_pipeline(
-    pipeline: Any, source: Any, run_kwargs: Mapping[str, Any], *, on_schema_change: str, first_run: bool
+    pipeline: Any, source: Any, run_kwargs: Mapping[str, Any], *, on_schema_change: str, baseline: Baseline
 ) -> Any:
     """``pipeline.run(source, **run_kwargs)`` with the checks of this module; returns dlt's ``LoadInfo``."""
     from dlt.pipeline.exceptions import PipelineStepFailed
 
     kwargs = dict(run_kwargs or {})
+    # with no user table in the schema (and the schema known) every new table is expected: nothing to refuse
+    guard = on_schema_change == "fail" and (bool(baseline.tables) or not baseline.known)
     try:
-        if on_schema_change == "fail" and not first_run and not pipeline.has_pending_data:
-            load_info = _run_refusing_schema_changes(pipeline, source, kwargs)
+        if guard and not pipeline.has_pending_data:
+            load_info = _run_refusing_schema_changes(pipeline, source, kwargs, baseline)
         else:
             load_info = pipeline.run(source, **kwargs)
     except PipelineStepFailed as error:
@@ -75,15 +177,26 @@ def run_pipeline(
     return load_info
 
 
-def _run_refusing_schema_changes(pipeline: Any, source: Any, kwargs: dict[str, Any]) -> Any:
+def _run_refusing_schema_changes(
+    pipeline: Any, source: Any, kwargs: dict[str, Any], baseline: Baseline
+) -> Any:
     schema_name = source.schema.name
     before = typed_columns(pipeline, schema_name)
     pipeline.extract(source, **kwargs)
     pipeline.normalize()
     new_tables, new_columns = schema_diff(before, typed_columns(pipeline, schema_name))
+    expected = expected_new_tables(baseline, pipeline, new_tables)
+    new_tables = [t for t in new_tables if t not in expected]
     if new_tables or new_columns:
         _forget_local_state(pipeline)
-        raise SchemaChangeError(describe_refused_changes(pipeline, new_tables, new_columns))
+        message = describe_refused_changes(pipeline, new_tables, new_columns)
+        if not baseline.known:
+            message += (
+                " The pipeline could not be synced from the destination (see the warning above), so every"
+                " table this worker's copy of the schema does not hold counts as new."
+            )
+        # chained: a transient sync failure keeps the task retryable (failures.terminal_reason)
+        raise SchemaChangeError(message) from baseline.sync_error
     return pipeline.load()
 
 

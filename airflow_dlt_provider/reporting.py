@@ -6,7 +6,7 @@ Everything here reads dlt's trace (``pipeline.last_trace``) and the summary; not
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 log = logging.getLogger("airflow_dlt_provider.runtime")
@@ -122,13 +122,42 @@ def schema_change_table(schema_changes: Mapping[str, Any]) -> str | None:
     return "\n".join([head, *_format_table(["table", "change", "columns"], rows, right_align_from=99)])
 
 
+def split_schema_changes(
+    schema_changes: Mapping[str, Any], expected_tables: Collection[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(changes, expected)``: the new tables in ``expected_tables`` (with their columns) and the rest."""
+    new_tables: list[str] = list(schema_changes.get("new_tables") or [])
+    new_columns: Mapping[str, list[str]] = schema_changes.get("new_columns") or {}
+
+    def part(keep: bool) -> dict[str, Any]:
+        return {
+            "new_tables": [t for t in new_tables if (t in expected_tables) == keep],
+            "new_columns": {t: c for t, c in new_columns.items() if (t in expected_tables) == keep},
+        }
+
+    return part(False), part(True)
+
+
 def log_run(
-    pipeline: Any, load_info: Any, summary: Mapping[str, Any], on_schema_change: str = "warn"
+    pipeline: Any,
+    load_info: Any,
+    summary: Mapping[str, Any],
+    on_schema_change: str = "warn",
+    expected_tables: Collection[str] | None = None,
 ) -> None:
-    """Write the run story and the schema changes into the task log."""
+    """Write the run story and the schema changes into the task log.
+
+    ``expected_tables`` are new tables of resources that had none before the run (``checks.Baseline``):
+    logged at INFO. Without it, every new table of a first run is expected.
+    """
     log.info("%s", run_story(pipeline, load_info, summary))
-    changes = schema_change_table(summary.get("schema_changes") or {})
-    if changes is None:
-        return
-    level = logging.WARNING if on_schema_change == "warn" and not summary.get("first_run") else logging.INFO
-    log.log(level, "%s", changes)
+    schema_changes: Mapping[str, Any] = summary.get("schema_changes") or {}
+    if expected_tables is None:
+        expected_tables = (schema_changes.get("new_tables") or []) if summary.get("first_run") else []
+    changes, expected = split_schema_changes(schema_changes, set(expected_tables))
+    expected_table = schema_change_table(expected)
+    if expected_table is not None:
+        log.info("%s", expected_table)
+    changes_table = schema_change_table(changes)
+    if changes_table is not None:
+        log.log(logging.WARNING if on_schema_change == "warn" else logging.INFO, "%s", changes_table)

@@ -212,7 +212,7 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
             progress=resume.recording_rows(progress_collector(request.progress_period_seconds), working_dir),
             **dataset,
         )
-        first_run = _is_first_run(pipeline)
+        baseline = checks.sync_and_read_baseline(pipeline, source)  # decides this task's first run
         log.info(
             "dlt pipeline %r: loading resources %s of source %r into %s dataset %r",
             pipeline.pipeline_name,
@@ -231,17 +231,18 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
                     source,
                     request.run_kwargs,
                     on_schema_change=request.on_schema_change,
-                    first_run=first_run,
+                    baseline=baseline,
                 ),
             )
         load_info = outcome.load_info
         elapsed = time.monotonic() - step_started
     finished_at = datetime.now(timezone.utc)
-    summary = build_summary(pipeline, load_info, started_at, finished_at, first_run)
+    summary = build_summary(pipeline, load_info, started_at, finished_at, baseline.first_run)
     if outcome.resumed:  # dlt's trace of this attempt lacks the normalize step of the earlier one
         summary["rows"] = outcome.rows
     log.info("dlt pipeline %r finished in %.1f s", pipeline.pipeline_name, elapsed)
-    reporting.log_run(pipeline, load_info, summary, request.on_schema_change)
+    expected = checks.expected_new_tables(baseline, pipeline, summary["schema_changes"]["new_tables"])
+    reporting.log_run(pipeline, load_info, summary, request.on_schema_change, expected)
     if request.details is not None:
         request.details.fill(pipeline, summary["rows"])
     if pipeline.is_active:  # a later run in this process (dag.test, a test session) must not inherit it
@@ -257,19 +258,6 @@ def _clean_up(working_dir: Path, request: RunRequest, context: Mapping[str, Any]
     workdir.remove(working_dir)
     if request.holds_pipeline_pool:
         workdir.clean_superseded(working_dir, request.pipeline_name)
-
-
-def _is_first_run(pipeline: Any) -> bool:
-    """True when neither the local working dir nor the destination knows this pipeline yet."""
-    try:
-        pipeline.sync_destination()
-    except Exception as error:  # the dataset may not exist yet; dlt creates it in run()
-        log.debug("could not sync pipeline state from the destination: %s", error)
-    else:
-        # dlt's run() syncs once per pipeline object unless this is set: one destination round trip less
-        if hasattr(pipeline, "_state_restored"):
-            pipeline._state_restored = True
-    return not pipeline.schema_names
 
 
 # ---------------------------------------------------------------- summary

@@ -32,3 +32,28 @@ def refusing_sink(items: Any, table: Any) -> None:
     """A destination whose ``users`` load job always fails terminally."""
     if table["name"] == "users":
         raise DestinationTerminalException("disk quota exceeded while writing users")
+
+
+@dlt.source(name="shop")
+def shop(rows: int = 3, order_note: bool = False) -> Any:
+    """Three independent resources (three components of a ``DltTaskGroup``, one shared pipeline):
+    ``customers`` (with the child table ``customers__tags``), ``products`` and ``orders``;
+    ``order_note`` adds the column ``note`` to ``orders`` (a schema change)."""
+
+    @dlt.resource(primary_key="id", write_disposition="merge")
+    def customers() -> Iterator[dict[str, Any]]:
+        yield from ({"id": i, "name": f"customer {i}", "tags": ["new", "vip"]} for i in range(rows))
+
+    @dlt.resource(primary_key="id", write_disposition="merge")
+    def products() -> Iterator[dict[str, Any]]:
+        yield from ({"id": i, "title": f"product {i}"} for i in range(rows))
+
+    @dlt.resource(primary_key="id", write_disposition="merge")
+    def orders() -> Iterator[dict[str, Any]]:
+        for i in range(rows):
+            row: dict[str, Any] = {"id": i, "amount": 10 * i}
+            if order_note:
+                row["note"] = f"note {i}"
+            yield row
+
+    return customers, products, orders
