@@ -44,8 +44,9 @@ class DltRunOperator(BaseOperator):
     :param emit_assets: emit one Airflow asset event per loaded table (see ``airflow_dlt_provider.assets``):
         tables known at parse time are outlets, the others arrive through the alias ``dlt:<pipeline_name>``.
     :param on_schema_change: ``"warn"`` (default: load, log new tables/columns at WARNING), ``"ignore"``
-        (load, log at INFO) or ``"fail"`` (a new table or column on a run that is not the pipeline's first
-        fails the task before anything is loaded). See ``airflow_dlt_provider.checks``.
+        (load, log at INFO) or ``"fail"`` (a new table or column under a resource that already has tables
+        fails the task before anything is loaded; the first tables of this task's resources are expected,
+        also when other tasks of the pipeline loaded before). See ``airflow_dlt_provider.checks``.
     :param pool: default ``dlt_<pipeline_name>``; ``None`` for Airflow's default pool; any string as given.
 
     Returns (XCom) the JSON load summary: rows per table, load ids, schema changes, times.
