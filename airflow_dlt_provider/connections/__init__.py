@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dlt_provider import _compat
-from airflow_dlt_provider.connections.base import ConnectionMapping, mask_secret_value, redacted
+from airflow_dlt_provider.connections.base import (
+    ConnectionMapping,
+    mask_secret_value,
+    redacted,
+    resolved_for_source,
+)
 from airflow_dlt_provider.exceptions import ConnectionMappingError, ConnectionNotFoundError
 
 __all__ = [
@@ -93,7 +98,7 @@ def source_credentials_from_connection(conn_id: str) -> Any:
     from airflow_dlt_provider.connections.registry import select_source_mapping
 
     conn = get_connection(conn_id)
-    return select_source_mapping(conn, conn_id)(conn, conn_id).source_credentials()
+    return resolved_for_source(select_source_mapping(conn, conn_id)(conn, conn_id).source_credentials())
 
 
 def _dlt_connection_destination(conn_id: str, in_extra: Any, given: Any) -> str:
