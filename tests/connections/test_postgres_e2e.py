@@ -314,3 +314,38 @@ def _people_table(server, user: str, dbname: str, rows: int) -> None:
             cur.execute(f'ALTER TABLE public.people OWNER TO "{user}"')
     finally:
         conn.close()
+
+
+READ_WITHOUT_PSYCOPG3 = """
+import json, sys
+sys.modules["psycopg"] = None  # psycopg 3 is not installed: only psycopg2 comes with the [postgres] extra
+from dlt.sources.sql_database import sql_database
+from airflow_dlt_provider.connections import source_credentials_from_connection
+
+credentials = source_credentials_from_connection(sys.argv[1])
+source = sql_database(credentials=credentials, schema="public", table_names=["people"])
+print(json.dumps({"people": len(list(source.resources["people"]))}))
+"""
+
+
+def test_sql_database_reads_postgres_with_only_psycopg2(postgres_server, monkeypatch, tmp_path):
+    """With the documented extras only (psycopg2 from ``[postgres]``), ``sql_database`` through a postgres
+    connection failed: SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3 (``No module named 'psycopg'``).
+    psycopg 3 is made unimportable in a fresh process, so a test venv that has it cannot hide this."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    user, dbname, conn_id = _unique("reader"), _unique("app"), _unique("pg_psycopg2")
+    _people_table(postgres_server, user, dbname, rows=7)
+    _define_conn(monkeypatch, conn_id, postgres_server, user, SOURCE_PASSWORD, dbname)
+    script = tmp_path / "read_people.py"
+    script.write_text(READ_WITHOUT_PSYCOPG3)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, str(script), conn_id], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"people": 7}
