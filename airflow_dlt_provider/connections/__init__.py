@@ -17,6 +17,7 @@ from airflow_dlt_provider.connections.base import (
     redacted,
     resolved_for_source,
 )
+from airflow_dlt_provider.connections.lookup import env_var_name, unreadable_in
 from airflow_dlt_provider.exceptions import ConnectionMappingError, ConnectionNotFoundError
 
 __all__ = [
@@ -30,20 +31,33 @@ __all__ = [
 
 
 def get_connection(conn_id: str) -> Any:
-    """Look up ``conn_id`` and mask its password; a missing id raises :class:`ConnectionNotFoundError`."""
+    """Look up ``conn_id`` and mask its password; a missing id raises :class:`ConnectionNotFoundError`,
+    one that a secrets backend holds but cannot parse a :class:`ConnectionMappingError` saying where."""
     try:
         conn = _compat.get_connection(conn_id)
     except Exception as error:
         if type(error).__name__ == "AirflowNotFoundException":
-            raise ConnectionNotFoundError(
-                f"Airflow connection {conn_id!r} is not defined (looked in the environment variable "
-                f"AIRFLOW_CONN_{conn_id.upper()}, the secrets backends and the metadata DB)"
-            ) from None
+            raise _not_found(conn_id) from None
         raise ConnectionMappingError(
             f"cannot read Airflow connection {conn_id!r}: {redacted(error)}"
         ) from None
     mask_secret_value(conn.password)
     return conn
+
+
+def _not_found(conn_id: str) -> ConnectionMappingError:
+    """Airflow says "not defined" also when a backend holds the connection but cannot parse it."""
+    problems = unreadable_in(conn_id)
+    if problems:
+        return ConnectionMappingError(
+            f"Airflow connection {conn_id!r} is malformed: {'; '.join(problems)}. Accepted: a connection URI "
+            "(postgres://user:password@host:5432/database) or a JSON object with conn_type, host, login, "
+            "password, port (a number), schema and extra"
+        )
+    return ConnectionNotFoundError(
+        f"Airflow connection {conn_id!r} is not defined (looked in the environment variable "
+        f"{env_var_name(conn_id)}, the secrets backends and the metadata DB)"
+    )
 
 
 @dataclass
