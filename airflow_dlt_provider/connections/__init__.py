@@ -7,6 +7,7 @@ secret masker before anything can log it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from airflow_dlt_provider.connections.base import (
     resolved_for_source,
 )
 from airflow_dlt_provider.connections.lookup import env_var_name, unreadable_in
-from airflow_dlt_provider.exceptions import ConnectionMappingError, ConnectionNotFoundError
+from airflow_dlt_provider.exceptions import ConnectionMappingError, ConnectionNotFoundError, MissingExtraError
 
 __all__ = [
     "ConnectionMapping",
@@ -27,6 +28,7 @@ __all__ = [
     "get_connection",
     "map_connection",
     "source_credentials_from_connection",
+    "source_credentials_from_connections",
 ]
 
 
@@ -106,13 +108,31 @@ def destination_from_connection(conn_id: str, destination: Any = None) -> Any:
     return factory_class(**{**mapped.kwargs, **explicit})
 
 
-def source_credentials_from_connection(conn_id: str) -> Any:
+def source_credentials_from_connection(conn_id: str, argument: str | None = None) -> Any:
     """Credentials for a source factory argument: ``ConnectionStringCredentials`` for SQL databases
-    (usable by ``dlt.sources.sql_database``), the token for ``http``, the dlt credentials otherwise."""
+    (usable by ``dlt.sources.sql_database``), the token for ``http``, the dlt credentials otherwise.
+
+    :param argument: the factory argument the credentials are for (the key of ``source_conn_ids``); an
+        error then starts with ``source_conn_ids['<argument>']:``.
+    """
     from airflow_dlt_provider.connections.registry import select_source_mapping
 
-    conn = get_connection(conn_id)
-    return resolved_for_source(select_source_mapping(conn, conn_id)(conn, conn_id).source_credentials())
+    try:
+        conn = get_connection(conn_id)
+        mapping = select_source_mapping(conn, conn_id)(conn, conn_id)
+        return resolved_for_source(mapping.source_credentials())
+    except (ConnectionMappingError, MissingExtraError) as error:
+        if argument is None:
+            raise
+        raise type(error)(f"source_conn_ids[{argument!r}]: {error}") from None
+
+
+def source_credentials_from_connections(source_conn_ids: Mapping[str, str]) -> dict[str, Any]:
+    """``{factory argument: credentials}`` for ``source_conn_ids`` (``{factory argument: conn_id}``)."""
+    return {
+        argument: source_credentials_from_connection(conn_id, argument)
+        for argument, conn_id in source_conn_ids.items()
+    }
 
 
 def _dlt_connection_destination(conn_id: str, in_extra: Any, given: Any) -> str:
