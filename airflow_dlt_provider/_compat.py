@@ -63,6 +63,21 @@ def get_connection(conn_id: str) -> Any:
     return BaseHook.get_connection(conn_id)
 
 
+def secrets_backends() -> list[Any]:
+    """The secrets backends this process reads connections from, in Airflow's order (environment first).
+
+    Airflow tries them in turn and reports a connection that one of them cannot parse (broken JSON, a port
+    that is no number) as not defined; asking them again is how the caller tells the two apart.
+    """
+    if AIRFLOW_V_3:
+        from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
+
+        return list(ensure_secrets_backend_loaded())
+    from airflow.configuration import ensure_secrets_loaded
+
+    return list(ensure_secrets_loaded())
+
+
 def render_sqlalchemy_url(url: Any) -> str:
     """A SQLAlchemy URL as a string that any libpq/SQLAlchemy parser reads back with the same password.
 
@@ -120,6 +135,7 @@ __all__ = [
     "redact",
     "airflow_home",
     "get_connection",
+    "secrets_backends",
     "conf_get",
     "render_sqlalchemy_url",
     "context_data_interval",

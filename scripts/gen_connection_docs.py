@@ -21,10 +21,12 @@ Pass `destination_conn_id="<conn id>"` to `DltTaskGroup` / `DltRunOperator` and 
 from that Airflow connection; without `destination=` the destination follows from the connection type (and,
 where one type feeds several destinations, from the fields noted below). `source_conn_ids={"argument":
 "<conn id>"}` hands the source factory credentials built from a connection: `ConnectionStringCredentials`
-for SQL databases (usable by `dlt.sources.sql_database`), the token for `http`, the dlt credentials object
-otherwise. Connections are read when the task runs, never when the DAG is parsed. Every secret (raw,
-URL-encoded, inside a connection string or a key JSON, each line of key material) is registered with
-Airflow's secret masker before anything can log it.
+for SQL databases (usable by `dlt.sources.sql_database`; PostgreSQL and Redshift URLs name the psycopg2
+driver, `postgresql+psycopg2://`, the one the `postgres` extra installs), the token for `http`, the dlt
+credentials object otherwise. The credentials arrive resolved, so an argument declared without a type
+(`credentials=dlt.secrets.value`) takes them as well as a typed one. Connections are read when the task
+runs, never when the DAG is parsed. Every secret (raw, URL-encoded, inside a connection string or a key JSON,
+each line of key material) is registered with Airflow's secret masker before anything can log it.
 
 A field written `a | b` takes the first of those Airflow fields that is set (later ones are legacy names).
 `extra.x` is the key `x` of the connection's extra JSON.

@@ -7,12 +7,19 @@ secret masker before anything can log it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dlt_provider import _compat
-from airflow_dlt_provider.connections.base import ConnectionMapping, mask_secret_value, redacted
-from airflow_dlt_provider.exceptions import ConnectionMappingError, ConnectionNotFoundError
+from airflow_dlt_provider.connections.base import (
+    ConnectionMapping,
+    mask_secret_value,
+    redacted,
+    resolved_for_source,
+)
+from airflow_dlt_provider.connections.lookup import env_var_name, unreadable_in
+from airflow_dlt_provider.exceptions import ConnectionMappingError, ConnectionNotFoundError, MissingExtraError
 
 __all__ = [
     "ConnectionMapping",
@@ -21,24 +28,38 @@ __all__ = [
     "get_connection",
     "map_connection",
     "source_credentials_from_connection",
+    "source_credentials_from_connections",
 ]
 
 
 def get_connection(conn_id: str) -> Any:
-    """Look up ``conn_id`` and mask its password; a missing id raises :class:`ConnectionNotFoundError`."""
+    """Look up ``conn_id`` and mask its password; a missing id raises :class:`ConnectionNotFoundError`,
+    one that a secrets backend holds but cannot parse a :class:`ConnectionMappingError` saying where."""
     try:
         conn = _compat.get_connection(conn_id)
     except Exception as error:
         if type(error).__name__ == "AirflowNotFoundException":
-            raise ConnectionNotFoundError(
-                f"Airflow connection {conn_id!r} is not defined (looked in the environment variable "
-                f"AIRFLOW_CONN_{conn_id.upper()}, the secrets backends and the metadata DB)"
-            ) from None
+            raise _not_found(conn_id) from None
         raise ConnectionMappingError(
             f"cannot read Airflow connection {conn_id!r}: {redacted(error)}"
         ) from None
     mask_secret_value(conn.password)
     return conn
+
+
+def _not_found(conn_id: str) -> ConnectionMappingError:
+    """Airflow says "not defined" also when a backend holds the connection but cannot parse it."""
+    problems = unreadable_in(conn_id)
+    if problems:
+        return ConnectionMappingError(
+            f"Airflow connection {conn_id!r} is malformed: {'; '.join(problems)}. Accepted: a connection URI "
+            "(postgres://user:password@host:5432/database) or a JSON object with conn_type, host, login, "
+            "password, port (a number), schema and extra"
+        )
+    return ConnectionNotFoundError(
+        f"Airflow connection {conn_id!r} is not defined (looked in the environment variable "
+        f"{env_var_name(conn_id)}, the secrets backends and the metadata DB)"
+    )
 
 
 @dataclass
@@ -87,13 +108,31 @@ def destination_from_connection(conn_id: str, destination: Any = None) -> Any:
     return factory_class(**{**mapped.kwargs, **explicit})
 
 
-def source_credentials_from_connection(conn_id: str) -> Any:
+def source_credentials_from_connection(conn_id: str, argument: str | None = None) -> Any:
     """Credentials for a source factory argument: ``ConnectionStringCredentials`` for SQL databases
-    (usable by ``dlt.sources.sql_database``), the token for ``http``, the dlt credentials otherwise."""
+    (usable by ``dlt.sources.sql_database``), the token for ``http``, the dlt credentials otherwise.
+
+    :param argument: the factory argument the credentials are for (the key of ``source_conn_ids``); an
+        error then starts with ``source_conn_ids['<argument>']:``.
+    """
     from airflow_dlt_provider.connections.registry import select_source_mapping
 
-    conn = get_connection(conn_id)
-    return select_source_mapping(conn, conn_id)(conn, conn_id).source_credentials()
+    try:
+        conn = get_connection(conn_id)
+        mapping = select_source_mapping(conn, conn_id)(conn, conn_id)
+        return resolved_for_source(mapping.source_credentials())
+    except (ConnectionMappingError, MissingExtraError) as error:
+        if argument is None:
+            raise
+        raise type(error)(f"source_conn_ids[{argument!r}]: {error}") from None
+
+
+def source_credentials_from_connections(source_conn_ids: Mapping[str, str]) -> dict[str, Any]:
+    """``{factory argument: credentials}`` for ``source_conn_ids`` (``{factory argument: conn_id}``)."""
+    return {
+        argument: source_credentials_from_connection(conn_id, argument)
+        for argument, conn_id in source_conn_ids.items()
+    }
 
 
 def _dlt_connection_destination(conn_id: str, in_extra: Any, given: Any) -> str:

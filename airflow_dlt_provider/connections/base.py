@@ -354,5 +354,26 @@ def url_safe_credentials_type(credentials_type: type) -> type:
     return configspec(init=False)(type(credentials_type.__name__, (credentials_type,), namespace))  # type: ignore[no-any-return]
 
 
+def resolved_for_source(credentials: Any) -> Any:
+    """``credentials`` resolved as dlt would resolve them, so that any source argument takes them.
+
+    dlt takes an unresolved credentials object only for an argument typed with a credentials class; an
+    untyped ``credentials=dlt.secrets.value`` argument reports it missing (``ConfigFieldMissingException``).
+    Complete credentials are marked resolved (``on_resolved`` checks run); incomplete ones first get dlt's
+    ``on_partial`` (default credentials of the worker: GCP, AWS, Azure) and stay unresolved if that does not
+    complete them, so that dlt can still fill them from its configuration for a typed argument. Values that
+    are no dlt configuration (a token, a native connection string) are returned as they are.
+    """
+    from dlt.common.configuration.specs import BaseConfiguration
+
+    if not isinstance(credentials, BaseConfiguration) or credentials.is_resolved():
+        return credentials
+    if credentials.is_partial():
+        credentials.call_method_in_mro("on_partial")
+    if not credentials.is_resolved() and not credentials.is_partial():
+        credentials.resolve()
+    return credentials
+
+
 def format_choices(names: Iterable[str]) -> str:
     return ", ".join(sorted(set(names))) or "none"

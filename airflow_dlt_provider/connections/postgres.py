@@ -35,7 +35,9 @@ class PostgresMapping(ConnectionMapping):
         "options",
         "application_name",
     )
-    source_drivername = "postgresql"
+    source_drivername = "postgresql+psycopg2"
+    """The driver named: SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which the ``postgres``
+    extra does not install (dlt's postgres destination uses psycopg2)."""
 
     def transform_port(self, value: object) -> int | None:
         return int(str(value)) if value is not None else None

@@ -63,6 +63,11 @@ def supported_conn_types() -> list[str]:
     return sorted({t for mapping in MAPPINGS for t in mapping.conn_types})
 
 
+def destination_conn_types() -> list[str]:
+    """Connection types that can feed a destination (``http`` feeds sources only)."""
+    return sorted({t for mapping in MAPPINGS if mapping.destination for t in mapping.conn_types})
+
+
 def destination_name(destination: Any) -> str | None:
     """``"postgres"`` for ``"postgres"``, ``"dlt.destinations.postgres"`` or a ``postgres`` factory."""
     if destination is None:
@@ -100,7 +105,8 @@ def select_destination_mapping(conn: Any, conn_id: str, destination: Any) -> typ
     claiming = [m for m in claiming_mappings(conn, conn_id) if m.destination]
     if not claiming:
         raise ConnectionMappingError(
-            f"Airflow connection {conn_id!r} (type {conn.conn_type!r}) feeds sources only, not a destination"
+            f"Airflow connection {conn_id!r} (type {conn.conn_type!r}) feeds sources only, not a destination; "
+            f"connection types that can be a destination: {format_choices(destination_conn_types())}"
         )
     wanted = destination_name(destination)
     if claiming[0] is DltConnectionMapping:

@@ -99,7 +99,9 @@ def test_source_credentials_are_a_connection_string(make_conn):
 
     credentials = source_credentials_from_connection(_pg(make_conn))
     assert isinstance(credentials, ConnectionStringCredentials)
-    assert credentials.drivername == "postgresql"
+    assert (
+        credentials.drivername == "postgresql+psycopg2"
+    )  # psycopg2 comes with the [postgres] extra; psycopg 3 does not
     # the native form round-trips the URL-unsafe password
     parsed = ConnectionStringCredentials(credentials.to_native_representation())
     assert parsed.password == HARD_PASSWORD

@@ -252,3 +252,100 @@ def test_source_reads_its_credentials_from_another_connection(dags_folder, postg
 
 def _airflow_3() -> bool:
     return AIRFLOW_V_3
+
+
+UNTYPED_SOURCE = """
+import dlt
+
+
+@dlt.source
+def app_db(credentials=dlt.secrets.value):  # untyped: dlt takes only resolved credentials here
+    @dlt.resource(primary_key="id")
+    def people():
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(credentials.to_native_representation())
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(sa.text("SELECT id, name FROM public.people ORDER BY id"))
+                yield [{"id": row[0], "name": row[1]} for row in rows]
+        finally:
+            engine.dispose()
+
+    return people
+"""
+
+
+def test_untyped_source_argument_receives_connection_credentials(dags_folder, postgres_server, monkeypatch):
+    """``def app_db(credentials=dlt.secrets.value)`` (no type hint) gets resolved credentials from
+    ``source_conn_ids`` and reads the real PostgreSQL through them (was: ConfigFieldMissingException)."""
+    user, dbname, conn_id = _unique("reader"), _unique("app"), _unique("pg_untyped")
+    _people_table(postgres_server, user, dbname, rows=12)
+    _define_conn(monkeypatch, conn_id, postgres_server, user, SOURCE_PASSWORD, dbname)
+
+    pipeline = _unique("pg_untyped")
+    body = f"""
+    DltTaskGroup(
+        group_id="app",
+        source=app_db,
+        source_conn_ids={{"credentials": {conn_id!r}}},
+        resources=["people"],
+        pipeline_name={pipeline!r},
+        dataset_name="app_raw",
+        decompose="none",
+    )
+    """
+    imports = "from airflow_dlt_provider import DltTaskGroup\n" + UNTYPED_SOURCE
+    result = _airflow_dags_test(dags_folder, _unique("pg_untyped_dag"), body, imports)
+    assert result.state == "success", result.output[-5000:]
+    assert duckdb_counts(pipeline, "app_raw") == {"people": 12}
+    _assert_nowhere(result, result.output, SOURCE_PASSWORD)
+
+
+def _people_table(server, user: str, dbname: str, rows: int) -> None:
+    """A database ``dbname`` owned by a new ``user`` (password SOURCE_PASSWORD) with ``rows`` people."""
+    server.create_user(user, SOURCE_PASSWORD)
+    server.create_database(dbname, owner=user)
+    conn = server.connect(dbname)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE public.people (id int primary key, name text)")
+            cur.execute("INSERT INTO public.people SELECT g, 'p' || g FROM generate_series(1, %s) g", (rows,))
+            cur.execute(f'ALTER TABLE public.people OWNER TO "{user}"')
+    finally:
+        conn.close()
+
+
+READ_WITHOUT_PSYCOPG3 = """
+import json, sys
+sys.modules["psycopg"] = None  # psycopg 3 is not installed: only psycopg2 comes with the [postgres] extra
+from dlt.sources.sql_database import sql_database
+from airflow_dlt_provider.connections import source_credentials_from_connection
+
+credentials = source_credentials_from_connection(sys.argv[1])
+source = sql_database(credentials=credentials, schema="public", table_names=["people"])
+print(json.dumps({"people": len(list(source.resources["people"]))}))
+"""
+
+
+def test_sql_database_reads_postgres_with_only_psycopg2(postgres_server, monkeypatch, tmp_path):
+    """With the documented extras only (psycopg2 from ``[postgres]``), ``sql_database`` through a postgres
+    connection failed: SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3 (``No module named 'psycopg'``).
+    psycopg 3 is made unimportable in a fresh process, so a test venv that has it cannot hide this."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    user, dbname, conn_id = _unique("reader"), _unique("app"), _unique("pg_psycopg2")
+    _people_table(postgres_server, user, dbname, rows=7)
+    _define_conn(monkeypatch, conn_id, postgres_server, user, SOURCE_PASSWORD, dbname)
+    script = tmp_path / "read_people.py"
+    script.write_text(READ_WITHOUT_PSYCOPG3)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, str(script), conn_id], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"people": 7}

@@ -27,7 +27,7 @@ def test_fields_defaults_and_config(make_conn):
     assert credentials.password == HARD_PASSWORD
     assert mapped.kwargs["staging_iam_role"] == "arn:aws:iam::1:role/copy"  # legacy key fallback
     assert_masked(HARD_PASSWORD)
-    assert source_credentials_from_connection(conn_id).drivername == "postgresql"
+    assert source_credentials_from_connection(conn_id).drivername == "postgresql+psycopg2"
 
 
 def test_password_is_required(make_conn):

@@ -67,3 +67,23 @@ def test_type_feeding_several_destinations_needs_a_hint(make_conn):
     # naming the destination picks the mapping; Athena then asks for its own required field
     with pytest.raises(ConnectionMappingError, match="query_result_bucket"):
         map_connection(conn_id, "athena")
+
+
+def test_missing_source_connection_names_the_factory_argument():
+    from airflow_dlt_provider.connections import source_credentials_from_connections
+
+    expected = "source_conn_ids['credentials']: Airflow connection 'no_such_db_4711' is not defined"
+    with pytest.raises(ConnectionNotFoundError) as error:
+        source_credentials_from_connections({"credentials": "no_such_db_4711"})
+    assert str(error.value).startswith(expected)
+    with pytest.raises(ConnectionNotFoundError) as error:
+        source_credentials_from_connection("no_such_db_4711", argument="credentials")
+    assert str(error.value).startswith(expected)
+
+
+def test_unusable_source_connection_names_the_factory_argument(make_conn):
+    conn_id = make_conn("sftp", host="h", login="u", password=HARD_PASSWORD)
+    with pytest.raises(ConnectionMappingError) as error:
+        source_credentials_from_connection(conn_id, argument="api_key")
+    assert str(error.value).startswith(f"source_conn_ids['api_key']: Airflow connection {conn_id!r}")
+    assert_not_in(str(error.value), HARD_PASSWORD)
