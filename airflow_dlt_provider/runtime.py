@@ -73,9 +73,9 @@ def source_credentials(source_conn_ids: Mapping[str, str]) -> dict[str, Any]:
     """Factory keyword arguments built from Airflow connections (``{argument: credentials}``)."""
     if not source_conn_ids:
         return {}
-    from airflow_dlt_provider.connections import source_credentials_from_connection
+    from airflow_dlt_provider.connections import source_credentials_from_connections
 
-    return {arg: source_credentials_from_connection(conn_id) for arg, conn_id in source_conn_ids.items()}
+    return source_credentials_from_connections(source_conn_ids)
 
 
 # ---------------------------------------------------------------- logging

@@ -199,3 +199,15 @@ def test_secret_is_not_in_the_kept_folder_of_a_failed_group_task(dags_folder, tm
         for file in _files(folder.parent):
             assert SECRET_IN_ERROR.encode() not in file.read_bytes(), file
             assert not os.access(file, os.X_OK) or file.is_dir()
+
+
+def test_a_missing_source_connection_names_the_factory_argument(dags_folder, capfd):
+    pipeline = _unique("nosrcconn")
+    body = f"""
+        DltRunOperator(task_id="load", source=flaky, source_conn_ids={{"fail_flag": "adp_missing_conn"}},
+                       pipeline_name={pipeline!r}, retries=2)
+    """
+    result = run_dag_file(dags_folder, _unique("nosrcconn_dag"), body, IMPORTS)
+    assert result.task_states == {"load": "failed"}  # not up_for_retry: a retry cannot fix it
+    output = "".join(capfd.readouterr())
+    assert "source_conn_ids['fail_flag']: Airflow connection 'adp_missing_conn'" in output
