@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow_dlt_provider import _compat, workdir
+from airflow_dlt_provider import workdir
 from airflow_dlt_provider.dlt_config import airflow_variable_lookups
 from airflow_dlt_provider.sources import SourceSpec, instantiate_source, select_resources
 from airflow_dlt_provider.workdir import (  # noqa: F401 - public names of this module before workdir.py
@@ -204,7 +204,7 @@ def _run_in(working_dir: Path, request: RunRequest, context: Mapping[str, Any] |
         started_at = datetime.now(timezone.utc)
         # without dataset_name, dlt's configuration decides (PIPELINES__<NAME>__DATASET_NAME, config.toml,
         # the dlt_secrets_toml Variables): dlt ignores it when the argument is passed as None
-        dataset = {"dataset_name": request.dataset_name} if request.dataset_name is not None else {}
+        dataset: dict[str, Any] = {} if request.dataset_name is None else {"dataset_name": request.dataset_name}
         pipeline = dlt.pipeline(
             pipeline_name=request.pipeline_name,
             pipelines_dir=str(working_dir),
