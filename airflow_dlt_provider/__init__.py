@@ -13,18 +13,20 @@ __version__ = "0.1.0"
 
 _PUBLIC_NAMES: dict[str, str] = {
     "DltRunOperator": "airflow_dlt_provider.operators.run",
-    "DltTaskGroup": "airflow_dlt_provider.task_group",
+    "DltTaskGroup": "airflow_dlt_provider.authoring.task_group",
     "DltHook": "airflow_dlt_provider.hooks.dlt",
     "DltProviderError": "airflow_dlt_provider.exceptions",
+    "table_asset": "airflow_dlt_provider.assets.uris",
 }
 
-__all__ = ["__version__", "DltRunOperator", "DltTaskGroup", "DltHook", "DltProviderError"]
+__all__ = ["__version__", "DltRunOperator", "DltTaskGroup", "DltHook", "DltProviderError", "table_asset"]
 
 if TYPE_CHECKING:
+    from airflow_dlt_provider.assets.uris import table_asset
+    from airflow_dlt_provider.authoring.task_group import DltTaskGroup
     from airflow_dlt_provider.exceptions import DltProviderError
     from airflow_dlt_provider.hooks.dlt import DltHook
     from airflow_dlt_provider.operators.run import DltRunOperator
-    from airflow_dlt_provider.task_group import DltTaskGroup
 
 
 def __getattr__(name: str) -> Any:

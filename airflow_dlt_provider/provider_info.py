@@ -28,10 +28,10 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "dlt", "python-modules": ["airflow_dlt_provider.operators.run"]},
         ],
         "task-groups": [
-            {"integration-name": "dlt", "python-modules": ["airflow_dlt_provider.task_group"]},
+            {"integration-name": "dlt", "python-modules": ["airflow_dlt_provider.authoring.task_group"]},
         ],
         # `airflow dlt pools sync|export` on Airflow 3.x (the key is ignored by Airflow 2)
-        "cli": ["airflow_dlt_provider.cli.get_airflow_cli_commands"],
+        "cli": ["airflow_dlt_provider.cli.main.get_airflow_cli_commands"],
         "integrations": [
             {
                 "integration-name": "dlt",

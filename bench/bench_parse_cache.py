@@ -113,7 +113,7 @@ class Setup:
         """The cache lookup alone (key + store read + entry check), as ``DltTaskGroup`` does it, warm store."""
         import importlib
 
-        from airflow_dlt_provider.parse_cache import cached_graph
+        from airflow_dlt_provider.authoring.parse_cache import cached_graph
 
         factory = importlib.import_module(self.module).reflected
         times = []

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from airflow_dlt_provider.runtime import default_duckdb_path
+from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
 from airflow_dlt_provider.testing.duckdb_run import dataset_row_counts
 
 
@@ -69,3 +70,32 @@ def airflow_dags_test(
         text=True,
         timeout=600,
     )
+
+
+def asset_events(dag_id: str, run_id: str) -> dict[str, dict]:
+    """``{uri: extra}`` of the asset events a DAG run produced, read from the metadata DB."""
+    from airflow import settings
+    from sqlalchemy import text
+
+    from airflow_dlt_provider._compat import AIRFLOW_V_3
+
+    if AIRFLOW_V_3:
+        sql = (
+            "SELECT a.uri, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE e.source_dag_id = :dag_id AND e.source_run_id = :run_id"
+        )
+    else:
+        sql = (
+            "SELECT d.uri, e.extra FROM dataset_event e JOIN dataset d ON d.id = e.dataset_id "
+            "WHERE e.source_dag_id = :dag_id AND e.source_run_id = :run_id"
+        )
+    session = settings.Session()
+    try:
+        rows = session.execute(text(sql), {"dag_id": dag_id, "run_id": run_id}).fetchall()
+    finally:
+        session.close()
+    events: dict[str, dict] = {}
+    for uri, extra in rows:
+        assert uri not in events, f"two events for {uri}"
+        events[uri] = json.loads(extra) if isinstance(extra, str) else dict(extra or {})
+    return events

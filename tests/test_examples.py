@@ -11,7 +11,7 @@ import uuid
 import pytest
 from conftest import EXAMPLES_DIR
 
-from airflow_dlt_provider.pools import export_pools, pools_needed
+from airflow_dlt_provider.pools.sync import export_pools, pools_needed
 from airflow_dlt_provider.testing import assert_dlt_pools_declared, load_dag_folder
 
 EXAMPLE_DAG_IDS = {"dlt_github_sample_run", "dlt_github_sample_group", "dlt_github_sample_warehouse"}

@@ -12,13 +12,12 @@ import duckdb
 import pendulum
 import pytest
 from hardening_sources import SECRET_IN_ERROR
-from helpers import duckdb_counts, run_dag_file
-from test_assets import asset_events
+from helpers import asset_events, duckdb_counts, run_dag_file
 
 from airflow_dlt_provider import DltTaskGroup
 from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
-from airflow_dlt_provider.workdir import default_duckdb_path
 
 IMPORTS = (
     "from hardening_sources import flaky, tagged, two_tables\nfrom airflow_dlt_provider import DltTaskGroup"
@@ -191,7 +190,7 @@ def test_secret_is_not_in_the_kept_folder_of_a_failed_group_task(dags_folder, tm
     """
     result = run_dag_file(dags_folder, _unique("secret_dag"), body, IMPORTS)
     assert set(result.task_states.values()) == {"failed"}
-    from airflow_dlt_provider.workdir import working_dir_base
+    from airflow_dlt_provider.runtime.workdir import working_dir_base
 
     kept = [p for p in working_dir_base().rglob(pipeline) if p.is_dir()]
     assert kept

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_dlt_provider import assets
 from airflow_dlt_provider._compat import BaseOperator
-from airflow_dlt_provider.checks import check_on_schema_change
+from airflow_dlt_provider.assets import events
+from airflow_dlt_provider.assets.uris import destination_target
+from airflow_dlt_provider.authoring.arguments import check_on_schema_change, check_run_kwargs
+from airflow_dlt_provider.authoring.names import MAX_DERIVED_PIPELINE_NAME_BYTES, check_pipeline_name
+from airflow_dlt_provider.authoring.sources import check_resource_names, resolve_source_spec
 from airflow_dlt_provider.exceptions import InvalidArgumentError
-from airflow_dlt_provider.names import MAX_DERIVED_PIPELINE_NAME_BYTES, check_pipeline_name
-from airflow_dlt_provider.pools import AUTO_POOL, _AutoPool, pool_name_for, resolve_pool
-from airflow_dlt_provider.run_kwargs import check_run_kwargs
-from airflow_dlt_provider.sources import check_resource_names, resolve_source_spec
+from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, pool_name_for, resolve_pool
 
 
 def _normalise_resources(resources: str | Sequence[str] | None) -> list[str] | None:
@@ -46,7 +46,7 @@ class DltRunOperator(BaseOperator):
     :param on_schema_change: ``"warn"`` (default: load, log new tables/columns at WARNING), ``"ignore"``
         (load, log at INFO) or ``"fail"`` (a new table or column under a resource that already has tables
         fails the task before anything is loaded; the first tables of this task's resources are expected,
-        also when other tasks of the pipeline loaded before). See ``airflow_dlt_provider.checks``.
+        also when other tasks of the pipeline loaded before). See ``airflow_dlt_provider.runtime.schema_guard``.
     :param pool: default ``dlt_<pipeline_name>``; ``None`` for Airflow's default pool; any string as given.
 
     Returns (XCom) the JSON load summary: rows per table, load ids, schema changes, times.
@@ -95,10 +95,10 @@ class DltRunOperator(BaseOperator):
         self._check_source_arguments()
         self.on_schema_change = check_on_schema_change(on_schema_change)
         self._declared_assets = self._declare_assets() if emit_assets else None
-        self._last_run: tuple[dict[str, Any], assets.RunDetails] | None = None
+        self._last_run: tuple[dict[str, Any], events.RunDetails] | None = None
 
-    def _declare_assets(self) -> assets.DeclaredAssets:
-        declared = assets.declare(
+    def _declare_assets(self) -> events.DeclaredAssets:
+        declared = events.declare(
             source_spec=self._source_spec,
             resource_names=self.resource_names,
             pipeline_name=self.pipeline_name,
@@ -122,9 +122,9 @@ class DltRunOperator(BaseOperator):
             check_resource_names(self.resource_names, names, spec.display_name)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_dlt_provider import runtime
+        from airflow_dlt_provider.runtime import pipeline_run
 
-        request = runtime.RunRequest(
+        request = pipeline_run.RunRequest(
             source=self._source_spec,
             pipeline_name=self.pipeline_name,
             source_kwargs=self.source_kwargs,
@@ -137,26 +137,26 @@ class DltRunOperator(BaseOperator):
             progress_period_seconds=self.progress_period_seconds,
             on_schema_change=self.on_schema_change,
             holds_pipeline_pool=self.pool == pool_name_for(self.pipeline_name),
-            details=assets.RunDetails(),
+            details=events.RunDetails(),
         )
-        summary = runtime.run(request, context)
+        summary = pipeline_run.run(request, context)
         self._last_run = (summary, request.details)
         if self._declared_assets is not None:
             self._emit_asset_events(context, summary, request.details)
         return summary
 
-    def _emit_asset_events(self, context: Any, summary: dict[str, Any], details: assets.RunDetails) -> None:
+    def _emit_asset_events(self, context: Any, summary: dict[str, Any], details: events.RunDetails) -> None:
         assert self._declared_assets is not None
-        target = assets.destination_target(self.destination_conn_id, self.destination, self.pipeline_name)
-        uris = assets.emit_asset_events(
+        target = destination_target(self.destination_conn_id, self.destination, self.pipeline_name)
+        uris = events.emit_asset_events(
             context["outlet_events"], summary, self._declared_assets, target, details.location
         )
         self.log.info("asset events for %d table(s): %s", len(summary.get("rows") or {}), ", ".join(uris))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage output datasets, one per loaded table with its columns (needs the OpenLineage provider)."""
-        from airflow_dlt_provider.lineage import operator_lineage
+        from airflow_dlt_provider.assets.lineage import operator_lineage
 
         summary, details = self._last_run if self._last_run is not None else (None, None)
-        target = assets.destination_target(self.destination_conn_id, self.destination, self.pipeline_name)
+        target = destination_target(self.destination_conn_id, self.destination, self.pipeline_name)
         return operator_lineage(summary, details, target)

@@ -106,9 +106,9 @@ def assert_dlt_pools_declared(dags: Any, pools_file: str | Path | None = None) -
     ``dags``: a ``DagBag``, a mapping of DAGs, a DAG or DAGs. Declared means: in ``pools_file`` (see
     :func:`read_pools_file`) when given, else in the configured Airflow metadata DB. A task whose pool does
     not exist is never scheduled, and Airflow only says so in the scheduler log. Returns the pools needed
-    (``airflow_dlt_provider.pools.PoolNeed``).
+    (``airflow_dlt_provider.pools.sync.PoolNeed``).
     """
-    from airflow_dlt_provider.pools import pools_needed
+    from airflow_dlt_provider.pools.sync import pools_needed
 
     needs = pools_needed(_dags(dags))
     if pools_file is not None:

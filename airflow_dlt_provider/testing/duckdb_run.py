@@ -57,7 +57,7 @@ class DuckDBRunResult:
 
     def duckdb_path(self, pipeline_name: str) -> Path:
         """The DuckDB file of ``pipeline_name`` in this run's base folder."""
-        from airflow_dlt_provider.runtime import default_duckdb_path
+        from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
 
         with _base_dir(self.base_dir):
             return default_duckdb_path(pipeline_name)

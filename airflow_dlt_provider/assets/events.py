@@ -1,0 +1,136 @@
+"""What a task declares at parse time (outlets) and the asset events it emits after a run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_dlt_provider.assets.locations import DestinationLocation, location_from_pipeline
+from airflow_dlt_provider.assets.uris import (
+    alias_name,
+    destination_target,
+    is_plain_identifier,
+    is_templated,
+    logical_uri,
+)
+
+
+def tables_known_at_parse_time(source_target: Any, resource_names: Iterable[str] | None) -> list[str]:
+    """Table names of a source/resource *object* (never a factory): its selected resources' tables."""
+    resources = getattr(source_target, "resources", None)
+    if resources is None:  # a single DltResource
+        candidates = [source_target]
+    elif resource_names is not None:  # look the names up: a task of a big group must not scan every resource
+        candidates = [resources[name] for name in resource_names if name in resources]
+    else:
+        candidates = [r for r in resources.values() if r.selected]
+    tables: dict[str, None] = {}
+    for resource in candidates:
+        table_name = getattr(resource, "table_name", None)
+        if isinstance(table_name, str):
+            tables[table_name] = None
+    return list(tables)
+
+
+@dataclass(frozen=True)
+class DeclaredAssets:
+    """What an operator declares at parse time: logical asset per known table, and the alias."""
+
+    target: str
+    tables: dict[str, Any]
+    alias: Any
+
+    @property
+    def outlets(self) -> list[Any]:
+        return [*self.tables.values(), self.alias]
+
+
+def declare(
+    *,
+    source_spec: Any,
+    resource_names: Iterable[str] | None,
+    pipeline_name: str,
+    destination: Any,
+    destination_conn_id: str | None,
+    dataset_name: str | None,
+) -> DeclaredAssets:
+    """Outlets for one operator (cheap: no connection lookup, no factory call)."""
+    from airflow_dlt_provider._compat import Asset, AssetAlias
+
+    target = destination_target(destination_conn_id, destination, pipeline_name)
+    alias = AssetAlias(alias_name(pipeline_name))
+    if is_templated(destination_conn_id) or not is_plain_identifier(dataset_name) or source_spec.is_factory:
+        return DeclaredAssets(target, {}, alias)
+    tables = [
+        t for t in tables_known_at_parse_time(source_spec.target, resource_names) if is_plain_identifier(t)
+    ]
+    return DeclaredAssets(
+        target, {t: Asset(logical_uri(target, str(dataset_name), t)) for t in tables}, alias
+    )
+
+
+# ---------------------------------------------------------------- what one run loaded
+
+
+@dataclass
+class RunDetails:
+    """Filled by the runtime on the worker: where the tables are and their columns (for lineage)."""
+
+    location: DestinationLocation | None = None
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def fill(self, pipeline: Any, tables: Iterable[str]) -> None:
+        self.location = location_from_pipeline(pipeline)
+        schema_tables = pipeline.default_schema.tables if pipeline.default_schema_name else {}
+        for table in tables:
+            columns = (schema_tables.get(table) or {}).get("columns") or {}
+            self.columns[table] = {
+                name: str(column.get("data_type") or "unknown") for name, column in columns.items()
+            }
+
+
+def event_extra(summary: Mapping[str, Any], table: str, rows: int) -> dict[str, Any]:
+    load_ids = list(summary.get("load_ids") or [])
+    return {
+        "rows": int(rows),
+        "load_id": load_ids[-1] if load_ids else None,
+        "pipeline_name": summary.get("pipeline_name"),
+        "dataset_name": summary.get("dataset_name"),
+        "table": table,
+        "destination": summary.get("destination"),
+    }
+
+
+def emit_asset_events(
+    outlet_events: Any,
+    summary: Mapping[str, Any],
+    declared: DeclaredAssets,
+    target: str,
+    location: DestinationLocation | None,
+) -> list[str]:
+    """Record one event per loaded table (logical URI, and location URI when known); returns the URIs.
+
+    ``target`` is the logical target with templates rendered (``declared.target`` is the parse-time one).
+    """
+    from airflow_dlt_provider._compat import Asset, ensure_asset_alias_registered
+
+    ensure_asset_alias_registered(declared.alias.name)
+    dataset = str(summary.get("dataset_name") or "")
+    rows: Mapping[str, int] = summary.get("rows") or {}
+    emitted: list[str] = []
+    alias_events = outlet_events[declared.alias]
+    for table in sorted(set(rows) | set(declared.tables)):
+        extra = event_extra(summary, table, rows.get(table, 0))
+        physical = location.uri(dataset, table) if location is not None else None
+        logical = logical_uri(target, dataset, table)
+        declared_asset = declared.tables.get(table)
+        if declared_asset is not None:
+            outlet_events[declared_asset].extra = {**extra, "location": physical}
+        if declared_asset is None or declared_asset.uri != logical:  # e.g. dlt chose another dataset name
+            alias_events.add(Asset(logical), extra={**extra, "location": physical})
+        emitted.append(logical)
+        if physical is not None and table in rows:
+            alias_events.add(Asset(physical), extra=extra)
+            emitted.append(physical)
+    return emitted

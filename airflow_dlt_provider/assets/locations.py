@@ -1,0 +1,193 @@
+"""Location URIs of tables, built on the worker from the destination's configuration (never its secrets)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from airflow_dlt_provider.assets.uris import uri_part
+
+log = logging.getLogger("airflow_dlt_provider.assets")
+
+
+# ---------------------------------------------------------------- location URIs (run time)
+
+
+@dataclass(frozen=True)
+class DestinationLocation:
+    """Where a destination keeps its tables; credentials are never stored here."""
+
+    kind: str
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    path: str | None = None
+
+    def uri(self, dataset_name: str, table: str) -> str | None:
+        builder = _URI_BUILDERS.get(self.kind, _generic_sql_uri)
+        return builder(self, dataset_name, table)
+
+    def openlineage_name(self, dataset_name: str, table: str) -> tuple[str, str] | None:
+        """``(namespace, name)`` of the table per the OpenLineage naming conventions."""
+        builder = _OL_BUILDERS.get(self.kind, _generic_sql_ol)
+        return builder(self, dataset_name, table)
+
+
+_DEFAULT_PORTS = {"postgres": 5432, "redshift": 5439, "mssql": 1433, "synapse": 1433, "clickhouse": 9440}
+
+
+def _host_port(location: DestinationLocation) -> str | None:
+    if not location.host:
+        return None
+    port = location.port or _DEFAULT_PORTS.get(location.kind)
+    return f"{location.host}:{port}" if port else location.host
+
+
+def _generic_sql_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
+    authority = _host_port(location)
+    if not authority or not location.database:
+        return None
+    return (
+        f"{location.kind}://{authority}/{uri_part(location.database)}/{uri_part(dataset)}/{uri_part(table)}"
+    )
+
+
+def _generic_sql_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
+    authority = _host_port(location)
+    if not authority or not location.database:
+        return None
+    return f"{location.kind}://{authority}", f"{location.database}.{dataset}.{table}"
+
+
+def _bigquery_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
+    if not location.database:
+        return None
+    return f"bigquery://{uri_part(location.database)}/{uri_part(dataset)}/{uri_part(table)}"
+
+
+def _bigquery_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
+    return ("bigquery", f"{location.database}.{dataset}.{table}") if location.database else None
+
+
+def _snowflake_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
+    if not location.host or not location.database:
+        return None
+    return f"snowflake://{uri_part(location.host)}/{uri_part(location.database)}/{uri_part(dataset)}/{uri_part(table)}"
+
+
+def _snowflake_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
+    if not location.host or not location.database:
+        return None
+    return f"snowflake://{location.host}", f"{location.database}.{dataset}.{table}"
+
+
+def _duckdb_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
+    if not location.path:
+        return None
+    return f"duckdb:{quote(location.path)}/{uri_part(dataset)}/{uri_part(table)}"
+
+
+def _duckdb_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
+    if not location.path:
+        return None
+    return f"duckdb://{location.path}", f"{Path(location.path).stem}.{dataset}.{table}"
+
+
+def _filesystem_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
+    if not location.path:
+        return None
+    return f"{location.path.rstrip('/')}/{uri_part(dataset)}/{uri_part(table)}"
+
+
+def _filesystem_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
+    if not location.path:
+        return None
+    parts = urlsplit(location.path)
+    if parts.scheme == "file":
+        return "file", f"{parts.path.rstrip('/')}/{dataset}/{table}"
+    prefix = parts.path.strip("/")
+    return f"{parts.scheme}://{parts.netloc}", "/".join(p for p in (prefix, dataset, table) if p)
+
+
+_Builder = Callable[[DestinationLocation, str, str], Any]
+_URI_BUILDERS: dict[str, _Builder] = {
+    "bigquery": _bigquery_uri,
+    "snowflake": _snowflake_uri,
+    "duckdb": _duckdb_uri,
+    "filesystem": _filesystem_uri,
+}
+_OL_BUILDERS: dict[str, _Builder] = {
+    "bigquery": _bigquery_ol,
+    "snowflake": _snowflake_ol,
+    "duckdb": _duckdb_ol,
+    "filesystem": _filesystem_ol,
+}
+
+
+def bucket_url_without_secrets(bucket_url: str) -> str:
+    """A filesystem bucket URL as a URI without user info, query or fragment; local paths become file://."""
+    parts = urlsplit(bucket_url)
+    if not parts.scheme or len(parts.scheme) == 1:  # a local path (or a Windows drive letter)
+        return Path(bucket_url).expanduser().resolve().as_uri()
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    scheme = {"gcs": "gs", "gdrive": "gdrive", "abfss": "az", "abfs": "az", "adl": "az"}.get(
+        parts.scheme, parts.scheme
+    )
+    if scheme == "az" and parts.username and not parts.password:  # container@account.dfs.core...
+        netloc = parts.username
+    return urlunsplit((scheme, netloc, parts.path, "", ""))
+
+
+def _credential(credentials: Any, *names: str) -> Any:
+    for name in names:
+        value = getattr(credentials, name, None)
+        if value:
+            return value
+    return None
+
+
+def location_from_config(destination_type: str, config: Any) -> DestinationLocation:
+    """Build a :class:`DestinationLocation` from a dlt destination client configuration (no secrets)."""
+    kind = destination_type.rsplit(".", 1)[-1]
+    credentials = getattr(config, "credentials", None)
+    if kind == "filesystem":
+        bucket_url = getattr(config, "bucket_url", None)
+        return DestinationLocation(kind, path=bucket_url_without_secrets(bucket_url) if bucket_url else None)
+    if kind == "duckdb":
+        database = _credential(credentials, "database")
+        path = None if not database or database == ":memory:" else str(Path(database).expanduser().resolve())
+        return DestinationLocation(kind, path=path)
+    if kind == "bigquery":
+        return DestinationLocation(kind, database=_credential(credentials, "project_id"))
+    if kind == "snowflake":
+        account = _credential(credentials, "host", "account")
+        return DestinationLocation(
+            kind,
+            host=str(account).lower() if account else None,
+            database=_credential(credentials, "database"),
+        )
+    port = _credential(credentials, "port")
+    return DestinationLocation(
+        kind,
+        host=_credential(credentials, "host"),
+        port=int(port) if port else None,
+        database=_credential(credentials, "database"),
+    )
+
+
+def location_from_pipeline(pipeline: Any) -> DestinationLocation | None:
+    """The location of ``pipeline``'s destination, or ``None`` when it cannot be told (logged, not raised)."""
+    destination = getattr(pipeline, "destination", None)
+    if destination is None:
+        return None
+    try:  # the resolved configuration, without importing the destination's client libraries
+        config = destination.configuration(destination.spec(), accept_partial=True)
+    except Exception as error:  # e.g. a driver imported while resolving (mssql needs pyodbc)
+        log.debug("no location for destination %s: %s", destination.destination_name, type(error).__name__)
+        return None
+    return location_from_config(destination.destination_type, config)

@@ -1,0 +1,118 @@
+"""Arguments checked at parse time without dlt: ``run_kwargs`` (what ``pipeline.run`` accepts), ``on_schema_change``.
+
+The accepted values mirror dlt's own ``Literal`` types (``tests/test_run_kwargs.py`` compares them with the
+installed dlt, so a dlt release that adds a value fails that test by name). Values that are not plain data
+(callables, dlt objects, templated strings) are left to dlt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_dlt_provider.exceptions import InvalidArgumentError
+
+ACCEPTED_RUN_KWARGS = frozenset(
+    {
+        "write_disposition",
+        "loader_file_format",
+        "schema_contract",
+        "refresh",
+        "table_name",
+        "columns",
+        "primary_key",
+        "table_format",
+    }
+)
+
+WRITE_DISPOSITIONS = ("skip", "append", "replace", "merge")  # dlt.common.schema.typing.TWriteDisposition
+LOADER_FILE_FORMATS = (  # dlt.common.typing.TLoaderFileFormat
+    "jsonl",
+    "typed-jsonl",
+    "insert_values",
+    "parquet",
+    "csv",
+    "reference",
+    "model",
+)
+REFRESH_MODES = ("drop_sources", "drop_resources", "drop_data")  # dlt.common.typing.TRefreshMode
+SCHEMA_EVOLUTION_MODES = ("evolve", "discard_value", "freeze", "discard_row")  # TSchemaEvolutionMode
+SCHEMA_CONTRACT_ENTITIES = ("tables", "columns", "data_type")  # TSchemaContractEntities
+
+
+def _refuse(key: str, value: Any, accepted: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"run_kwargs[{key!r}]={value!r} is not accepted; expected {accepted}")
+
+
+def _one_of(key: str, value: Any, accepted: tuple[str, ...]) -> None:
+    if value not in accepted:
+        raise _refuse(key, value, f"one of: {', '.join(accepted)}")
+
+
+def _check_write_disposition(value: Any) -> None:
+    if isinstance(value, Mapping):
+        _one_of("write_disposition", value.get("disposition"), WRITE_DISPOSITIONS)
+        return
+    _one_of("write_disposition", value, WRITE_DISPOSITIONS)
+
+
+def _check_schema_contract(value: Any) -> None:
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(SCHEMA_CONTRACT_ENTITIES))
+        if unknown:
+            raise _refuse(
+                "schema_contract",
+                dict(value),
+                f"a mode, or a dict with keys {', '.join(SCHEMA_CONTRACT_ENTITIES)} "
+                f"(unknown: {', '.join(map(str, unknown))})",
+            )
+        for entity, mode in value.items():
+            _one_of(f"schema_contract.{entity}", mode, SCHEMA_EVOLUTION_MODES)
+        return
+    _one_of("schema_contract", value, SCHEMA_EVOLUTION_MODES)
+
+
+_VALUE_CHECKS = {
+    "write_disposition": _check_write_disposition,
+    "loader_file_format": lambda value: _one_of("loader_file_format", value, LOADER_FILE_FORMATS),
+    "refresh": lambda value: _one_of("refresh", value, REFRESH_MODES),
+    "schema_contract": _check_schema_contract,
+}
+
+
+def check_run_kwargs(run_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``run_kwargs`` after checking its keys and the values that can be checked without dlt."""
+    checked = dict(run_kwargs or {})
+    unknown = sorted(set(checked) - ACCEPTED_RUN_KWARGS)
+    if unknown:
+        raise InvalidArgumentError(
+            f"run_kwargs has unknown key(s) {', '.join(unknown)}; accepted: {', '.join(sorted(ACCEPTED_RUN_KWARGS))}"
+        )
+    for key, value in checked.items():
+        check = _VALUE_CHECKS.get(key)
+        if check is not None and value is not None:
+            check(value)
+    return checked
+
+
+def check_refresh_for_group(run_kwargs: Mapping[str, Any], task_count: int, decompose: str) -> None:
+    """``refresh="drop_sources"`` drops the whole source in every task: refused for more than one task."""
+    if run_kwargs.get("refresh") == "drop_sources" and task_count > 1:
+        raise InvalidArgumentError(
+            f"run_kwargs['refresh']='drop_sources' cannot be used with decompose={decompose!r} and "
+            f"{task_count} tasks: each task would drop the tables the tasks before it loaded in the same "
+            "run. Use refresh='drop_resources' (each task drops and reloads its own tables and resource "
+            "state, so every table is reloaded once per run), or decompose='none' to drop the whole "
+            "source in one task"
+        )
+
+
+ON_SCHEMA_CHANGE_VALUES = ("warn", "fail", "ignore")
+
+
+def check_on_schema_change(value: Any) -> str:
+    if value not in ON_SCHEMA_CHANGE_VALUES:
+        raise InvalidArgumentError(
+            f"on_schema_change={value!r} is not one of: {', '.join(ON_SCHEMA_CHANGE_VALUES)}"
+        )
+    return str(value)

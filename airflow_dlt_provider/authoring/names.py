@@ -1,0 +1,89 @@
+"""Pipeline names from user input, checked at parse time. Pure: imports nothing heavy.
+
+A pipeline name becomes a dlt working folder, a pool ``dlt_<name>`` (Airflow: at most 256 characters), a
+DuckDB file and, for isolated components, ``<name>__<task>``. It is checked once, at parse time, against what
+dlt accepts (a file name component, see ``tests/test_names.py`` for the contract with dlt's own check) and a
+length that leaves room for the prefix and suffixes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from airflow_dlt_provider.exceptions import InvalidArgumentError
+
+MAX_PIPELINE_NAME_BYTES = 100
+"""Longest ``pipeline_name`` of a ``DltTaskGroup``, in UTF-8 bytes (100 ASCII characters): room is left for
+the ``__<task>`` of isolated components."""
+
+MAX_DERIVED_PIPELINE_NAME_BYTES = 200
+"""Longest pipeline name of one task (``DltRunOperator``); ``<pipeline_name>__<task>`` is cut to it with a
+stable hash. A folder name (255 bytes) and the pool ``dlt_<name>`` (256 characters) both fit."""
+
+HASH_LENGTH = 8
+
+# what dlt refuses in a pipeline name (dlt.common.storages.FileStorage.validate_file_name_component):
+# characters no platform accepts in a file name, and ". % { }"
+_FORBIDDEN_PIPELINE_CHARS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|.%{}]')
+_RESERVED_FILE_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "CLOCK$", "NUL"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(10)]
+)
+
+
+def pipeline_name_rule(max_bytes: int = MAX_PIPELINE_NAME_BYTES) -> str:
+    return (
+        f"a non-empty string of at most {max_bytes} bytes in UTF-8 that dlt accepts as a folder name: "
+        'no / \\ : * ? " < > | . % { } or control characters, no leading or trailing space, not a reserved '
+        "device name such as CON or NUL; letters of any script, digits, spaces, _ and - are fine"
+    )
+
+
+def short_hash(value: str, length: int = HASH_LENGTH) -> str:
+    """A stable short hash of ``value`` (same input, same suffix, on every machine and run)."""
+    return hashlib.sha1(value.encode("utf-8")).hexdigest()[:length]
+
+
+def pipeline_name_problem(name: object, max_bytes: int = MAX_PIPELINE_NAME_BYTES) -> str | None:
+    """Why ``name`` cannot be a pipeline name, or ``None`` when it can."""
+    if not isinstance(name, str) or not name:
+        return "it is not a non-empty string"
+    size = len(name.encode("utf-8"))
+    if size > max_bytes:
+        return f"it is {size} bytes long in UTF-8"
+    bad = sorted(set(_FORBIDDEN_PIPELINE_CHARS.findall(name)))
+    if bad:
+        return f"it contains {', '.join(repr(c) for c in bad)}"
+    if name != name.strip():
+        return "it starts or ends with whitespace"
+    if name.split(".")[0].upper() in _RESERVED_FILE_NAMES:
+        return "it is a reserved device name"
+    return None
+
+
+def check_pipeline_name(name: object, *, max_bytes: int = MAX_PIPELINE_NAME_BYTES) -> str:
+    """``name`` if dlt and Airflow can use it as a pipeline name, else :class:`InvalidArgumentError`."""
+    problem = pipeline_name_problem(name, max_bytes)
+    if problem is not None:
+        shown = repr(name) if not isinstance(name, str) or len(name) <= 120 else repr(name[:120] + "...")
+        raise InvalidArgumentError(
+            f"pipeline_name={shown} is not accepted ({problem}); expected {pipeline_name_rule(max_bytes)}"
+        )
+    return str(name)
+
+
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def derived_pipeline_name(pipeline_name: str, task_id: str) -> str:
+    """``<pipeline_name>__<task>``, cut with a stable hash to :data:`MAX_DERIVED_PIPELINE_NAME_BYTES`.
+
+    Task ids may hold ``.``, which dlt refuses in a pipeline name: it becomes ``_`` plus the hash.
+    """
+    name = f"{pipeline_name}__{task_id}"
+    if len(name.encode("utf-8")) <= MAX_DERIVED_PIPELINE_NAME_BYTES and "." not in task_id:
+        return name
+    suffix = f"_{short_hash(name)}"
+    safe = f"{pipeline_name}__{task_id.replace('.', '_')}"
+    return _cut_utf8(safe, MAX_DERIVED_PIPELINE_NAME_BYTES - len(suffix)) + suffix

@@ -1,0 +1,423 @@
+"""Planning as data: a dlt source graph -> components -> task ids, pipeline names, pools and edges.
+
+Pure and Airflow-free, so it can be unit-tested without Airflow and is where the linear-time guarantee
+lives. ``DltTaskGroup`` turns a :class:`Plan` into ``DltRunOperator`` tasks in one place.
+
+A *component* is a set of resources connected through transformers: a resource and every transformer fed
+by it (transitively) always run in the same task, so each resource is extracted once. Components are found
+with a union-find over each selected resource's parent chain (``resource._pipe.parent``), which is linear in
+the number of resources; ``DltSource.decompose("scc")`` gives the same grouping but is quadratic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_dlt_provider.authoring.names import HASH_LENGTH, derived_pipeline_name, short_hash
+from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, resolve_pool
+
+DECOMPOSE_MODES: tuple[str, ...] = ("none", "serialize", "parallel", "parallel-isolated")
+"""Accepted values of ``decompose``."""
+
+MAX_TASK_ID_LENGTH = 250
+"""Airflow's limit for a task id, the group prefix (``<group_id>.``) included."""
+
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+_MIN_ID_ROOM = HASH_LENGTH + 2
+
+
+@dataclass(frozen=True)
+class Component:
+    """Resources that run together in one task, in the order the source declares them."""
+
+    resources: tuple[str, ...]
+
+    @property
+    def first(self) -> str:
+        return self.resources[0]
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """One task of the group."""
+
+    task_id: str
+    """Id inside the group (without the ``<group_id>.`` prefix)."""
+    resources: tuple[str, ...] | None
+    """Resources the task loads; ``None`` for the whole source (``decompose="none"`` without ``resources``)."""
+    pipeline_name: str
+    pool: str | None
+    """Airflow pool of the task; ``None`` means Airflow's default pool."""
+    isolated: bool = False
+    """True when the task has its own pipeline (``parallel-isolated``)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to build: tasks (in creation order) and the edges ``(upstream_id, downstream_id)`` between them."""
+
+    decompose: str
+    source_name: str
+    pipeline_name: str
+    tasks: tuple[PlannedTask, ...]
+    edges: tuple[tuple[str, str], ...]
+    components: tuple[Component, ...] = field(default=())
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [task.task_id for task in self.tasks]
+
+    @property
+    def pools(self) -> list[str]:
+        """Distinct pools used by the tasks, in order of first use."""
+        return list(dict.fromkeys(task.pool for task in self.tasks if task.pool is not None))
+
+    def task_id_by_resource(self) -> dict[str, str]:
+        """Resource name -> id of the task that loads it (only for tasks with explicit resources)."""
+        return {name: task.task_id for task in self.tasks for name in task.resources or ()}
+
+    def upstream_of(self, task_id: str) -> list[str]:
+        return [up for up, down in self.edges if down == task_id]
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def check_decompose(decompose: Any) -> str:
+    """Return ``decompose`` if it is one of :data:`DECOMPOSE_MODES`, else raise a teaching error."""
+    if not isinstance(decompose, str) or decompose not in DECOMPOSE_MODES:
+        raise InvalidArgumentError(f"decompose={decompose!r} is not one of: {', '.join(DECOMPOSE_MODES)}")
+    return decompose
+
+
+# ---------------------------------------------------------------- components
+
+
+class _UnionFind:
+    """Union-find over string keys with path halving and union by size: near-constant per operation."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.size: dict[str, int] = {}
+
+    def add(self, key: str) -> None:
+        if key not in self.parent:
+            self.parent[key] = key
+            self.size[key] = 1
+
+    def find(self, key: str) -> str:
+        parent = self.parent
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def union(self, a: str, b: str) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a == root_b:
+            return
+        if self.size[root_a] < self.size[root_b]:
+            root_a, root_b = root_b, root_a
+        self.parent[root_b] = root_a
+        self.size[root_a] += self.size[root_b]
+
+
+def _pipe_name(pipe: Any) -> str:
+    return str(pipe.name)
+
+
+def components_from_resources(resources: Iterable[Any]) -> list[Component]:
+    """Group dlt resources into components by walking each resource's parent chain.
+
+    ``resources`` are the resources to load (``DltResource`` objects, in source order). A transformer and
+    the resource (or transformer) feeding it join one component, also when the feeding resource is not
+    selected itself (two transformers sharing an unselected parent run together). Each pipe of a chain is
+    visited once: the walk stops at the first pipe seen before, so the cost is linear in the number of pipes.
+    """
+    selected: list[str] = []
+    forest = _UnionFind()
+    for resource in resources:
+        pipe = resource._pipe
+        name = _pipe_name(pipe)
+        selected.append(name)
+        seen = name in forest.parent
+        forest.add(name)
+        if seen:
+            continue  # already reached as the parent of a resource walked earlier; its chain is joined
+        while (parent := pipe.parent) is not None and not parent.is_empty:
+            parent_name = _pipe_name(parent)
+            parent_seen = parent_name in forest.parent
+            forest.add(parent_name)
+            forest.union(name, parent_name)
+            if parent_seen:
+                break
+            pipe, name = parent, parent_name
+    return _group_in_order(selected, forest)
+
+
+def _group_in_order(names: Sequence[str], forest: _UnionFind) -> list[Component]:
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(forest.find(name), []).append(name)
+    return [Component(tuple(members)) for members in groups.values()]
+
+
+@dataclass(frozen=True)
+class SourceGraph:
+    """What the planner needs of a source, as plain data: its name, selected resources and feeding pipes.
+
+    Built from a ``DltSource`` with :meth:`from_source` and used in its place (the parse cache stores it).
+    ``parents`` maps a transformer (or a parent walked from one) to the pipe feeding it; nothing else of the
+    source -- no data, no arguments -- is kept.
+    """
+
+    name: str
+    selected: tuple[str, ...]
+    parents: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_source(cls, source: Any) -> SourceGraph:
+        parents: dict[str, str] = {}
+        selected = []
+        for resource in source.resources.selected.values():
+            pipe = resource._pipe
+            selected.append(_pipe_name(pipe))
+            while (parent := pipe.parent) is not None and not parent.is_empty:
+                name = _pipe_name(pipe)
+                if name in parents:
+                    break
+                parents[name] = _pipe_name(parent)
+                pipe = parent
+        return cls(str(source.name), tuple(selected), parents)
+
+    def components(self, resources: Sequence[str] | None = None) -> list[Component]:
+        """Components of the selected resources (or of ``resources``), as :func:`components_from_source`."""
+        chosen = self.selected if resources is None else resources
+        forest = _UnionFind()
+        for name in chosen:
+            forest.add(name)
+            while (parent := self.parents.get(name)) is not None:
+                parent_seen = parent in forest.parent
+                forest.add(parent)
+                forest.union(name, parent)
+                if parent_seen:
+                    break
+                name = parent
+        return _group_in_order(list(chosen), forest)
+
+
+def components_from_source(source: Any, resources: Sequence[str] | None = None) -> list[Component]:
+    """Components of a ``DltSource`` (or a :class:`SourceGraph`): its selected resources, or ``resources``."""
+    if isinstance(source, SourceGraph):
+        return source.components(resources)
+    if resources is None:
+        chosen = list(source.resources.selected.values())
+    else:
+        all_resources = source.resources
+        chosen = [all_resources[name] for name in resources]
+    return components_from_resources(chosen)
+
+
+def components_from_names(resources: Sequence[str | Sequence[str]]) -> list[Component]:
+    """Components given by name only (the factory is not called, so the graph is unknown).
+
+    Each name is its own component; a nested sequence of names is one component, for resources connected
+    through transformers: ``["users", ["issues", "comments"]]``.
+    """
+    components = []
+    for item in resources:
+        members = (item,) if isinstance(item, str) else tuple(item)
+        if not members:
+            raise InvalidArgumentError(f"resources={list(resources)!r} contains an empty group")
+        components.append(Component(members))
+    return components
+
+
+def flatten_resource_names(resources: Sequence[str | Sequence[str]]) -> list[str]:
+    """All names of ``resources`` (strings and nested groups) in order."""
+    names: list[str] = []
+    for item in resources:
+        names.extend([item] if isinstance(item, str) else item)
+    return names
+
+
+# ---------------------------------------------------------------- ids and names
+
+
+def sanitize_id(name: str) -> str:
+    """``name`` with every character outside ``[A-Za-z0-9_.-]`` replaced by ``_``."""
+    return _UNSAFE_ID_CHARS.sub("_", name)
+
+
+def fit_name(name: str, max_length: int) -> str:
+    """A safe id for ``name`` of at most ``max_length`` characters.
+
+    A name that is already safe and short enough is kept as it is. Otherwise it is sanitised, cut and given
+    the suffix ``_<hash of the original name>``, so two names that sanitise or cut to the same text still
+    get different ids, deterministically.
+    """
+    safe = sanitize_id(name)
+    if safe == name and 0 < len(name) <= max_length:
+        return name
+    suffix = f"_{short_hash(name)}"
+    return safe[: max_length - len(suffix)] + suffix
+
+
+class TaskIdAllocator:
+    """Hands out unique, safe task ids of at most ``250 - len(prefix)`` characters."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.max_length = MAX_TASK_ID_LENGTH - len(prefix)
+        if self.max_length < _MIN_ID_ROOM + 1:
+            raise InvalidArgumentError(
+                f"group id prefix {prefix!r} is {len(prefix)} characters long; task ids may have at most "
+                f"{MAX_TASK_ID_LENGTH} characters including it, which leaves no room for the task names"
+            )
+        self.used: set[str] = set()
+
+    def allocate(self, name: str) -> str:
+        candidate = fit_name(name, self.max_length)
+        counter = 1
+        while candidate in self.used:
+            counter += 1
+            tail = f"-{counter}"
+            candidate = fit_name(name, self.max_length - len(tail)) + tail
+        self.used.add(candidate)
+        return candidate
+
+
+def isolated_pipeline_name(pipeline_name: str, task_id: str) -> str:
+    """``<pipeline_name>__<task>`` (see :func:`names.derived_pipeline_name`)."""
+    return derived_pipeline_name(pipeline_name, task_id)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def build_plan(
+    components: Sequence[Component],
+    *,
+    source_name: str,
+    pipeline_name: str,
+    decompose: str = "serialize",
+    pool: str | None | _AutoPool = AUTO_POOL,
+    group_prefix: str = "",
+    resources: Sequence[str] | None = None,
+) -> Plan:
+    """Turn components into tasks and edges for ``decompose``.
+
+    :param components: from :func:`components_from_source` or :func:`components_from_names`.
+    :param source_name: the task id for ``decompose="none"``.
+    :param group_prefix: ``"<group_id>."`` as Airflow will prefix the ids (counts against the 250 limit).
+    :param resources: the names the user asked for; the ``none`` task loads those (``None``: the whole source).
+    """
+    decompose = check_decompose(decompose)
+    allocator = TaskIdAllocator(group_prefix)
+    if decompose == "none":
+        task_id = allocator.allocate(source_name or pipeline_name)
+        task = PlannedTask(
+            task_id=task_id,
+            resources=tuple(resources) if resources is not None else None,
+            pipeline_name=pipeline_name,
+            pool=resolve_pool(pool, pipeline_name),
+        )
+        return Plan(decompose, source_name, pipeline_name, (task,), (), tuple(components))
+    if not components:
+        raise InvalidArgumentError(
+            f"source {source_name!r} has no selected resources, so decompose={decompose!r} has nothing to build"
+        )
+    isolated = decompose == "parallel-isolated"
+    tasks: list[PlannedTask] = []
+    for component in components:
+        task_id = allocator.allocate(component.first)
+        task_pipeline = isolated_pipeline_name(pipeline_name, task_id) if isolated else pipeline_name
+        tasks.append(
+            PlannedTask(
+                task_id=task_id,
+                resources=component.resources,
+                pipeline_name=task_pipeline,
+                pool=resolve_pool(pool, task_pipeline),
+                isolated=isolated,
+            )
+        )
+    return Plan(
+        decompose, source_name, pipeline_name, tuple(tasks), _edges(decompose, tasks), tuple(components)
+    )
+
+
+def _edges(decompose: str, tasks: Sequence[PlannedTask]) -> tuple[tuple[str, str], ...]:
+    ids = [task.task_id for task in tasks]
+    if decompose == "serialize":
+        return tuple(zip(ids, ids[1:], strict=False))
+    # parallel modes: the first component creates the dataset and dlt's tables, the rest only wait for it
+    return tuple((ids[0], task_id) for task_id in ids[1:])
+
+
+def plan_source(
+    source: Any,
+    *,
+    pipeline_name: str,
+    decompose: str = "serialize",
+    resources: Sequence[str | Sequence[str]] | None = None,
+    pool: str | None | _AutoPool = AUTO_POOL,
+    group_prefix: str = "",
+    source_name: str | None = None,
+) -> Plan:
+    """Plan for ``source``: a ``DltSource`` (graph known) or ``None`` with ``resources`` (names only).
+
+    With a source object, ``resources`` must be plain names of that source; without one, ``resources`` is
+    required and may hold nested groups (see :func:`components_from_names`).
+    """
+    decompose = check_decompose(decompose)
+    if source is None:
+        if resources is None and decompose != "none":
+            raise InvalidArgumentError(
+                f"decompose={decompose!r} needs the source graph: pass a source object or resources=[...]"
+            )
+        components = components_from_names(resources) if resources is not None else []
+        names: list[str] | None = flatten_resource_names(resources) if resources is not None else None
+        name = source_name or pipeline_name
+    else:
+        names = flatten_resource_names(resources) if resources is not None else None
+        components = [] if decompose == "none" else components_from_source(source, names)
+        name = source_name or source.name
+    return build_plan(
+        components,
+        source_name=name,
+        pipeline_name=pipeline_name,
+        decompose=decompose,
+        pool=pool,
+        group_prefix=group_prefix,
+        resources=names,
+    )
+
+
+def check_unique_resources(resources: Sequence[str | Sequence[str]]) -> None:
+    """Raise when a resource name is listed twice (it would be loaded by two tasks)."""
+    seen: dict[str, int] = {}
+    for name in flatten_resource_names(resources):
+        seen[name] = seen.get(name, 0) + 1
+    twice = [name for name, count in seen.items() if count > 1]
+    if twice:
+        raise InvalidArgumentError(f"resources lists {', '.join(repr(n) for n in twice)} more than once")
+
+
+def resource_items_valid(resources: Any) -> bool:
+    """True when ``resources`` is a non-empty sequence of names or non-empty sequences of names."""
+    if isinstance(resources, str) or not isinstance(resources, Sequence) or not resources:
+        return False
+    for item in resources:
+        if isinstance(item, str):
+            if not item:
+                return False
+        elif isinstance(item, Sequence) and not isinstance(item, Mapping):
+            if not item or not all(isinstance(n, str) and n for n in item):
+                return False
+        else:
+            return False
+    return True

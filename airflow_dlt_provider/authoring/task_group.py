@@ -1,0 +1,329 @@
+"""``DltTaskGroup``: a dlt source as Airflow tasks, one per group of resources that must run together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_dlt_provider import _compat
+from airflow_dlt_provider._compat import BaseOperator, TaskGroup
+from airflow_dlt_provider.authoring.arguments import (
+    check_on_schema_change,
+    check_refresh_for_group,
+    check_run_kwargs,
+)
+from airflow_dlt_provider.authoring.names import check_pipeline_name
+from airflow_dlt_provider.authoring.parse_cache import check_parse_cache
+from airflow_dlt_provider.authoring.plan import (
+    Plan,
+    check_decompose,
+    check_unique_resources,
+    flatten_resource_names,
+    plan_source,
+    resource_items_valid,
+)
+from airflow_dlt_provider.authoring.sources import (
+    SourceSpec,
+    check_resource_names,
+    instantiate_source,
+    resolve_source_spec,
+)
+from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResolutionError
+from airflow_dlt_provider.operators.run import DltRunOperator
+from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool
+
+# arguments the group sets on every task itself; operator_kwargs may not override them
+_GROUP_OWNED_ARGUMENTS = frozenset(
+    {
+        "task_id",
+        "source",
+        "pipeline_name",
+        "source_kwargs",
+        "resources",
+        "destination",
+        "destination_conn_id",
+        "dataset_name",
+        "source_conn_ids",
+        "run_kwargs",
+        "emit_assets",
+        "on_schema_change",
+        "pool",
+        "task_group",
+        "dag",
+    }
+)
+
+
+class DltTaskGroup(TaskGroup):
+    """Run a dlt source as a group of ``DltRunOperator`` tasks.
+
+    Each *component* (a resource together with every transformer it feeds, transitively) becomes one task,
+    so every resource is extracted once. ``decompose`` decides how components become tasks:
+
+    - ``"none"``: one task for the whole source; its id is the source name.
+    - ``"serialize"`` (default): one task per component, chained in the order the source declares them.
+    - ``"parallel"``: one task per component; the first runs first (it creates the dataset and dlt's own
+      tables), the others depend only on it. They share the pipeline and its state, so they share the
+      one-slot pool ``dlt_<pipeline_name>``: **tasks of ``parallel`` never run at the same time**, in one DAG
+      run, across DAG runs or across DAGs. The mode is for clarity in the UI and per-resource retries.
+    - ``"parallel-isolated"``: like ``parallel``, but each component gets its own pipeline
+      ``<pipeline_name>__<task>`` and its own pool ``dlt_<pipeline_name>__<task>``, so they do run side by
+      side (state, schema and working dir are separate; they load into the same dataset). With the default
+      DuckDB destination each isolated pipeline writes its own DuckDB file
+      (``$AIRFLOW_HOME/dlt/duckdb/<pipeline_name>__<task>.duckdb``, see ``runtime.default_duckdb_path``), as a
+      DuckDB file takes one writer at a time; use a shared destination (``destination_conn_id``) to get the
+      tables in one place.
+
+    Task ids inside the group are the first resource of each component (the source name for ``none``),
+    reduced to ``[A-Za-z0-9_.-]`` and at most 250 characters with the ``<group_id>.`` prefix; names that had
+    to be changed get a stable ``_<hash>`` suffix, so ids stay unique and the same on every parse.
+
+    The graph of the source is needed for the components: a source object is read as it is, a factory is
+    called at parse time with ``source_kwargs`` (un-rendered) unless ``resources`` is given. With
+    ``resources`` and a factory, each name is its own task; group resources connected through transformers
+    with a nested list: ``resources=["users", ["issues", "comments"]]``. Unknown names fail at parse time when
+    the graph is known (listing the available resources), otherwise when the task runs.
+
+    :param group_id: the id of the group (unique in the DAG).
+    :param source: a ``DltSource``, a ``DltResource``, a ``@dlt.source`` function or ``"module:attribute"``.
+    :param pipeline_name: the dlt pipeline (and the default pool ``dlt_<pipeline_name>``).
+    :param source_kwargs: keyword arguments of the factory (templated at run time).
+    :param resources: resource names to load (a subset); the factory is then not called at parse time.
+    :param destination: dlt destination name or factory; default from ``destination_conn_id``, else DuckDB.
+    :param destination_conn_id: Airflow connection with the destination credentials.
+    :param dataset_name: destination dataset (templated).
+    :param source_conn_ids: ``{factory_argument: conn_id}``.
+    :param decompose: ``"none"``, ``"serialize"``, ``"parallel"`` or ``"parallel-isolated"``.
+    :param pool: default ``dlt_<pipeline_name>`` (one slot; run ``airflow-dlt pools sync`` to create it);
+        ``None`` for Airflow's default pool (no protection of the pipeline state); any string as given.
+    :param run_kwargs: passed to ``pipeline.run``.
+    :param emit_assets: emit one Airflow asset event per loaded table.
+    :param on_schema_change: ``"warn"`` (default), ``"ignore"`` or ``"fail"``; passed to every task (see
+        ``DltRunOperator``).
+    :param operator_kwargs: passed to every task (``retries``, ``execution_timeout``, ``queue``, ...).
+    :param parse_cache: ``None`` (default: the factory is called on every parse), ``"variable"`` or
+        ``"file"``: keep the graph of a slow factory between parses in an Airflow Variable
+        ``dlt_parse_cache__<dag_id>__<group_id>`` or in ``.dlt_parse_cache/`` beside the DAG file, keyed by
+        the factory, a hash of ``source_kwargs`` and the code's version (see ``parse_cache.py``). Opt-in:
+        ``"variable"`` reads a Variable on every parse, ``"file"`` writes beside the DAG file.
+    :param task_group_kwargs: passed to ``TaskGroup`` (``tooltip``, ``default_args``, ``prefix_group_id``, ...).
+
+    Attribute ``tasks_by_resource`` maps each resource name to its task (empty for ``decompose="none"``
+    with a factory and no ``resources``: the factory is not called then); ``plan`` holds the plan.
+    """
+
+    def __init__(
+        self,
+        group_id: str,
+        *,
+        source: Any,
+        pipeline_name: str,
+        source_kwargs: Mapping[str, Any] | None = None,
+        resources: Sequence[str | Sequence[str]] | str | None = None,
+        destination: Any = None,
+        destination_conn_id: str | None = None,
+        dataset_name: str | None = None,
+        source_conn_ids: Mapping[str, str] | None = None,
+        decompose: str = "serialize",
+        pool: str | None | _AutoPool = AUTO_POOL,
+        run_kwargs: Mapping[str, Any] | None = None,
+        emit_assets: bool = True,
+        on_schema_change: str = "warn",
+        operator_kwargs: Mapping[str, Any] | None = None,
+        parse_cache: str | None = None,
+        **task_group_kwargs: Any,
+    ) -> None:
+        # validate everything before the group is added to the DAG
+        decompose = check_decompose(decompose)
+        check_on_schema_change(on_schema_change)
+        check_pipeline_name(pipeline_name)
+        run_kwargs = check_run_kwargs(run_kwargs)
+        resource_items = _normalise_resources(resources)
+        task_kwargs = _check_operator_kwargs(operator_kwargs, pool)
+        spec = resolve_source_spec(source)
+        cache = _cache_location(check_parse_cache(parse_cache), group_id, task_group_kwargs)
+        graph = _source_graph(spec, resource_items, decompose, source_kwargs, cache)
+
+        _init_task_group(self, group_id, task_group_kwargs)
+
+        self.source = source
+        self.pipeline_name = pipeline_name
+        self.decompose = decompose
+        self.plan: Plan = plan_source(
+            graph,
+            pipeline_name=pipeline_name,
+            decompose=decompose,
+            resources=resource_items,
+            pool=pool,
+            group_prefix=self.child_id(""),
+            source_name=_source_name(spec, graph, pipeline_name),
+        )
+        check_refresh_for_group(run_kwargs, len(self.plan.tasks), decompose)
+        self.tasks_by_resource: dict[str, BaseOperator] = {}
+        tasks: dict[str, BaseOperator] = {}
+        for planned in self.plan.tasks:
+            task = DltRunOperator(
+                task_id=planned.task_id,
+                source=source,
+                pipeline_name=planned.pipeline_name,
+                source_kwargs=source_kwargs,
+                resources=list(planned.resources) if planned.resources is not None else None,
+                destination=destination,
+                destination_conn_id=destination_conn_id,
+                dataset_name=dataset_name,
+                source_conn_ids=source_conn_ids,
+                run_kwargs=run_kwargs,
+                emit_assets=emit_assets,
+                on_schema_change=on_schema_change,
+                pool=planned.pool,
+                task_group=self,
+                dag=self.dag,
+                **task_kwargs,
+            )
+            tasks[planned.task_id] = task
+            for name in planned.resources or ():
+                self.tasks_by_resource[name] = task
+        if decompose == "none" and not self.tasks_by_resource and graph is not None:
+            only = next(iter(tasks.values()))
+            self.tasks_by_resource = {name: only for name in _selected_names(graph)}
+        self._wire(tasks)
+
+    def _wire(self, tasks: Mapping[str, BaseOperator]) -> None:
+        downstream: dict[str, list[BaseOperator]] = {}
+        for upstream_id, downstream_id in self.plan.edges:
+            downstream.setdefault(upstream_id, []).append(tasks[downstream_id])
+        for upstream_id, targets in downstream.items():
+            tasks[upstream_id].set_downstream(targets)
+
+
+def _init_task_group(group: DltTaskGroup, group_id: str, task_group_kwargs: dict[str, Any]) -> None:
+    """``TaskGroup.__init__`` with a clearer message when the group id is taken."""
+    duplicate = _compat.duplicate_task_id_error()
+    try:
+        TaskGroup.__init__(group, group_id=group_id, **task_group_kwargs)
+    except duplicate as error:
+        dag = task_group_kwargs.get("dag")
+        where = f" of DAG {dag.dag_id!r}" if dag is not None else ""
+        raise duplicate(
+            f"DltTaskGroup group_id={group_id!r} is already used by another task or task group{where}; "
+            f"give each DltTaskGroup its own group_id ({error})"
+        ) from error
+
+
+def _normalise_resources(resources: Any) -> list[str | Sequence[str]] | None:
+    if resources is None:
+        return None
+    if isinstance(resources, str):
+        resources = [resources]
+    if not resource_items_valid(resources):
+        raise InvalidArgumentError(
+            f"resources={resources!r} must be a non-empty list of resource names "
+            "(or of lists of names that run in one task)"
+        )
+    items: list[str | Sequence[str]] = [item if isinstance(item, str) else tuple(item) for item in resources]
+    check_unique_resources(items)
+    return items
+
+
+def _check_operator_kwargs(operator_kwargs: Mapping[str, Any] | None, pool: Any) -> dict[str, Any]:
+    kwargs = dict(operator_kwargs or {})
+    owned = sorted(set(kwargs) & _GROUP_OWNED_ARGUMENTS)
+    if owned:
+        raise InvalidArgumentError(
+            f"operator_kwargs may not set {', '.join(owned)}: DltTaskGroup sets them on every task; "
+            "pass them to DltTaskGroup itself"
+        )
+    if isinstance(pool, _AutoPool) and kwargs.get("pool_slots", 1) != 1:
+        raise InvalidArgumentError(
+            f"operator_kwargs pool_slots={kwargs['pool_slots']!r} is not accepted with the automatic one-slot "
+            "pool dlt_<pipeline_name> (a task needing more slots than the pool has is never scheduled); "
+            "pass pool='<your pool>' to use pool_slots"
+        )
+    return kwargs
+
+
+def _source_graph(
+    spec: SourceSpec,
+    resources: list[str | Sequence[str]] | None,
+    decompose: str,
+    source_kwargs: Mapping[str, Any] | None,
+    cache: dict[str, Any] | None = None,
+) -> Any:
+    """The source object whose graph the plan reads, or ``None`` when the plan goes by names only.
+
+    A factory is called only when the graph is needed: ``decompose`` other than ``none`` and no ``resources``;
+    with a parse ``cache`` its graph may come from the store instead (a ``SourceGraph``).
+    """
+    if spec.is_factory:
+        if resources is not None or decompose == "none":
+            return None
+        if cache is not None:
+            from airflow_dlt_provider.authoring.parse_cache import cached_graph
+
+            return cached_graph(
+                factory=spec.target,
+                source_kwargs=source_kwargs,
+                compute=lambda: _call_factory(spec, source_kwargs),
+                **cache,
+            )
+        graph = _call_factory(spec, source_kwargs)
+    else:
+        graph = _as_source(spec.target)
+    if resources is not None:
+        names = flatten_resource_names(resources)
+        check_resource_names(names, graph.resources, graph.name)
+    return graph
+
+
+def _call_factory(spec: SourceSpec, source_kwargs: Mapping[str, Any] | None) -> Any:
+    from airflow_dlt_provider.runtime.dlt_config import airflow_variable_lookups
+
+    try:
+        with airflow_variable_lookups(secrets_toml=False):  # parse time: no Variable lookups
+            return instantiate_source(spec, source_kwargs)
+    except SourceResolutionError:
+        raise
+    except Exception as error:
+        raise SourceResolutionError(
+            f"calling source {spec.display_name!r} at parse time to find its resources failed "
+            f"({type(error).__name__}: {error}); pass resources=[...] to plan without calling it"
+        ) from error
+
+
+def _cache_location(
+    parse_cache: str | None, group_id: str, task_group_kwargs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Where the parse cache of this group lives (mode, DAG id, DAG file), or ``None`` without a cache."""
+    if parse_cache is None:
+        return None
+    dag = _compat.current_dag(task_group_kwargs.get("dag"))
+    if dag is None:
+        return None
+    return {
+        "mode": parse_cache,
+        "dag_id": dag.dag_id,
+        "group_id": group_id,
+        "dag_file": getattr(dag, "fileloc", None),
+    }
+
+
+def _as_source(target: Any) -> Any:
+    """A ``DltSource`` for a source or resource object (a resource is wrapped, not copied)."""
+    from dlt.extract.source import DltSource
+
+    if isinstance(target, DltSource):
+        return target
+    import dlt
+
+    return DltSource(dlt.Schema(target.name), target.section or target.name, [target])
+
+
+def _source_name(spec: SourceSpec, graph: Any, pipeline_name: str) -> str:
+    if graph is not None:
+        return str(graph.name)
+    name = getattr(spec.target, "name", None) or getattr(spec.target, "__name__", None)
+    return str(name or pipeline_name)
+
+
+def _selected_names(graph: Any) -> list[str]:
+    return list(graph.resources.selected.keys())

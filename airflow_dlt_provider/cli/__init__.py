@@ -1,0 +1,1 @@
+"""``airflow-dlt``: ``pools sync|export``, ``init``, ``check``."""

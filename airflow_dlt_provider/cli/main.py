@@ -1,0 +1,187 @@
+"""The ``airflow-dlt`` command (and ``airflow dlt ...`` on Airflow versions that let providers add commands).
+
+``airflow-dlt pools sync``   create the pools the dlt tasks of the DAGs folder need (one slot each)
+``airflow-dlt pools export`` the same pools as JSON for ``airflow pools import`` (Composer, MWAA, Astronomer)
+
+Each command group is added by a ``register_<group>(subparsers)`` function listed in :data:`REGISTRARS`, so
+a new group (``init``, ``check``) is one function more. Handlers take the parsed ``argparse.Namespace`` and
+return the exit code; the same handlers serve ``airflow dlt ...``. This module imports nothing heavy at the
+top: Airflow's CLI imports it on every ``airflow`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------- pools
+
+
+def _print_import_errors(errors: dict[str, str], out: TextIO) -> None:
+    for path, error in sorted(errors.items()):
+        first_line = error.strip().splitlines()[-1] if error.strip() else error
+        print(f"warning: DAG file {path} failed to import, its pools are unknown: {first_line}", file=out)
+
+
+def pools_sync(args: argparse.Namespace) -> int:
+    """Create the missing pools of the DAGs folder's dlt tasks; existing pools are left alone."""
+    from airflow_dlt_provider.pools.sync import parse_dags_folder, pools_needed, sync_pools
+
+    dags, errors = parse_dags_folder(args.dags_folder)
+    _print_import_errors(errors, sys.stderr)
+    needs = pools_needed(dags)
+    result = sync_pools(needs, dry_run=args.dry_run)
+    verb = "would create" if args.dry_run else "created"
+    for need in needs:
+        if need.name in result.existing:
+            print(f"exists    {need.name} ({result.existing[need.name]} slots), left as is")
+            if result.existing[need.name] < need.slots:
+                print(
+                    f"warning: pool {need.name} has {result.existing[need.name]} slots but a task needs "
+                    f"{need.slots}; that task will never be scheduled",
+                    file=sys.stderr,
+                )
+        else:
+            print(f"{verb:<9} {need.name} ({need.slots} slot{'s' if need.slots != 1 else ''})")
+    print(
+        f"{len(needs)} pool(s) used by dlt tasks in {len(dags)} DAG(s): "
+        f"{len(result.created)} {verb}, {len(result.existing)} already there"
+    )
+    return 1 if errors else 0
+
+
+def pools_export(args: argparse.Namespace) -> int:
+    """Write the pools of the DAGs folder's dlt tasks as JSON for ``airflow pools import``."""
+    from airflow_dlt_provider.pools.sync import export_pools, parse_dags_folder, pools_needed
+
+    dags, errors = parse_dags_folder(args.dags_folder)
+    _print_import_errors(errors, sys.stderr)
+    document = json.dumps(export_pools(pools_needed(dags)), indent=2, sort_keys=True) + "\n"
+    if args.output and args.output != "-":
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(document)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(document)
+    return 1 if errors else 0
+
+
+def _dags_folder_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dags-folder",
+        "-d",
+        dest="dags_folder",
+        default=None,
+        help="DAGs folder to parse (default: Airflow's configured core.dags_folder)",
+    )
+
+
+def register_pools(subparsers: Any) -> None:
+    """Add ``pools sync`` and ``pools export``."""
+    pools = subparsers.add_parser("pools", help="pools of dlt pipelines (one slot each)")
+    commands = pools.add_subparsers(dest="pools_command", metavar="COMMAND", required=True)
+
+    sync = commands.add_parser(
+        "sync", help="create the missing pools the dlt tasks of the DAGs folder use (existing ones are kept)"
+    )
+    _dags_folder_option(sync)
+    sync.add_argument("--dry-run", action="store_true", help="only print what would be created")
+    sync.set_defaults(handler=pools_sync)
+
+    export = commands.add_parser("export", help="print the pools as JSON for `airflow pools import`")
+    _dags_folder_option(export)
+    export.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    export.set_defaults(handler=pools_export)
+
+
+def register_init(subparsers: Any) -> None:
+    """Add ``init PIPELINE_SCRIPT [--dags-folder DIR]`` (scaffold a DltTaskGroup DAG; see scaffold.py)."""
+    from airflow_dlt_provider.scaffold.main import register_init as register
+
+    register(subparsers)
+
+
+REGISTRARS: list[Callable[[Any], None]] = [register_pools, register_init]
+"""Functions adding a command group to the ``airflow-dlt`` parser (``init``, ``check`` are added here)."""
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airflow-dlt", description="Tools of the dlt provider for Airflow.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in REGISTRARS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script ``airflow-dlt``."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except Exception as error:  # a clear one-line message instead of a traceback
+        from airflow_dlt_provider.exceptions import DltProviderError
+
+        if not isinstance(error, (DltProviderError, ValueError, OSError)):
+            raise
+        print(f"airflow-dlt: error: {error}", file=sys.stderr)
+        return 2
+
+
+# ---------------------------------------------------------------- `airflow dlt ...` (provider-info "cli")
+
+
+def _airflow_action(handler: Handler) -> Callable[[argparse.Namespace], None]:
+    def run(args: argparse.Namespace) -> None:
+        code = handler(args)
+        if code:
+            sys.exit(code)
+
+    run.__name__ = handler.__name__
+    return run
+
+
+def get_airflow_cli_commands() -> list[Any]:
+    """``airflow dlt pools sync|export``, for Airflow versions whose provider info accepts ``cli``."""
+    from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
+
+    dags_folder = Arg(
+        ("--dags-folder", "-d"),
+        dest="dags_folder",
+        default=None,
+        help="DAGs folder to parse (default: Airflow's configured core.dags_folder)",
+    )
+    dry_run = Arg(("--dry-run",), action="store_true", help="only print what would be created")
+    output = Arg(("-o", "--output"), default=None, help="write to this file instead of stdout")
+    pools = GroupCommand(
+        name="pools",
+        help="Pools of dlt pipelines (one slot each)",
+        subcommands=(
+            ActionCommand(
+                name="sync",
+                help="Create the missing pools the dlt tasks of the DAGs folder use",
+                func=_airflow_action(pools_sync),
+                args=(dags_folder, dry_run),
+            ),
+            ActionCommand(
+                name="export",
+                help="Print the pools as JSON for `airflow pools import`",
+                func=_airflow_action(pools_export),
+                args=(dags_folder, output),
+            ),
+        ),
+    )
+    return [GroupCommand(name="dlt", help="dlt provider tools (same as `airflow-dlt`)", subcommands=(pools,))]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Pool names of dlt tasks (pure: imports nothing). A pipeline's state is only touched under its one-slot pool."""
+
+from __future__ import annotations
+
+POOL_PREFIX = "dlt_"
+
+
+class _AutoPool:
+    """Sentinel: the pool named after the pipeline."""
+
+    def __repr__(self) -> str:
+        return "<auto>"
+
+
+AUTO_POOL = _AutoPool()
+
+
+def pool_name_for(pipeline_name: str) -> str:
+    """``dlt_<pipeline_name>``: the one-slot pool that serialises every task of a pipeline."""
+    return f"{POOL_PREFIX}{pipeline_name}"
+
+
+def resolve_pool(pool: str | None | _AutoPool, pipeline_name: str) -> str | None:
+    """The pool a task uses: automatic, none (``None``: Airflow's default pool) or the given name."""
+    if isinstance(pool, _AutoPool):
+        return pool_name_for(pipeline_name)
+    return pool

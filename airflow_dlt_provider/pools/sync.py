@@ -1,0 +1,90 @@
+"""The pools a DAGs folder needs: found from its dlt tasks, created in the metadata DB or exported as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+# ---------------------------------------------------------------- pools a DAGs folder needs
+
+DEFAULT_POOL_NAME = "default_pool"
+"""Airflow's own pool: always exists, never created or exported here."""
+
+
+@dataclass(frozen=True)
+class PoolNeed:
+    """A pool that dlt tasks use: its name, the slots it needs and the tasks that use it."""
+
+    name: str
+    slots: int
+    """The largest ``pool_slots`` of its tasks (1 for every task of a ``DltTaskGroup`` with the auto pool)."""
+    tasks: tuple[str, ...]
+    """``<dag_id>.<task_id>`` of the tasks that use it."""
+
+    @property
+    def description(self) -> str:
+        dags = sorted({task.split(".", 1)[0] for task in self.tasks})
+        return f"dlt pipeline pool (airflow-dlt-provider); used by DAG(s) {', '.join(dags)}"[:500]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    created: tuple[PoolNeed, ...]
+    existing: dict[str, int]
+    """``{name: slots}`` of the needed pools that were there already (left as they are)."""
+
+
+def pools_needed(dags: Iterable[Any]) -> list[PoolNeed]:
+    """The pools of every ``DltRunOperator`` task of ``dags`` (sorted by name; Airflow's default pool left out)."""
+    from airflow_dlt_provider.operators.run import DltRunOperator
+
+    slots: dict[str, int] = {}
+    users: dict[str, list[str]] = {}
+    for dag in dags:
+        for task in dag.tasks:
+            if not isinstance(task, DltRunOperator):
+                continue
+            pool = getattr(task, "pool", None)
+            if not pool or pool == DEFAULT_POOL_NAME:
+                continue
+            slots[pool] = max(slots.get(pool, 1), int(getattr(task, "pool_slots", 1) or 1))
+            users.setdefault(pool, []).append(f"{dag.dag_id}.{task.task_id}")
+    return [PoolNeed(name, slots[name], tuple(users[name])) for name in sorted(slots)]
+
+
+def parse_dags_folder(dags_folder: str | None = None) -> tuple[list[Any], dict[str, str]]:
+    """Parse ``dags_folder`` (default: Airflow's configured DAGs folder): ``(dags, import errors by file)``."""
+    from airflow_dlt_provider import _compat
+
+    folder = dags_folder or _compat.conf_get("core", "dags_folder")
+    if not folder:
+        raise ValueError("no DAGs folder: pass --dags-folder or set [core] dags_folder")
+    # like Airflow's DAG processor: modules next to the DAG files are importable
+    import sys
+
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    bag = _compat.dag_bag(str(folder))
+    return list(bag.dags.values()), {str(k): str(v) for k, v in bag.import_errors.items()}
+
+
+def sync_pools(needs: Iterable[PoolNeed], *, dry_run: bool = False) -> SyncResult:
+    """Create the missing pools in the configured metadata DB; existing pools are left as they are."""
+    from airflow_dlt_provider import _compat
+
+    needs = list(needs)
+    existing = _compat.existing_pools([need.name for need in needs])
+    missing = tuple(need for need in needs if need.name not in existing)
+    if not dry_run:
+        for need in missing:
+            _compat.create_pool(need.name, need.slots, need.description)
+    return SyncResult(created=missing, existing=existing)
+
+
+def export_pools(needs: Iterable[PoolNeed]) -> dict[str, dict[str, Any]]:
+    """The JSON document ``airflow pools import`` accepts: ``{name: {slots, description, include_deferred}}``."""
+    return {
+        need.name: {"slots": need.slots, "description": need.description, "include_deferred": False}
+        for need in needs
+    }

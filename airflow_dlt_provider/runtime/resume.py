@@ -1,0 +1,333 @@
+"""Retries that resume: finish the load packages of a failed attempt instead of extracting again.
+
+The task's working directory (``runtime.task_working_dir``) outlives a failed attempt on the same worker.
+At the start of an attempt this module looks into it:
+
+- pending load packages (extracted or normalized, not fully loaded) are what the failed attempt extracted
+  for this very task instance: they are normalized if needed and loaded; the source is not called again;
+- packages that a previous attempt loaded completely (it failed after the load, e.g. killed while
+  reporting) are reported as this task's load; the source is not called again;
+- packages completed with failed jobs (``load.raise_on_failed_jobs = false``) are never dropped: the task
+  fails, naming the failed jobs and where their files are kept;
+- otherwise the source is extracted, normalized and loaded (dlt's ``Pipeline.run``). On a fresh worker the folder is empty and dlt
+  restores the pipeline state from the destination first.
+
+Rows per table of every package are written to ``ROWS_FILE`` in the working directory when a normalize
+step ends (a hook on dlt's progress collector, so before the load starts), so an attempt that only loads packages of a previous attempt still reports their rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_dlt_provider import _compat
+from airflow_dlt_provider.exceptions import LoadFailedError
+
+log = logging.getLogger("airflow_dlt_provider.resume")
+
+ROWS_FILE = "airflow_dlt_rows_by_load_id.json"
+
+
+@dataclass
+class PreviousLoad:
+    """Stands in for dlt's ``LoadInfo`` when a previous attempt already loaded the packages."""
+
+    loads_ids: list[str]
+    load_packages: list[Any] = field(default_factory=list)
+    has_failed_jobs: bool = False
+
+
+@dataclass
+class RunOutcome:
+    """What one attempt did: dlt's load info, rows per table and whether it resumed a previous attempt."""
+
+    load_info: Any
+    rows: dict[str, int]
+    resumed_load_ids: list[str] = field(default_factory=list)
+
+    @property
+    def resumed(self) -> bool:
+        return bool(self.resumed_load_ids)
+
+
+# ---------------------------------------------------------------- rows per load package
+
+
+def _rows_path(working_dir: Path) -> Path:
+    return working_dir / ROWS_FILE
+
+
+def read_rows_by_load_id(working_dir: Path) -> dict[str, dict[str, int]]:
+    path = _rows_path(working_dir)
+    if not path.exists():
+        return {}
+    try:
+        return dict(json.loads(path.read_text()))
+    except ValueError:
+        log.warning("could not read %s; rows of earlier attempts are unknown", path)
+        return {}
+
+
+def record_rows(working_dir: Path, normalize_info: Any) -> None:
+    """Store rows per table of each package normalized in this attempt (``NormalizeInfo.metrics``)."""
+    metrics = getattr(normalize_info, "metrics", None) or {}
+    if not metrics:
+        return
+    recorded = read_rows_by_load_id(working_dir)
+    for load_id, steps in metrics.items():
+        counts: dict[str, int] = {}
+        for step in steps:
+            for table, table_metrics in (step.get("table_metrics") or {}).items():
+                counts[table] = counts.get(table, 0) + int(table_metrics.items_count)
+        recorded[load_id] = counts
+    path = _rows_path(working_dir)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(recorded, sort_keys=True))
+    tmp.replace(path)
+
+
+def rows_of(working_dir: Path, load_ids: Sequence[str]) -> dict[str, int]:
+    """Rows per user table in the packages ``load_ids`` (dlt's own ``_dlt*`` tables left out)."""
+    recorded = read_rows_by_load_id(working_dir)
+    totals: dict[str, int] = {}
+    for load_id in load_ids:
+        if load_id not in recorded:
+            log.warning("rows of load package %s were not recorded; the summary leaves them out", load_id)
+            continue
+        for table, count in recorded[load_id].items():
+            if not table.startswith("_dlt"):
+                totals[table] = totals.get(table, 0) + count
+    return dict(sorted(totals.items()))
+
+
+# ---------------------------------------------------------------- what an earlier attempt left
+
+
+def pending_load_ids(pipeline: Any) -> list[str]:
+    """Load packages extracted or normalized but not fully loaded yet."""
+    return sorted(
+        set(pipeline.list_extracted_load_packages()) | set(pipeline.list_normalized_load_packages())
+    )
+
+
+def failed_jobs(pipeline: Any, load_ids: Sequence[str]) -> list[str]:
+    """``"<load id>: <table> (<file>): <message>"`` for every terminally failed job of ``load_ids``."""
+    lines = []
+    for load_id in load_ids:
+        info = pipeline.get_load_package_info(load_id)
+        for job in info.jobs.get("failed_jobs", []):
+            message = _compat.redact(str(job.failed_message or "no message"))
+            lines.append(f"{load_id}: table {job.job_file_info.table_name} ({job.file_path}): {message}")
+    return lines
+
+
+def _raise_failed_jobs(lines: Sequence[str], when: str) -> None:
+    listing = "\n  ".join(lines)
+    raise LoadFailedError(
+        f"{when} {len(lines)} load job(s) failed terminally and their rows are not in the destination:\n  "
+        f"{listing}\nThe job files are kept in the task's working directory and are not loaded again "
+        "automatically; fix the cause, load or inspect them, then delete that folder to extract again"
+    )
+
+
+# ---------------------------------------------------------------- one attempt
+
+
+def resume_or_run(pipeline: Any, working_dir: Path, run: Callable[[], Any]) -> RunOutcome:
+    """Finish what a previous attempt left in ``working_dir``, else ``run()`` (extract, normalize, load).
+
+    ``run`` is the normal dlt run; with pending packages dlt's ``Pipeline.run`` loads them and returns
+    without extracting (the source is not called). Rows come from ``ROWS_FILE`` for every loaded package.
+    """
+    pending = pending_load_ids(pipeline)
+    if pending:
+        log.warning(
+            "found %d pending load packages from a previous attempt: loading them instead of extracting "
+            "again (load ids: %s)",
+            len(pending),
+            ", ".join(pending),
+        )
+        mark_committed_jobs(pipeline)
+    else:
+        completed = list(pipeline.list_completed_load_packages())
+        if completed:
+            return _previously_loaded(pipeline, completed, working_dir)
+    load_info = run()
+    load_ids = list(getattr(load_info, "loads_ids", None) or [])
+    return RunOutcome(load_info=load_info, rows=rows_of(working_dir, load_ids), resumed_load_ids=pending)
+
+
+def mark_committed_jobs(pipeline: Any) -> list[str]:
+    """Mark the started jobs whose rows the destination already holds as completed; returns their files.
+
+    A worker killed after a job's transaction committed but before dlt recorded it (dlt writes a "pending
+    transition" marker right after the commit) leaves the job in ``started_jobs``; dlt would run it again,
+    loading its rows twice, or failing every retry on the unique ``_dlt_id`` index. If the ``_dlt_id`` of the
+    job file's first row is in its table, the job is given dlt's own completed marker instead.
+    """
+    packages = pipeline._get_load_storage().normalized_packages
+    if not hasattr(packages, "save_pending_transition"):  # dlt releases before the markers existed
+        return []
+    marked: list[str] = []
+    for load_id in pipeline.list_normalized_load_packages():
+        unmarked = [
+            Path(packages.storage.make_full_path(path))
+            for path in packages.list_started_jobs(load_id)
+            if packages.load_pending_transition(load_id, Path(path).name) is None
+        ]
+        if not unmarked:
+            continue
+        try:
+            with pipeline.destination_client(packages.load_schema(load_id).name) as client:
+                committed = [job for job in unmarked if _first_row_in_destination(client, job)]
+        except Exception as error:  # e.g. the destination is not reachable: dlt's own restore applies
+            log.warning(
+                "could not check in the destination whether started load job(s) %s of package %s had "
+                "committed before the previous attempt stopped (%s): dlt loads them again, so rows of a job "
+                "that had committed may be loaded twice",
+                ", ".join(job.name for job in unmarked),
+                load_id,
+                _compat.redact(str(error)),
+            )
+            continue
+        for job in committed:
+            packages.save_pending_transition(load_id, job.name, "completed", None)
+            marked.append(job.name)
+            log.warning(
+                "load job %s of package %s had committed its rows before the previous attempt stopped "
+                "(its first row is in the destination): marked completed, not loaded again",
+                job.name,
+                load_id,
+            )
+    return marked
+
+
+def _first_row_in_destination(client: Any, job_file: Path) -> bool:
+    """Whether the ``_dlt_id`` of the first row of ``job_file`` is in the job's table (SQL destinations)."""
+    from dlt.common.storages.load_package import ParsedLoadJobFileName
+
+    from airflow_dlt_provider.runtime.job_files import first_row_value
+
+    sql_client = getattr(client, "sql_client", None)
+    if sql_client is None:  # not a SQL destination: dlt's own job restore applies
+        return False
+    job = ParsedLoadJobFileName.parse(job_file.name)
+    id_column = client.schema.naming.normalize_identifier("_dlt_id")
+    row_id = first_row_value(job_file, job.file_format, id_column)
+    if row_id is None:
+        log.warning(
+            "started load job %s has no readable %r in its first row: it is loaded again; if it had committed "
+            "before the previous attempt stopped, its rows may be loaded twice",
+            job_file.name,
+            id_column,
+        )
+        return False
+    staging = client.should_load_data_to_staging_dataset(job.table_name)
+    try:
+        with sql_client.with_staging_dataset() if staging else contextlib.nullcontext():
+            table = sql_client.make_qualified_table_name(job.table_name)
+            column = sql_client.escape_column_name(id_column)
+            found = sql_client.execute_sql(f"SELECT 1 FROM {table} WHERE {column} = %s", row_id)
+    except Exception as error:  # e.g. the table does not exist yet: then the job has not loaded anything
+        log.warning(
+            "could not look up the first row of started load job %s in table %r (%s): the job is loaded "
+            "again; if it had committed before the previous attempt stopped, its rows may be loaded twice",
+            job_file.name,
+            job.table_name,
+            _compat.redact(str(error)),
+        )
+        return False
+    return bool(found)
+
+
+def _previously_loaded(pipeline: Any, completed: list[str], working_dir: Path) -> RunOutcome:
+    failed = failed_jobs(pipeline, completed)
+    if failed:
+        _raise_failed_jobs(failed, "A previous attempt of this task completed its load packages, but")
+    log.warning(
+        "a previous attempt already loaded load package(s) %s completely before it failed: not extracting "
+        "again; reporting those packages",
+        ", ".join(completed),
+    )
+    packages = [pipeline.get_load_package_info(load_id) for load_id in completed]
+    return RunOutcome(
+        load_info=PreviousLoad(loads_ids=completed, load_packages=packages),
+        rows=rows_of(working_dir, completed),
+        resumed_load_ids=completed,
+    )
+
+
+def recording_rows(collector: Any, working_dir: Path) -> Any:
+    """Make dlt's progress ``collector`` write ``ROWS_FILE`` when a normalize step ends (before the load)."""
+    original = collector.on_end_trace_step
+
+    def on_end_trace_step(trace: Any, step: Any, pipeline: Any, step_info: Any, send_state: bool) -> None:
+        original(trace, step, pipeline, step_info, send_state)
+        if getattr(step, "step", None) == "normalize" and not isinstance(step_info, BaseException):
+            record_rows(working_dir, step_info)
+
+    setattr(collector, "on_end_trace_step", on_end_trace_step)  # noqa: B010 - instance-level hook
+    return collector
+
+
+# ---------------------------------------------------------------- after a failure
+
+
+def packages_left_in(working_dir: Path, pipeline_name: str) -> list[str]:
+    """Load ids in a kept folder that still need loading (pending) or hold failed jobs (never dropped)."""
+    if not (working_dir / pipeline_name).is_dir():
+        return []
+    import dlt
+
+    try:
+        pipeline = dlt.attach(pipeline_name=pipeline_name, pipelines_dir=str(working_dir))
+    except Exception as error:  # half written: keep it, a person can look
+        log.warning("could not read the kept folder %s (%s): it is kept", working_dir, error)
+        return ["<unreadable>"]
+    try:
+        completed = list(pipeline.list_completed_load_packages())
+        with_failed_jobs = [load_id for load_id in completed if failed_jobs(pipeline, [load_id])]
+        return sorted(set(pending_load_ids(pipeline)) | set(with_failed_jobs))
+    finally:
+        pipeline.deactivate()
+
+
+def describe_kept(working_dir: Path, pipeline_name: str) -> str:
+    """What a failed attempt leaves in ``working_dir`` and what the next attempt will do with it."""
+    if not (working_dir / pipeline_name).exists():
+        return (
+            f"nothing was kept in {working_dir}: the retry starts from scratch (state from the destination)"
+        )
+    try:
+        import dlt
+
+        pipeline = dlt.attach(pipeline_name=pipeline_name, pipelines_dir=str(working_dir))
+        try:
+            pending = pending_load_ids(pipeline)
+            completed = list(pipeline.list_completed_load_packages())
+        finally:
+            # attach() made it the current pipeline of this process; the next task run here
+            # (dag.test, a test session) must not inherit its destination settings
+            pipeline.deactivate()
+    except Exception as error:  # the folder may be half written when the failure hit early
+        return f"kept {working_dir} (its load packages could not be listed: {error})"
+    if pending:
+        return (
+            f"kept {working_dir} with {len(pending)} pending load package(s) ({', '.join(pending)}): "
+            "the retry loads them and does not extract again"
+        )
+    if completed:
+        return (
+            f"kept {working_dir} with load package(s) {', '.join(completed)} that were loaded: the retry "
+            "reports them and does not extract again"
+        )
+    return (
+        f"kept {working_dir}; no load package was pending, so the retry extracts again from the state "
+        "kept there"
+    )

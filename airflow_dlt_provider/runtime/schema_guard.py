@@ -1,0 +1,324 @@
+"""Checks around the dlt run: ``on_schema_change``, data contracts and failed load jobs.
+
+``on_schema_change``
+    What counts as a change is decided per task, not per pipeline: the tasks of a ``DltTaskGroup`` share one
+    pipeline, so the destination already holds other tasks' tables when a task loads its own for the first
+    time. New tables of a resource that had no table before the run are expected (the task's first run for
+    that resource); new tables (nested ones included) and new columns under a resource that already had
+    tables are schema changes. :class:`Baseline` holds what the schema knew before the run.
+
+    ``"warn"`` (default): new tables and columns are loaded; schema changes are logged at WARNING, expected
+    new tables at INFO. ``"ignore"``: loaded and logged at INFO. ``"fail"``: once the schema holds any user
+    table, the run goes step by step -- extract, normalize, then the normalized packages' schema updates are
+    read *before* the load step; any schema change fails the task with :class:`SchemaChangeError` naming it,
+    and nothing is loaded. The pipeline's local files are dropped, so a retry starts again from the state and
+    schema stored at the destination (and fails again while the data still has the new column).
+
+    When the pipeline could not be synced from the destination, whether a table existed is unknown: the run
+    is not taken for a first run, and with ``"fail"`` every table the local schema does not hold counts as
+    a change (the error is chained, so a transient sync failure is retried).
+
+    dlt's ``schema_contract="freeze"`` was considered and not used for this: dlt stores the contract passed to
+    ``run`` in the schema (and so at the destination), so a later ``"warn"`` run would still be frozen.
+
+Data contracts
+    A contract the user sets (``run_kwargs={"schema_contract": ...}`` or on the resources) that dlt finds
+    violated fails the task with :class:`DataContractError` naming the table, the column and the contract.
+
+Failed load jobs
+    A load job that failed terminally (raised by dlt, or left in ``load_info`` when
+    ``raise_on_failed_jobs`` is off) fails the task with :class:`LoadFailedError` naming the table, the job
+    id and dlt's error text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_dlt_provider import _compat
+from airflow_dlt_provider.exceptions import (
+    DataContractError,
+    LoadFailedError,
+    SchemaChangeError,
+)
+
+log = logging.getLogger("airflow_dlt_provider.checks")
+
+
+# ---------------------------------------------------------------- what the schema knew before the run
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The pipeline schema before this task's run, as synced from the destination."""
+
+    schema_name: str
+    tables: Mapping[str, list[str]]  # typed columns of every user table (see typed_columns)
+    resources_with_tables: frozenset[str]  # the task's resources that already had a table
+    sync_error: BaseException | None = None  # set when the destination could not be read
+
+    @property
+    def known(self) -> bool:
+        return self.sync_error is None
+
+    @property
+    def first_run(self) -> bool:
+        """No table of the task's resources exists yet; ``False`` when that is unknown."""
+        return self.known and not self.resources_with_tables
+
+
+def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
+    """Sync the pipeline from the destination, then read the :class:`Baseline` of ``source``'s resources.
+
+    A failed sync is logged at WARNING and recorded in the baseline: the guard stays on.
+    """
+    sync_error: BaseException | None = None
+    try:
+        pipeline.sync_destination()
+    except Exception as error:
+        sync_error = error
+        log.warning(
+            "%s",
+            _compat.redact(
+                f"could not sync pipeline {pipeline.pipeline_name!r} from the destination: "
+                f"{_root_error_text(error)}. Whether this task's tables exist is unknown, so the run is not "
+                "taken for a first run (on_schema_change='fail' refuses every table and column this "
+                "worker's copy of the schema does not hold)"
+            ),
+        )
+    else:
+        # dlt's run() syncs once per pipeline object unless this is set: one destination round trip less
+        if hasattr(pipeline, "_state_restored"):
+            pipeline._state_restored = True
+    return read_baseline(pipeline, source.schema.name, source.selected_resources.keys(), sync_error)
+
+
+def _root_error_text(error: BaseException) -> str:
+    """``Type: message`` of the innermost cause (dlt wraps the driver's error in PipelineStepFailed)."""
+    seen = {id(error)}
+    while error.__cause__ is not None and id(error.__cause__) not in seen:
+        error = error.__cause__
+        seen.add(id(error))
+    return f"{type(error).__name__}: {error}"
+
+
+def read_baseline(
+    pipeline: Any, schema_name: str, resources: Iterable[str], sync_error: BaseException | None = None
+) -> Baseline:
+    tables = typed_columns(pipeline, schema_name)
+    schema_tables = _schema_tables(pipeline, schema_name)
+    owners = {resource_of(schema_tables, table) for table in tables}
+    return Baseline(schema_name, tables, frozenset(owners & set(resources)), sync_error)
+
+
+def _schema_tables(pipeline: Any, schema_name: str) -> Mapping[str, Any]:
+    return pipeline.schemas[schema_name].tables if schema_name in pipeline.schema_names else {}
+
+
+def resource_of(schema_tables: Mapping[str, Any], table_name: str) -> str:
+    """The resource that loads ``table_name``; a nested table belongs to its root table's resource."""
+    from dlt.common.schema.utils import get_root_table
+
+    root = get_root_table(schema_tables, table_name)  # type: ignore[arg-type]
+    return str(root.get("resource") or root["name"])
+
+
+def expected_new_tables(baseline: Baseline, pipeline: Any, new_tables: Collection[str]) -> set[str]:
+    """The tables of ``new_tables`` whose resource had no table before the run (none when unknown)."""
+    if not baseline.known:
+        return set()
+    schema_tables = _schema_tables(pipeline, baseline.schema_name)
+    return {
+        table
+        for table in new_tables
+        if table in schema_tables and resource_of(schema_tables, table) not in baseline.resources_with_tables
+    }
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run_pipeline(
+    pipeline: Any, source: Any, run_kwargs: Mapping[str, Any], *, on_schema_change: str, baseline: Baseline
+) -> Any:
+    """``pipeline.run(source, **run_kwargs)`` with the checks of this module; returns dlt's ``LoadInfo``."""
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    kwargs = dict(run_kwargs or {})
+    # with no user table in the schema (and the schema known) every new table is expected: nothing to refuse
+    guard = on_schema_change == "fail" and (bool(baseline.tables) or not baseline.known)
+    try:
+        if guard and not pipeline.has_pending_data:
+            load_info = _run_refusing_schema_changes(pipeline, source, kwargs, baseline)
+        else:
+            load_info = pipeline.run(source, **kwargs)
+    except PipelineStepFailed as error:
+        translated = translate_step_failure(error)
+        if translated is None:
+            raise
+        if isinstance(translated, DataContractError):
+            _forget_local_state(pipeline)
+        raise translated from error
+    raise_on_failed_jobs(load_info)
+    return load_info
+
+
+def _run_refusing_schema_changes(
+    pipeline: Any, source: Any, kwargs: dict[str, Any], baseline: Baseline
+) -> Any:
+    schema_name = source.schema.name
+    before = typed_columns(pipeline, schema_name)
+    pipeline.extract(source, **kwargs)
+    pipeline.normalize()
+    new_tables, new_columns = schema_diff(before, typed_columns(pipeline, schema_name))
+    expected = expected_new_tables(baseline, pipeline, new_tables)
+    new_tables = [t for t in new_tables if t not in expected]
+    if new_tables or new_columns:
+        _forget_local_state(pipeline)
+        message = describe_refused_changes(pipeline, new_tables, new_columns)
+        if not baseline.known:
+            message += (
+                " The pipeline could not be synced from the destination (see the warning above), so every"
+                " table this worker's copy of the schema does not hold counts as new."
+            )
+        # chained: a transient sync failure keeps the task retryable (failures.terminal_reason)
+        raise SchemaChangeError(message) from baseline.sync_error
+    return pipeline.load()
+
+
+def _forget_local_state(pipeline: Any) -> None:
+    """Drop pending packages and the local schema/state: the next attempt restores from the destination."""
+    try:
+        pipeline.drop()
+    except Exception as error:  # never hide the real failure behind a clean-up problem
+        log.warning("could not drop the local files of pipeline %r: %s", pipeline.pipeline_name, error)
+
+
+def _is_dlt_table(table_name: str) -> bool:
+    return table_name.startswith("_dlt")
+
+
+def typed_columns(pipeline: Any, schema_name: str) -> dict[str, list[str]]:
+    """``{table: columns}`` of the user tables in a pipeline schema, counting only columns with a data type.
+
+    Columns without a type are hints a resource declared but no data has filled yet; they are not in the
+    destination.
+    """
+    if schema_name not in pipeline.schema_names:
+        return {}
+    tables = pipeline.schemas[schema_name].tables
+    columns = {
+        name: [c for c, column in (table.get("columns") or {}).items() if column.get("data_type")]
+        for name, table in tables.items()
+        if not _is_dlt_table(name)
+    }
+    return {name: cols for name, cols in columns.items() if cols}
+
+
+def schema_diff(
+    before: Mapping[str, list[str]], after: Mapping[str, list[str]]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """Tables in ``after`` only, and columns added to tables that were in ``before``."""
+    new_tables = sorted(t for t in after if t not in before)
+    new_columns = {
+        t: [c for c in cols if c not in set(before[t])] for t, cols in sorted(after.items()) if t in before
+    }
+    return new_tables, {t: cols for t, cols in new_columns.items() if cols}
+
+
+def describe_refused_changes(
+    pipeline: Any, new_tables: list[str], new_columns: Mapping[str, list[str]]
+) -> str:
+    parts = [f"new table {t!r}" for t in new_tables]
+    parts += [
+        f"new column(s) {', '.join(repr(c) for c in cols)} in table {t!r}" for t, cols in new_columns.items()
+    ]
+    return (
+        f"on_schema_change='fail': pipeline {pipeline.pipeline_name!r} would change the schema of dataset "
+        f"{pipeline.dataset_name!r}: {'; '.join(parts)}. Nothing was loaded. Accept the change with "
+        "on_schema_change='warn' (or 'ignore'), or change the source."
+    )
+
+
+# ---------------------------------------------------------------- dlt failures -> provider errors
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def translate_step_failure(error: BaseException) -> Exception | None:
+    """A provider error for a dlt step failure we can explain better, else ``None``."""
+    from dlt.common.schema.exceptions import DataValidationError
+    from dlt.load.exceptions import LoadClientJobException
+
+    for cause in _chain(error):
+        if isinstance(cause, DataValidationError):
+            return DataContractError(describe_contract_violation(cause))
+        if isinstance(cause, LoadClientJobException):
+            job_id = str(getattr(cause, "job_id", "?"))
+            return LoadFailedError(
+                describe_failed_job(
+                    _table_of_job(job_id), job_id, getattr(cause, "load_id", None), cause.failed_message
+                )
+            )
+    return None
+
+
+def describe_contract_violation(error: Any) -> str:
+    where = f"table {error.table_name!r}"
+    if error.column_name:
+        where += f", column {error.column_name!r}"
+    return str(
+        _compat.redact(
+            f"data contract violated in {where}: {error.schema_entity} are {error.contract_mode!r} "
+            f"(schema {error.schema_name!r}, contract {dict(error.schema_contract or {})}). Nothing was loaded."
+        )
+    )
+
+
+def _table_of_job(job_id: str) -> str:
+    from dlt.common.storages.load_package import ParsedLoadJobFileName
+
+    try:
+        return ParsedLoadJobFileName.parse(job_id).table_name
+    except Exception:
+        return job_id.split(".", 1)[0]
+
+
+def _error_text(failed_message: str | None) -> str:
+    """The last meaningful line of dlt's message (often a whole traceback)."""
+    lines = [line.strip() for line in str(failed_message or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "(dlt gave no error text)"
+
+
+def describe_failed_job(table: str, job_id: str, load_id: str | None, failed_message: str | None) -> str:
+    return str(
+        _compat.redact(
+            f"load job failed: table {table!r}, job {job_id!r}"
+            + (f", load id {load_id!r}" if load_id else "")
+            + f": {_error_text(failed_message)}"
+        )
+    )
+
+
+def raise_on_failed_jobs(load_info: Any) -> None:
+    """Raise :class:`LoadFailedError` for failed jobs dlt left in ``load_info`` (raise_on_failed_jobs off)."""
+    if load_info is None or not getattr(load_info, "has_failed_jobs", False):
+        return
+    messages = []
+    for package in load_info.load_packages:
+        for job in package.jobs.get("failed_jobs", []):
+            info = job.job_file_info
+            messages.append(
+                describe_failed_job(info.table_name, info.job_id(), package.load_id, job.failed_message)
+            )
+    raise LoadFailedError("; ".join(messages) or "dlt reported failed load jobs")

@@ -1,0 +1,1 @@
+"""``airflow-dlt init``: read a dlt pipeline script, decide, render a DAG file."""

@@ -1,0 +1,163 @@
+"""``airflow-dlt pools sync|export`` against the session's metadata DB."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from airflow_dlt_provider._compat import AIRFLOW_V_3, create_pool, existing_pools
+from airflow_dlt_provider.cli import main as cli
+
+DAG_FILE = """\
+import dlt
+import pendulum
+from airflow import DAG
+from airflow_dlt_provider import DltRunOperator, DltTaskGroup
+try:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+except ImportError:
+    from airflow.operators.empty import EmptyOperator
+
+
+@dlt.source
+def tiny():
+    raise AssertionError("not called at parse time")
+
+
+with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    DltTaskGroup("iso", source=tiny, pipeline_name="{p}_iso", resources=["a", "b"], decompose="parallel-isolated")
+    DltTaskGroup("ser", source=tiny, pipeline_name="{p}_ser", resources=["a", "b"])
+    DltRunOperator(task_id="custom", source=tiny, pipeline_name="{p}_c", pool="{p}_custom", pool_slots=3)
+    DltRunOperator(task_id="plain", source=tiny, pipeline_name="{p}_plain", pool=None)
+    EmptyOperator(task_id="not_dlt", pool="{p}_not_dlt")
+"""
+
+
+@pytest.fixture
+def dags(tmp_path: Path) -> tuple[Path, str]:
+    """A DAGs folder with dlt tasks using fresh pool names; returns (folder, name prefix)."""
+    prefix = f"cli_{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / f"{prefix}.py").write_text(DAG_FILE.format(dag_id=f"dag_{prefix}", p=prefix))
+    return folder, prefix
+
+
+def _subprocess_env() -> dict[str, str]:
+    """The session's Airflow env; a fresh interpreter importing Airflow + dlt on a busy machine may need
+    longer than Airflow's default 30 s DAG file import timeout."""
+    return {**os.environ, "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300"}
+
+
+def _expected(prefix: str) -> dict[str, int]:
+    return {
+        f"dlt_{prefix}_iso__a": 1,
+        f"dlt_{prefix}_iso__b": 1,
+        f"dlt_{prefix}_ser": 1,
+        f"{prefix}_custom": 3,
+    }
+
+
+def _pools(prefix: str) -> dict[str, int]:
+    return existing_pools([*_expected(prefix), f"{prefix}_not_dlt", f"dlt_{prefix}_plain"])
+
+
+def test_sync_creates_missing_pools_once_and_leaves_existing_ones(dags, capsys):
+    folder, prefix = dags
+    create_pool(f"dlt_{prefix}_ser", 5, "made by hand")
+
+    assert cli.main(["pools", "sync", "--dags-folder", str(folder)]) == 0
+    first = capsys.readouterr().out
+    assert _pools(prefix) == {**_expected(prefix), f"dlt_{prefix}_ser": 5}
+    assert f"created   dlt_{prefix}_iso__a (1 slot)" in first
+    assert f"created   {prefix}_custom (3 slots)" in first
+    assert f"exists    dlt_{prefix}_ser (5 slots), left as is" in first
+    assert "4 pool(s) used by dlt tasks in 1 DAG(s): 3 created, 1 already there" in first
+
+    assert cli.main(["pools", "sync", "--dags-folder", str(folder)]) == 0
+    second = capsys.readouterr().out
+    assert "0 created, 4 already there" in second
+    assert _pools(prefix) == {**_expected(prefix), f"dlt_{prefix}_ser": 5}
+
+
+def test_dry_run_creates_nothing(dags, capsys):
+    folder, prefix = dags
+    assert cli.main(["pools", "sync", "--dry-run", "-d", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"would create dlt_{prefix}_ser (1 slot)" in out
+    assert _pools(prefix) == {}
+
+
+def test_export_is_what_airflow_pools_import_reads(dags, tmp_path):
+    folder, prefix = dags
+    target = tmp_path / "pools.json"
+    assert cli.main(["pools", "export", "--dags-folder", str(folder), "-o", str(target)]) == 0
+    document = json.loads(target.read_text())
+    assert set(document) == set(_expected(prefix))
+    for name, slots in _expected(prefix).items():
+        entry = document[name]
+        assert set(entry) == {"slots", "description", "include_deferred"}
+        assert entry["slots"] == slots
+        assert entry["include_deferred"] is False
+        assert f"dag_{prefix}" in entry["description"]
+    assert _pools(prefix) == {}  # export writes nothing to the DB
+
+
+def test_dags_folder_with_a_broken_file_reports_it_and_exits_non_zero(dags, capsys):
+    folder, prefix = dags
+    (folder / "broken.py").write_text("from airflow import DAG\nraise RuntimeError('boom')\n")
+    assert cli.main(["pools", "sync", "-d", str(folder)]) == 1
+    captured = capsys.readouterr()
+    assert "broken.py failed to import" in captured.err
+    assert "boom" in captured.err
+    assert _pools(prefix) == _expected(prefix)  # the good file's pools are still created
+
+
+@pytest.mark.slow
+def test_console_script(dags):
+    folder, prefix = dags
+    script = Path(sys.executable).with_name("airflow-dlt")
+    done = subprocess.run(
+        [str(script), "pools", "sync", "--dags-folder", str(folder)],
+        capture_output=True,
+        text=True,
+        env=_subprocess_env(),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 created" not in done.stdout
+    assert "4 pool(s) used by dlt tasks in 1 DAG(s): 4 created, 0 already there" in done.stdout
+    assert _pools(prefix) == _expected(prefix)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not AIRFLOW_V_3, reason="providers add `airflow <group>` commands from Airflow 3 on")
+def test_airflow_dlt_subcommand(dags, tmp_path):
+    folder, prefix = dags
+    script = Path(sys.executable).with_name("airflow")
+    target = tmp_path / "exported.json"
+    done = subprocess.run(
+        [str(script), "dlt", "pools", "export", "--dags-folder", str(folder), "-o", str(target)],
+        capture_output=True,
+        text=True,
+        env=_subprocess_env(),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(target.read_text())
+    assert {name: entry["slots"] for name, entry in document.items()} == _expected(prefix)
+
+
+def test_help_lists_the_pools_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["pools", "--help"])
+    assert exit_info.value.code == 0
+    out = textwrap.dedent(capsys.readouterr().out)
+    assert "sync" in out and "export" in out
