@@ -24,7 +24,7 @@ def report_new_users(**context: Any) -> dict[str, Any]:
     """Compare the rows announced by the triggering asset event with the rows in the table."""
     import duckdb
 
-    from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
+    from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
     # the events of USERS only (Airflow 3 also lists them under the alias that produced them); Airflow 3
     # calls them asset events keyed by asset, Airflow 2 dataset events keyed by URI

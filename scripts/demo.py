@@ -63,7 +63,7 @@ def task_summaries(home: Path, dag_id: str) -> list[dict]:
 
 
 def print_loaded_tables(summaries: list[dict]) -> None:
-    from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
+    from airflow_dlt_provider.runtime.workdir import default_duckdb_path
     from airflow_dlt_provider.testing.duckdb_run import dataset_row_counts
 
     datasets = sorted({(s["pipeline_name"], s["dataset_name"]) for s in summaries})

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
+from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 from airflow_dlt_provider.testing.duckdb_run import dataset_row_counts
 
 

@@ -6,8 +6,7 @@ Used at parse time (cheap checks, never calling a factory unless the caller asks
 from __future__ import annotations
 
 import importlib
-import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,19 +88,6 @@ def resolve_source_spec(source: Any) -> SourceSpec:
     raise SourceResolutionError(
         f"source{where} is a {type(target).__name__}, which is not accepted; expected {ACCEPTED_SOURCE_FORMS}"
     )
-
-
-def factory_parameters(factory: Callable[..., Any]) -> set[str]:
-    """Names of the keyword arguments a factory accepts (empty when it takes ``**kwargs``)."""
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return set()
-    return {
-        name
-        for name, parameter in signature.parameters.items()
-        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
-    }
 
 
 def instantiate_source(spec: SourceSpec, kwargs: Mapping[str, Any] | None = None) -> Any:

@@ -293,6 +293,8 @@ def _call_factory(spec: SourceSpec, source_kwargs: Mapping[str, Any] | None) -> 
 def _cache_location(
     parse_cache: str | None, group_id: str, task_group_kwargs: Mapping[str, Any]
 ) -> dict[str, Any] | None:
+
+__all__ = ["DltTaskGroup"]
     """Where the parse cache of this group lives (mode, DAG id, DAG file), or ``None`` without a cache."""
     if parse_cache is None:
         return None

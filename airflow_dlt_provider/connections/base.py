@@ -312,23 +312,6 @@ class ConnectionMapping:
         self.mask_native(credentials)
         return credentials
 
-    # ------------------------------------------------------------ docs
-
-    @classmethod
-    def doc_row(cls) -> dict[str, Any]:
-        """Attributes shown in the generated reference table (docs/connections.md)."""
-        return {
-            "conn_types": cls.conn_types,
-            "destination": cls.destination,
-            "auth": cls.auth,
-            "fields": {**dict(cls.fields), **dict(cls.config_fields)},
-            "required": cls.required,
-            "secrets": cls.secret_fields,
-            "query_extras": cls.query_extras,
-            "claim_when_any": cls.claim_when_any,
-            "pip_extra": cls.pip_extra,
-        }
-
 
 def _render_url_safely(credentials: Any) -> str:
     return _compat.render_sqlalchemy_url(credentials.to_url())

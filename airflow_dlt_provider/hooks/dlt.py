@@ -7,6 +7,8 @@ from typing import Any
 from airflow_dlt_provider._compat import BaseHook
 from airflow_dlt_provider.hooks import form
 
+__all__ = ["DltHook"]
+
 
 class DltHook(BaseHook):
     """Builds dlt destinations and source credentials from an Airflow connection.
@@ -39,6 +41,40 @@ class DltHook(BaseHook):
 
     def get_conn(self) -> Any:
         return self.get_destination()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The connection form's Test button: open a session with the destination and run a trivial query.
+
+        SQL destinations run ``SELECT 1``; others (filesystem, ...) check that their storage is reachable.
+        The message never holds a credential.
+        """
+        import tempfile
+
+        import dlt
+
+        from airflow_dlt_provider import _compat
+
+        try:
+            destination = self.get_destination()
+            with tempfile.TemporaryDirectory(prefix="dlt-connection-test-") as pipelines_dir:
+                pipeline = dlt.pipeline(
+                    "airflow_dlt_connection_test",
+                    pipelines_dir=pipelines_dir,
+                    destination=destination,
+                    dataset_name="airflow_dlt_connection_test",
+                )
+                try:
+                    with pipeline.destination_client() as client:
+                        sql_client = getattr(client, "sql_client", None)
+                        if sql_client is not None:
+                            sql_client.execute_sql("SELECT 1")
+                        else:
+                            client.is_storage_initialized()
+                finally:
+                    pipeline.deactivate()
+        except Exception as error:
+            return False, str(_compat.redact(f"{type(error).__name__}: {error}"))
+        return True, f"connected to {pipeline.destination.destination_name}"
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

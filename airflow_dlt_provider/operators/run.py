@@ -14,6 +14,8 @@ from airflow_dlt_provider.authoring.sources import check_resource_names, resolve
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, pool_name_for, resolve_pool
 
+__all__ = ["DltRunOperator"]
+
 
 def _normalise_resources(resources: str | Sequence[str] | None) -> list[str] | None:
     if resources is None:

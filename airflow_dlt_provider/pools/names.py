@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["AUTO_POOL", "POOL_PREFIX", "pool_name_for", "resolve_pool"]
+
 POOL_PREFIX = "dlt_"
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["PoolNeed", "SyncResult", "export_pools", "parse_dags_folder", "pools_needed", "sync_pools"]
+
 # ---------------------------------------------------------------- pools a DAGs folder needs
 
 DEFAULT_POOL_NAME = "default_pool"

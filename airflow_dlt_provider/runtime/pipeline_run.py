@@ -19,12 +19,8 @@ from typing import Any
 from airflow_dlt_provider.authoring.sources import SourceSpec, instantiate_source, select_resources
 from airflow_dlt_provider.runtime import workdir
 from airflow_dlt_provider.runtime.dlt_config import airflow_variable_lookups
-from airflow_dlt_provider.runtime.workdir import (  # noqa: F401 - public names of this module before workdir.py
-    default_duckdb_path,
-    dlt_base_dir,
-    task_working_dir,
-    working_dir_base,
-)
+from airflow_dlt_provider.runtime.summary import build_summary
+from airflow_dlt_provider.runtime.workdir import default_duckdb_path, task_working_dir
 
 log = logging.getLogger("airflow_dlt_provider.runtime")
 
@@ -260,83 +256,3 @@ def _clean_up(working_dir: Path, request: RunRequest, context: Mapping[str, Any]
     workdir.remove(working_dir)
     if request.holds_pipeline_pool:
         workdir.clean_superseded(working_dir, request.pipeline_name)
-
-
-# ---------------------------------------------------------------- summary
-
-
-def _is_dlt_table(table_name: str) -> bool:
-    return table_name.startswith("_dlt")
-
-
-def rows_loaded(pipeline: Any) -> dict[str, int]:
-    """Rows per table normalized in this run (child tables included, dlt's own tables left out)."""
-    trace = pipeline.last_trace
-    normalize_info = trace.last_normalize_info if trace else None
-    if normalize_info is None:
-        return {}
-    return {
-        table: int(count)
-        for table, count in sorted(normalize_info.row_counts.items())
-        if not _is_dlt_table(table)
-    }
-
-
-def schema_changes(pipeline: Any, load_info: Any) -> dict[str, Any]:
-    """New tables and new columns of existing tables, from the schema updates of the loaded packages."""
-    new_tables: list[str] = []
-    new_columns: dict[str, list[str]] = {}
-    updated: dict[str, list[str]] = {}
-    for package in getattr(load_info, "load_packages", None) or []:
-        for table_name, table in (package.schema_update or {}).items():
-            if _is_dlt_table(table_name):
-                continue
-            columns = updated.setdefault(table_name, [])
-            columns.extend(c for c in (table.get("columns") or {}) if c not in columns)
-    schema_tables = pipeline.default_schema.tables if pipeline.default_schema_name else {}
-    for table_name, columns in sorted(updated.items()):
-        all_columns = set((schema_tables.get(table_name) or {}).get("columns") or {})
-        if all_columns and all_columns <= set(columns):
-            new_tables.append(table_name)
-        if columns:
-            new_columns[table_name] = columns
-    return {"new_tables": new_tables, "new_columns": new_columns}
-
-
-def dataset_name_used(pipeline: Any) -> str | None:
-    """The dataset name as the destination has it (dlt normalises the configured one, e.g. ``a-b`` -> ``a_b``)."""
-    if pipeline.destination is None or not pipeline.default_schema_name:
-        return pipeline.dataset_name  # type: ignore[no-any-return]
-    try:
-        config = pipeline.destination_client().config
-        return config.normalize_dataset_name(pipeline.default_schema) or pipeline.dataset_name  # type: ignore[no-any-return]
-    except Exception as error:  # destinations without datasets
-        log.debug("could not tell the destination's dataset name: %s", error)
-        return pipeline.dataset_name  # type: ignore[no-any-return]
-
-
-def build_summary(
-    pipeline: Any, load_info: Any, started_at: datetime, finished_at: datetime, first_run: bool
-) -> dict[str, Any]:
-    destination = pipeline.destination
-    return {
-        "pipeline_name": pipeline.pipeline_name,
-        "destination": destination.destination_name if destination else None,
-        "dataset_name": dataset_name_used(pipeline),
-        "load_ids": list(getattr(load_info, "loads_ids", None) or []),
-        "rows": rows_loaded(pipeline),
-        "schema_changes": schema_changes(pipeline, load_info),
-        "started_at": started_at.isoformat(),
-        "finished_at": finished_at.isoformat(),
-        "first_run": first_run,
-    }
-
-
-def format_rows_table(rows: Mapping[str, int]) -> str:
-    """A small text table of rows per table for the task log."""
-    if not rows:
-        return "no rows loaded"
-    width = max(len("table"), *(len(t) for t in rows))
-    lines = [f"{'table'.ljust(width)}  rows", f"{'-' * width}  ----"]
-    lines += [f"{table.ljust(width)}  {count}" for table, count in rows.items()]
-    return "rows loaded:\n" + "\n".join(lines)

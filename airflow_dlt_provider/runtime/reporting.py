@@ -9,14 +9,12 @@ import logging
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from airflow_dlt_provider.runtime.summary import rows_in_metrics, user_tables
+
 log = logging.getLogger("airflow_dlt_provider.runtime")
 
 _STEPS = ("extract", "normalize", "load")
 _MAX_COLUMNS_SHOWN = 8
-
-
-def _is_dlt_table(table_name: str) -> bool:
-    return table_name.startswith("_dlt")
 
 
 def step_seconds(trace: Any) -> dict[str, float]:
@@ -32,19 +30,13 @@ def step_seconds(trace: Any) -> dict[str, float]:
 def extracted_rows(trace: Any) -> dict[str, int]:
     """Rows per table written by the extract step (child tables appear only after normalize)."""
     info = getattr(trace, "last_extract_info", None) if trace else None
-    counts: dict[str, int] = {}
-    for metrics_list in (getattr(info, "metrics", None) or {}).values():
-        for metrics in metrics_list:
-            for table, table_metrics in (metrics.get("table_metrics") or {}).items():
-                if not _is_dlt_table(table):
-                    counts[table] = counts.get(table, 0) + int(table_metrics.items_count)
-    return counts
+    metrics = getattr(info, "metrics", None) or {}
+    return user_tables(rows_in_metrics(m for metrics_list in metrics.values() for m in metrics_list))
 
 
 def normalized_rows(trace: Any) -> dict[str, int]:
     info = getattr(trace, "last_normalize_info", None) if trace else None
-    row_counts = getattr(info, "row_counts", None) or {}
-    return {t: int(n) for t, n in row_counts.items() if not _is_dlt_table(t)}
+    return user_tables(getattr(info, "row_counts", None) or {})
 
 
 def loaded_tables(load_info: Any) -> set[str]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider.exceptions import LoadFailedError
+from airflow_dlt_provider.runtime.summary import is_dlt_table, rows_in_metrics
 
 log = logging.getLogger("airflow_dlt_provider.resume")
 
@@ -81,11 +82,7 @@ def record_rows(working_dir: Path, normalize_info: Any) -> None:
         return
     recorded = read_rows_by_load_id(working_dir)
     for load_id, steps in metrics.items():
-        counts: dict[str, int] = {}
-        for step in steps:
-            for table, table_metrics in (step.get("table_metrics") or {}).items():
-                counts[table] = counts.get(table, 0) + int(table_metrics.items_count)
-        recorded[load_id] = counts
+        recorded[load_id] = rows_in_metrics(steps)
     path = _rows_path(working_dir)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(recorded, sort_keys=True))
@@ -101,7 +98,7 @@ def rows_of(working_dir: Path, load_ids: Sequence[str]) -> dict[str, int]:
             log.warning("rows of load package %s were not recorded; the summary leaves them out", load_id)
             continue
         for table, count in recorded[load_id].items():
-            if not table.startswith("_dlt"):
+            if not is_dlt_table(table):
                 totals[table] = totals.get(table, 0) + count
     return dict(sorted(totals.items()))
 

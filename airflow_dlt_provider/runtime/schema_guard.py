@@ -44,6 +44,7 @@ from airflow_dlt_provider.exceptions import (
     LoadFailedError,
     SchemaChangeError,
 )
+from airflow_dlt_provider.runtime.summary import is_dlt_table
 
 log = logging.getLogger("airflow_dlt_provider.checks")
 
@@ -197,10 +198,6 @@ def _forget_local_state(pipeline: Any) -> None:
         log.warning("could not drop the local files of pipeline %r: %s", pipeline.pipeline_name, error)
 
 
-def _is_dlt_table(table_name: str) -> bool:
-    return table_name.startswith("_dlt")
-
-
 def typed_columns(pipeline: Any, schema_name: str) -> dict[str, list[str]]:
     """``{table: columns}`` of the user tables in a pipeline schema, counting only columns with a data type.
 
@@ -213,7 +210,7 @@ def typed_columns(pipeline: Any, schema_name: str) -> dict[str, list[str]]:
     columns = {
         name: [c for c, column in (table.get("columns") or {}).items() if column.get("data_type")]
         for name, table in tables.items()
-        if not _is_dlt_table(name)
+        if not is_dlt_table(name)
     }
     return {name: cols for name, cols in columns.items() if cols}
 

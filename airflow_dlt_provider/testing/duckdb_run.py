@@ -25,6 +25,8 @@ def dataset_row_counts(path: Path, dataset: str) -> dict[str, int]:
     """Rows per table of ``dataset`` in the DuckDB file ``path`` (dlt's own ``_dlt_*`` tables left out)."""
     import duckdb
 
+    from airflow_dlt_provider.runtime.summary import is_dlt_table
+
     with duckdb.connect(str(path), read_only=True) as con:
         tables = con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [dataset]
@@ -32,7 +34,7 @@ def dataset_row_counts(path: Path, dataset: str) -> dict[str, int]:
         return {
             table: int(con.execute(f'SELECT count(*) FROM "{dataset}"."{table}"').fetchone()[0])  # type: ignore[index]
             for (table,) in tables
-            if not table.startswith("_dlt")
+            if not is_dlt_table(table)
         }
 
 
@@ -57,7 +59,7 @@ class DuckDBRunResult:
 
     def duckdb_path(self, pipeline_name: str) -> Path:
         """The DuckDB file of ``pipeline_name`` in this run's base folder."""
-        from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
+        from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
         with _base_dir(self.base_dir):
             return default_duckdb_path(pipeline_name)

@@ -15,7 +15,7 @@ from helpers import asset_events, run_dag_file
 from airflow_dlt_provider import DltRunOperator
 from airflow_dlt_provider._compat import AIRFLOW_V_3, Asset, AssetAlias
 from airflow_dlt_provider.assets import locations, uris
-from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
+from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
 if AIRFLOW_V_3:
     from airflow.sdk import DAG

@@ -12,7 +12,7 @@ from observability_sources import people
 
 from airflow_dlt_provider import DltRunOperator
 from airflow_dlt_provider._compat import AIRFLOW_V_3
-from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
+from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
 if AIRFLOW_V_3:
     from airflow.sdk import DAG

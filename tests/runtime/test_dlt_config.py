@@ -11,7 +11,7 @@ import uuid
 
 from helpers import airflow_dags_test, write_dag
 
-from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
+from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
 
 def _greetings_loaded(dags_folder, pipeline: str, body: str, imports: str, secrets_toml: str) -> list:

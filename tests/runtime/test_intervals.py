@@ -38,7 +38,7 @@ def _unique(prefix: str) -> str:
 def _loaded_ids(pipeline: str) -> list[int]:
     import duckdb
 
-    from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
+    from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
     with duckdb.connect(str(default_duckdb_path(pipeline)), read_only=True) as con:
         return [row[0] for row in con.execute("SELECT id FROM raw.events ORDER BY id").fetchall()]

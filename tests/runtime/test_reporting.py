@@ -8,12 +8,12 @@ import uuid
 from observability_sources import people
 
 from airflow_dlt_provider.authoring.sources import resolve_source_spec
-from airflow_dlt_provider.runtime import pipeline_run as runtime
+from airflow_dlt_provider.runtime import pipeline_run
 from airflow_dlt_provider.runtime.reporting import schema_change_table
 
 
 def _run(tmp_path, pipeline: str, caplog, **source_kwargs) -> tuple[dict, list[logging.LogRecord]]:
-    request = runtime.RunRequest(
+    request = pipeline_run.RunRequest(
         source=resolve_source_spec(people),
         pipeline_name=pipeline,
         source_kwargs=source_kwargs,
@@ -22,7 +22,7 @@ def _run(tmp_path, pipeline: str, caplog, **source_kwargs) -> tuple[dict, list[l
     )
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="airflow_dlt_provider"):
-        summary = runtime.run(request)
+        summary = pipeline_run.run(request)
     return summary, [r for r in caplog.records if r.name == "airflow_dlt_provider.runtime"]
 
 

@@ -18,8 +18,8 @@ from airflow_dlt_provider.exceptions import (
     LoadFailedError,
     SchemaChangeError,
 )
-from airflow_dlt_provider.runtime import pipeline_run as runtime
-from airflow_dlt_provider.runtime.pipeline_run import default_duckdb_path
+from airflow_dlt_provider.runtime import pipeline_run
+from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
 
 def _unique(prefix: str) -> str:
@@ -29,7 +29,7 @@ def _unique(prefix: str) -> str:
 def _run(tmp_path: Path, pipeline: str, **kwargs):
     """One run of ``people`` in-process, as a task would do it (default DuckDB, private working dir)."""
     source_kwargs = kwargs.pop("source_kwargs", {})
-    request = runtime.RunRequest(
+    request = pipeline_run.RunRequest(
         source=resolve_source_spec(kwargs.pop("source", people)),
         pipeline_name=pipeline,
         source_kwargs=source_kwargs,
@@ -37,7 +37,7 @@ def _run(tmp_path: Path, pipeline: str, **kwargs):
         working_dir=tmp_path / uuid.uuid4().hex[:6],
         **kwargs,
     )
-    return runtime.run(request)
+    return pipeline_run.run(request)
 
 
 def _provider_error(error: BaseException, cls: type[Exception]) -> Exception:
@@ -110,7 +110,7 @@ def test_schema_change_error_names_table_and_column_and_a_retry_fails_again(tmp_
 
 
 def _run_in_dir(work: Path, pipeline: str, source_kwargs: dict, on_schema_change: str):
-    request = runtime.RunRequest(
+    request = pipeline_run.RunRequest(
         source=resolve_source_spec(people),
         pipeline_name=pipeline,
         source_kwargs=source_kwargs,
@@ -118,7 +118,7 @@ def _run_in_dir(work: Path, pipeline: str, source_kwargs: dict, on_schema_change
         working_dir=work,
         on_schema_change=on_schema_change,
     )
-    return runtime.run(request)
+    return pipeline_run.run(request)
 
 
 def test_warn_logs_the_change_as_a_table(tmp_path, caplog):
