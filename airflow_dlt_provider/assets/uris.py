@@ -6,6 +6,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+__all__ = ["table_asset", "logical_uri", "destination_target", "alias_name"]
+
 LOGICAL_SCHEME = "dlt"
 ALIAS_PREFIX = "dlt:"
 
@@ -44,8 +46,6 @@ def alias_name(pipeline_name: str) -> str:
 def table_asset(
     destination_conn_id: str, dataset_name: str, table: str, *, pipeline_name: str | None = None
 ) -> Any:
-
-__all__ = ["table_asset", "logical_uri", "destination_target", "alias_name"]
     """The asset a consumer DAG schedules on: ``table_asset("warehouse", "raw_github", "issues")``.
 
     For the embedded DuckDB default pass ``destination_conn_id=None`` and the ``pipeline_name``.

@@ -32,6 +32,8 @@ from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResoluti
 from airflow_dlt_provider.operators.run import DltRunOperator
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool
 
+__all__ = ["DltTaskGroup"]
+
 # arguments the group sets on every task itself; operator_kwargs may not override them
 _GROUP_OWNED_ARGUMENTS = frozenset(
     {
@@ -293,8 +295,6 @@ def _call_factory(spec: SourceSpec, source_kwargs: Mapping[str, Any] | None) -> 
 def _cache_location(
     parse_cache: str | None, group_id: str, task_group_kwargs: Mapping[str, Any]
 ) -> dict[str, Any] | None:
-
-__all__ = ["DltTaskGroup"]
     """Where the parse cache of this group lives (mode, DAG id, DAG file), or ``None`` without a cache."""
     if parse_cache is None:
         return None
