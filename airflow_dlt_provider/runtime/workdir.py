@@ -17,6 +17,7 @@ and two different ids never map to the same folder.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -26,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from airflow_dlt_provider import _compat
-from airflow_dlt_provider.authoring.names import HASH_LENGTH, short_hash
 
 log = logging.getLogger("airflow_dlt_provider.workdir")
 
@@ -34,6 +34,7 @@ DLT_TRACE_FILE = "trace.pickle"  # dlt.pipeline.trace.TRACE_FILE_NAME
 _OWNER_ONLY_DIR = 0o700
 _OWNER_ONLY_FILE = 0o600
 MAX_PATH_PART_LENGTH = 120
+HASH_LENGTH = 8
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9_.=+-]")
 
 
@@ -49,7 +50,7 @@ def path_part(value: object) -> str:
     if safe == text and text and not text.startswith(".") and len(text) <= MAX_PATH_PART_LENGTH:
         return text
     cut = safe.lstrip(".")[: MAX_PATH_PART_LENGTH - HASH_LENGTH - 1]
-    return f"{cut}_{short_hash(text)}"
+    return f"{cut}_{hashlib.sha1(text.encode('utf-8')).hexdigest()[:HASH_LENGTH]}"
 
 
 def join_inside(base: Path, *parts: object) -> Path:
