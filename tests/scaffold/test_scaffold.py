@@ -21,7 +21,10 @@ from airflow_dlt_provider import __version__
 from airflow_dlt_provider._compat import dag_bag
 from airflow_dlt_provider.exceptions import ScaffoldError
 from airflow_dlt_provider.pools.sync import pools_needed
-from airflow_dlt_provider.scaffold.main import plan_scaffold, read_pipeline_script, render_dag, scaffold
+from airflow_dlt_provider.scaffold.command import scaffold
+from airflow_dlt_provider.scaffold.decide import plan_scaffold
+from airflow_dlt_provider.scaffold.read import read_pipeline_script
+from airflow_dlt_provider.scaffold.render import render_dag
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("airflow-dlt")
 
