@@ -101,7 +101,7 @@ def register_pools(subparsers: Any) -> None:
 
 
 def register_init(subparsers: Any) -> None:
-    """Add ``init PIPELINE_SCRIPT [--dags-folder DIR]`` (scaffold a DltTaskGroup DAG; see scaffold.py)."""
+    """Add ``init PIPELINE_SCRIPT [--dags-folder DIR]`` (scaffold a DltTaskGroup DAG; see scaffold/command.py)."""
     from airflow_dlt_provider.scaffold.command import register_init as register
 
     register(subparsers)
