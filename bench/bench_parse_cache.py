@@ -114,6 +114,7 @@ class Setup:
         import importlib
 
         from airflow_dlt_provider.authoring.parse_cache import cached_graph
+        from airflow_dlt_provider.authoring.sources import SourceSpec
 
         factory = importlib.import_module(self.module).reflected
         times = []
@@ -121,7 +122,7 @@ class Setup:
             started = time.perf_counter()
             cached_graph(
                 str(self.mode),
-                factory=factory,
+                spec=SourceSpec(factory),
                 source_kwargs={"schema": "public"},
                 dag_id=self.dag_id,
                 group_id="reflected",

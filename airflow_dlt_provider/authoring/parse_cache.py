@@ -12,6 +12,10 @@ The key is a SHA-256 over:
 - a hash of ``source_kwargs`` as given at parse time (templates are hashed as written, never rendered);
 - the code's version: the contents of the factory's module file, the dlt version and this package's version.
 
+All of it can be read without running the factory's module or importing dlt (the module file is read as
+bytes, dlt's version comes from its installed metadata), so a hit on an import string that was only located
+(see ``sources.py``) costs neither: a fresh DAG-processor process parses the file without importing dlt.
+
 Any change gives a new key and the factory is called again (and the entry replaced). What is stored never
 holds a kwargs value (only the key, a hash), nor data, nor anything from a connection: the factory is called
 with ``source_kwargs`` only, exactly as without the cache, and only resource names are kept.
@@ -43,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_dlt_provider.authoring.plan import SourceGraph, fit_name
+from airflow_dlt_provider.authoring.sources import SourceSpec
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 
 log = logging.getLogger("airflow_dlt_provider.parse_cache")
@@ -73,22 +78,31 @@ def factory_function(factory: Any) -> Any:
     return getattr(factory, "__wrapped__", None) or factory
 
 
-def factory_identity(factory: Any) -> str:
-    """``module:qualname`` of the factory."""
-    function = factory_function(factory)
+def factory_identity(spec: SourceSpec) -> str:
+    """``module:qualname`` of the factory (the same for a located import string and the imported function)."""
+    if spec.located is not None and spec.import_string:
+        return f"{spec.import_string.partition(':')[0]}:{spec.located.function_name}"
+    function = factory_function(spec.target)
     module = getattr(function, "__module__", None) or "?"
     qualname = getattr(function, "__qualname__", None) or type(function).__qualname__
     return f"{module}:{qualname}"
 
 
-def code_fingerprint(factory: Any) -> str | None:
-    """SHA-256 of the factory's module file, or ``None`` when it has no readable file (then: no cache)."""
-    function = factory_function(factory)
+def _module_file(spec: SourceSpec) -> str | None:
+    if spec.located is not None:
+        return spec.located.module_file
+    function = factory_function(spec.target)
     module = sys.modules.get(getattr(function, "__module__", "") or "")
     path = getattr(module, "__file__", None) if module is not None else None
     if not path:
         code = getattr(function, "__code__", None)
         path = getattr(code, "co_filename", None)
+    return str(path) if path else None
+
+
+def code_fingerprint(spec: SourceSpec) -> str | None:
+    """SHA-256 of the factory's module file, or ``None`` when it has no readable file (then: no cache)."""
+    path = _module_file(spec)
     if not path:
         return None
     try:
@@ -108,20 +122,21 @@ def kwargs_fingerprint(source_kwargs: Mapping[str, Any] | None) -> str:
 
 
 def versions() -> dict[str, str]:
-    import dlt
+    """dlt's installed version (from its metadata: dlt is not imported) and this package's."""
+    from importlib.metadata import version
 
     from airflow_dlt_provider import __version__
 
-    return {"dlt": str(dlt.__version__), "airflow_dlt_provider": __version__}
+    return {"dlt": version("dlt"), "airflow_dlt_provider": __version__}
 
 
-def cache_key(factory: Any, source_kwargs: Mapping[str, Any] | None) -> str | None:
-    """The key of ``factory`` called with ``source_kwargs``; ``None`` when the code version is unknown."""
-    code = code_fingerprint(factory)
+def cache_key(spec: SourceSpec, source_kwargs: Mapping[str, Any] | None) -> str | None:
+    """The key of the factory of ``spec`` called with ``source_kwargs``; ``None`` when its code is unknown."""
+    code = code_fingerprint(spec)
     if code is None:
         return None
     parts = {
-        "factory": factory_identity(factory),
+        "factory": factory_identity(spec),
         "kwargs": kwargs_fingerprint(source_kwargs),
         "code": code,
         **versions(),
@@ -133,12 +148,12 @@ def cache_key(factory: Any, source_kwargs: Mapping[str, Any] | None) -> str | No
 # ---------------------------------------------------------------- entries
 
 
-def graph_to_entry(key: str, factory: Any, graph: SourceGraph) -> dict[str, Any]:
+def graph_to_entry(key: str, spec: SourceSpec, graph: SourceGraph) -> dict[str, Any]:
     """The JSON stored for ``graph``: the key, the factory identity, versions and resource names only."""
     return {
         "format": FORMAT_VERSION,
         "key": key,
-        "factory": factory_identity(factory),
+        "factory": factory_identity(spec),
         **versions(),
         "source_name": graph.name,
         "selected": list(graph.selected),
@@ -242,21 +257,22 @@ def make_store(mode: str, dag_id: str, group_id: str, dag_file: str | None) -> S
 def cached_graph(
     mode: str,
     *,
-    factory: Any,
+    spec: SourceSpec,
     source_kwargs: Mapping[str, Any] | None,
     dag_id: str,
     group_id: str,
     dag_file: str | None,
     compute: Callable[[], Any],
 ) -> SourceGraph:
-    """The graph of ``factory(**source_kwargs)``: from the store when its key matches, else computed and stored.
+    """The graph of the factory of ``spec`` called with ``source_kwargs``: from the store when its key matches,
+    else computed and stored.
 
     ``compute`` calls the factory and returns the ``DltSource`` (or raises, as without a cache).
     """
-    key = cache_key(factory, source_kwargs)
+    key = cache_key(spec, source_kwargs)
     store = make_store(mode, dag_id, group_id, dag_file)
     if key is None or store is None:
-        log.debug("dlt parse cache off for %s: no module file or no DAG file", factory_identity(factory))
+        log.debug("dlt parse cache off for %s: no module file or no DAG file", factory_identity(spec))
         return SourceGraph.from_source(compute())
     try:
         graph = entry_to_graph(store.read(), key)
@@ -267,7 +283,7 @@ def cached_graph(
         return graph
     graph = SourceGraph.from_source(compute())
     try:
-        store.write(graph_to_entry(key, factory, graph))
+        store.write(graph_to_entry(key, spec, graph))
     except Exception as error:
         log.warning(
             "dlt parse cache: writing %s failed (%s); the next parse calls the factory again", store, error

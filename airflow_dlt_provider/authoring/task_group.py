@@ -263,7 +263,7 @@ def _source_graph(
             from airflow_dlt_provider.authoring.parse_cache import cached_graph
 
             return cached_graph(
-                factory=spec.target,
+                spec=spec,
                 source_kwargs=source_kwargs,
                 compute=lambda: _call_factory(spec, source_kwargs),
                 **cache,
@@ -323,8 +323,7 @@ def _as_source(target: Any) -> Any:
 def _source_name(spec: SourceSpec, graph: Any, pipeline_name: str) -> str:
     if graph is not None:
         return str(graph.name)
-    name = getattr(spec.target, "name", None) or getattr(spec.target, "__name__", None)
-    return str(name or pipeline_name)
+    return spec.source_name or pipeline_name
 
 
 def _selected_names(graph: Any) -> list[str]:

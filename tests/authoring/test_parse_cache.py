@@ -21,6 +21,7 @@ from airflow_dlt_provider.authoring.parse_cache import (
     kwargs_fingerprint,
 )
 from airflow_dlt_provider.authoring.plan import SourceGraph, components_from_source
+from airflow_dlt_provider.authoring.sources import SourceSpec
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.testing.dagrun import load_dag
 
@@ -181,7 +182,7 @@ def test_broken_entry_is_recomputed(tmp_path: Path) -> None:
 
     def cached() -> SourceGraph:
         return cached_graph(
-            "file", factory=factory, source_kwargs={}, dag_id="d", group_id="g", dag_file=str(dag_file),
+            "file", spec=SourceSpec(factory), source_kwargs={}, dag_id="d", group_id="g", dag_file=str(dag_file),
             compute=factory,
         )  # fmt: skip
 
