@@ -1,6 +1,10 @@
-"""The single place that knows where Airflow 2.10+/2.11 and Airflow 3.x keep things.
+"""The one seam to Airflow: every Airflow 2/3 difference and every Airflow internal the package still uses.
 
-No other module of the package checks the Airflow version.
+No other module of the package checks the Airflow version or imports a private Airflow name. Version-routed
+public names come from ``apache-airflow-providers-common-compat`` (``airflow.providers.common.compat.sdk``),
+which the official providers share; what it does not route is below, one small function per use. Each entry
+that touches an Airflow internal says why no public API serves, and ``tests/test_compat.py`` holds a contract
+test per entry that fails, naming the entry, when an Airflow release changes what it relies on.
 """
 
 from __future__ import annotations
@@ -10,52 +14,132 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as AIRFLOW_VERSION
+from airflow.providers.common.compat.sdk import (
+    Asset,
+    AssetAlias,
+    BaseHook,
+    BaseOperator,
+    TaskGroup,
+    get_current_context,
+)
 
 AIRFLOW_V_3: bool = int(AIRFLOW_VERSION.split(".")[0]) >= 3
 
-if TYPE_CHECKING or AIRFLOW_V_3:  # type-check against the newest Airflow
-    from airflow.sdk import Asset, AssetAlias, BaseHook, BaseOperator, TaskGroup, get_current_context
+__all__ = [
+    "AIRFLOW_V_3",
+    "AIRFLOW_VERSION",
+    "Asset",
+    "AssetAlias",
+    "BaseHook",
+    "BaseOperator",
+    "TaskGroup",
+    "airflow_cli_classes",
+    "airflow_fail_exception",
+    "airflow_home",
+    "conf_get",
+    "context_data_interval",
+    "create_pool",
+    "current_dag",
+    "dag_bag",
+    "dag_run_task_states",
+    "dag_run_xcom",
+    "dag_test_date_argument",
+    "duplicate_task_id_error",
+    "ensure_asset_alias_registered",
+    "existing_pools",
+    "get_connection",
+    "get_current_context",
+    "mask_secret",
+    "redact",
+    "register_dag_assets",
+    "render_sqlalchemy_url",
+    "secrets_backends",
+    "variable_get",
+    "variable_set",
+]
+
+if TYPE_CHECKING:  # type-check against the newest Airflow
+    from airflow.sdk.log import mask_secret as _sdk_mask_secret
+    from airflow.sdk.log import redact as _sdk_redact
 else:
-    from airflow.datasets import Dataset as Asset
-    from airflow.datasets import DatasetAlias as AssetAlias
-    from airflow.hooks.base import BaseHook
-    from airflow.models.baseoperator import BaseOperator
-    from airflow.operators.python import get_current_context
-    from airflow.utils.task_group import TaskGroup
+    try:  # common-compat 1.10+ routes them (airflow.sdk.log on 3.1+, the older maskers before)
+        from airflow.providers.common.compat.sdk import mask_secret as _sdk_mask_secret
+        from airflow.providers.common.compat.sdk import redact as _sdk_redact
+    except ImportError:  # common-compat 1.9 (the last one for Airflow 2.10) does not: Airflow 2's masker
+        from airflow.utils.log.secrets_masker import mask_secret as _sdk_mask_secret
+        from airflow.utils.log.secrets_masker import redact as _sdk_redact
+
+
+# ---------------------------------------------------------------- secrets masking
+
+
+def _core_secrets_masker() -> Any:
+    """Airflow 3.1+'s core secrets masker (``None`` before 3.1).
+
+    INTERNAL ``airflow._shared.secrets_masker._secrets_masker``: from 3.1 the core (``airflow dags test``'s
+    own output, the CLI) filters through a masker instance separate from the task SDK's one that the public
+    ``mask_secret`` feeds; no public function registers a secret with it.
+    """
+    try:
+        from airflow._shared.secrets_masker import _secrets_masker
+    except ImportError:
+        return None
+    return _secrets_masker()
 
 
 def mask_secret(secret: Any, name: str | None = None) -> None:
     """Register ``secret`` with the secrets masker of the running Airflow (task logs, rendered fields)."""
-    try:
-        from airflow.sdk.log import mask_secret as _mask  # Airflow 3.1+
-    except ImportError:
-        try:
-            from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]  # 3.0
-        except ImportError:
-            from airflow.utils.log.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]  # 2.x
-    _mask(secret, name)
-    try:  # Airflow 3.1+: the core masker is a separate instance; it filters `airflow dags test` output
-        from airflow._shared.secrets_masker import _secrets_masker as _core_masker
-    except ImportError:
-        return
-    _core_masker().add_mask(secret, name)
+    _sdk_mask_secret(secret, name)
+    core = _core_secrets_masker()
+    if core is not None:
+        core.add_mask(secret, name)
 
 
 def redact(value: Any) -> Any:
     """Apply the secrets masker to ``value`` (used before values leave the task: XCom, exceptions)."""
-    try:
-        from airflow.sdk._shared.secrets_masker import redact as _redact
-    except ImportError:
-        try:
-            from airflow.sdk.execution_time.secrets_masker import redact as _redact  # type: ignore[no-redef]
-        except ImportError:
-            from airflow.utils.log.secrets_masker import redact as _redact  # type: ignore[no-redef]
-    return _redact(value)
+    return _sdk_redact(value)
+
+
+# ---------------------------------------------------------------- exceptions
+
+
+def airflow_fail_exception() -> type[Exception]:
+    """Airflow's ``AirflowFailException``: fails the task without using its remaining retries."""
+    try:  # common-compat 1.10+
+        from airflow.providers.common.compat.sdk import AirflowFailException
+    except ImportError:  # common-compat 1.9 (Airflow 2.10)
+        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef,attr-defined,unused-ignore]
+    return AirflowFailException  # type: ignore[no-any-return,unused-ignore]
+
+
+def duplicate_task_id_error() -> type[Exception]:
+    """Airflow's ``DuplicateTaskIdFound`` (``airflow.sdk.exceptions`` in 3.x, ``airflow.exceptions`` before).
+
+    Public in both; common-compat does not route it.
+    """
+    if AIRFLOW_V_3:
+        from airflow.sdk.exceptions import DuplicateTaskIdFound
+    else:
+        from airflow.exceptions import DuplicateTaskIdFound  # type: ignore[no-redef]
+    return DuplicateTaskIdFound
+
+
+# ---------------------------------------------------------------- configuration, connections, variables
 
 
 def airflow_home() -> str:
     """The Airflow home folder of this process (read at run time, never at import time)."""
     return os.path.expanduser(os.environ.get("AIRFLOW_HOME") or "~/airflow")
+
+
+def conf_get(section: str, key: str, fallback: str | None = None) -> str | None:
+    """Read an Airflow configuration option (``airflow.cfg``, ``AIRFLOW__<SECTION>__<KEY>``)."""
+    try:  # common-compat 1.10+: the task SDK's parser on Airflow 3
+        from airflow.providers.common.compat.sdk import conf
+    except ImportError:  # common-compat 1.9 (Airflow 2.10)
+        from airflow.configuration import conf
+    value = conf.get(section, key, fallback=fallback)
+    return None if value is None else str(value)
 
 
 def get_connection(conn_id: str) -> Any:
@@ -68,6 +152,10 @@ def secrets_backends() -> list[Any]:
 
     Airflow tries them in turn and reports a connection that one of them cannot parse (broken JSON, a port
     that is no number) as not defined; asking them again is how the caller tells the two apart.
+
+    INTERNAL ``airflow.sdk.execution_time.supervisor.ensure_secrets_backend_loaded`` (3.x) and
+    ``airflow.configuration.ensure_secrets_loaded`` (2.x): no public API lists the configured backends, and
+    ``BaseHook.get_connection`` swallows the parse error that tells "broken" from "missing".
     """
     if AIRFLOW_V_3:
         from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
@@ -78,163 +166,14 @@ def secrets_backends() -> list[Any]:
     return list(ensure_secrets_loaded())
 
 
-def render_sqlalchemy_url(url: Any) -> str:
-    """A SQLAlchemy URL as a string that any libpq/SQLAlchemy parser reads back with the same password.
-
-    SQLAlchemy 2 escapes every reserved character of the user name and password. SQLAlchemy 1.4 (the one
-    Airflow 2 pins) escapes only ``@:/``, so a password with ``%#&?=`` came out unparseable ("invalid
-    percent-encoded token" from psycopg2); there the URL is rendered here instead.
-    """
-    import sqlalchemy
-
-    if int(sqlalchemy.__version__.split(".")[0]) >= 2:
-        return str(url.render_as_string(hide_password=False))
-    from urllib.parse import quote, urlencode
-
-    rendered = f"{url.drivername}://"
-    if url.username is not None:
-        rendered += quote(str(url.username), safe="")
-        if url.password is not None:
-            rendered += ":" + quote(str(url.password), safe="")
-        rendered += "@"
-    if url.host is not None:
-        rendered += f"[{url.host}]" if ":" in url.host else url.host
-    if url.port is not None:
-        rendered += f":{url.port}"
-    if url.database is not None:
-        rendered += f"/{url.database}"
-    if url.query:
-        rendered += "?" + urlencode(sorted(url.query.items()), doseq=True)
-    return rendered
-
-
-def conf_get(section: str, key: str, fallback: str | None = None) -> str | None:
-    """Read an Airflow configuration option."""
-    try:
-        from airflow.configuration import conf
-    except ImportError:  # pragma: no cover
-        return fallback
-    return conf.get(section, key, fallback=fallback)
-
-
-def context_data_interval(context: Any) -> tuple[Any, Any]:
-    """``(data_interval_start, data_interval_end)`` of a task context; ``None``s for manual runs without one."""
-    return context.get("data_interval_start"), context.get("data_interval_end")
-
-
-__all__ = [
-    "AIRFLOW_V_3",
-    "AIRFLOW_VERSION",
-    "Asset",
-    "AssetAlias",
-    "BaseHook",
-    "BaseOperator",
-    "TaskGroup",
-    "get_current_context",
-    "mask_secret",
-    "redact",
-    "airflow_home",
-    "get_connection",
-    "secrets_backends",
-    "conf_get",
-    "render_sqlalchemy_url",
-    "context_data_interval",
-]
-
-
-def register_dag_assets(dag: Any) -> None:
-    """Write a DAG's datasets and dataset aliases to the metadata DB, as the DAG processor does.
-
-    Airflow 2's ``dag.test()`` skips this, and then records no dataset event for a declared outlet and fails
-    on an alias event (``FlushError: None value found in collection DatasetModel.aliases``). Airflow 3's
-    ``dag.test()`` does it itself.
-    """
-    if not AIRFLOW_V_3:
-        dag.sync_to_db()
-
-
-def ensure_asset_alias_registered(name: str) -> None:
-    """Airflow 2: write the dataset alias ``name`` to the metadata DB if no DAG processor has done it yet.
-
-    Airflow 2 fails a task whose events go through an alias it has no row for (``FlushError: None value found
-    in collection DatasetModel.aliases``); that is the case under ``airflow dags test`` of a DAG the scheduler
-    never parsed. Airflow 3 handles this itself.
-    """
-    if AIRFLOW_V_3:
-        return
-    from airflow.models.dataset import DatasetAliasModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        with create_session() as session:
-            if session.scalar(select(DatasetAliasModel.id).where(DatasetAliasModel.name == name)) is None:
-                session.add(DatasetAliasModel(name=name))
-    except IntegrityError:  # another task registered it in the meantime
-        pass
-
-
-def dag_bag(dag_folder: str) -> Any:
-    """A ``DagBag`` of ``dag_folder`` (its module and arguments moved in Airflow 3.3)."""
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
-
-        return DagBag(dag_folder=dag_folder, include_examples=False)  # type: ignore[call-arg]
-    return DagBag(dag_folder=dag_folder)
-
-
-def duplicate_task_id_error() -> type[Exception]:
-    """Airflow's ``DuplicateTaskIdFound`` (``airflow.sdk.exceptions`` in 3.x, ``airflow.exceptions`` before)."""
-    if AIRFLOW_V_3:
-        from airflow.sdk.exceptions import DuplicateTaskIdFound
-    else:
-        from airflow.exceptions import DuplicateTaskIdFound  # type: ignore[no-redef]
-    return DuplicateTaskIdFound
-
-
-def existing_pools(names: list[str]) -> dict[str, int]:
-    """``{pool name: slots}`` of the pools among ``names`` that exist in the configured metadata DB."""
-    from airflow.models.pool import Pool
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    if not names:
-        return {}
-    with create_session() as session:
-        rows = session.execute(select(Pool.pool, Pool.slots).where(Pool.pool.in_(names))).all()
-    return {str(name): int(slots) for name, slots in rows}
-
-
-def create_pool(name: str, slots: int, description: str) -> None:
-    """Create a pool in the configured metadata DB (``Pool.create_or_update_pool`` exists in 2.x and 3.x)."""
-    from airflow.models.pool import Pool
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        Pool.create_or_update_pool(
-            name=name, slots=slots, description=description, include_deferred=False, session=session
-        )
-
-
-def airflow_fail_exception() -> type[Exception]:
-    """Airflow's ``AirflowFailException``: fails the task without using its remaining retries."""
-    if AIRFLOW_V_3:
-        from airflow.sdk.exceptions import AirflowFailException
-    else:
-        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
-    return AirflowFailException
-
-
-def dag_test_date_argument() -> str:
-    """The name of ``DAG.test()``'s date argument: ``logical_date`` (3.x) or ``execution_date`` (2.x)."""
-    return "logical_date" if AIRFLOW_V_3 else "execution_date"
-
-
 def _in_supervised_process() -> bool:
-    """True inside an Airflow 3 task runner or DAG-processor parse (the supervisor owns the DB access)."""
+    """True inside an Airflow 3 task runner or DAG-processor parse (the supervisor owns the DB access).
+
+    INTERNAL ``airflow.sdk.execution_time.task_runner.SUPERVISOR_COMMS``: Airflow 3's public
+    ``airflow.sdk.Variable`` needs the supervisor channel (``set`` raises ``ImportError`` without one), and
+    no public function says whether this process has one. Read from ``sys.modules`` only: a process that
+    never imported the task runner has no channel.
+    """
     runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
     return getattr(runner, "SUPERVISOR_COMMS", None) is not None
 
@@ -268,8 +207,52 @@ def variable_set(key: str, value: str, description: str | None = None) -> None:
         Variable.set(key, value, description=description)
 
 
+def render_sqlalchemy_url(url: Any) -> str:
+    """A SQLAlchemy URL as a string that any libpq/SQLAlchemy parser reads back with the same password.
+
+    SQLAlchemy 2 escapes every reserved character of the user name and password. SQLAlchemy 1.4 (the one
+    Airflow 2 pins) escapes only ``@:/``, so a password with ``%#&?=`` came out unparseable ("invalid
+    percent-encoded token" from psycopg2); there the URL is rendered here instead.
+    """
+    import sqlalchemy
+
+    if int(sqlalchemy.__version__.split(".")[0]) >= 2:
+        return str(url.render_as_string(hide_password=False))
+    from urllib.parse import quote, urlencode
+
+    rendered = f"{url.drivername}://"
+    if url.username is not None:
+        rendered += quote(str(url.username), safe="")
+        if url.password is not None:
+            rendered += ":" + quote(str(url.password), safe="")
+        rendered += "@"
+    if url.host is not None:
+        rendered += f"[{url.host}]" if ":" in url.host else url.host
+    if url.port is not None:
+        rendered += f":{url.port}"
+    if url.database is not None:
+        rendered += f"/{url.database}"
+    if url.query:
+        rendered += "?" + urlencode(sorted(url.query.items()), doseq=True)
+    return rendered
+
+
+# ---------------------------------------------------------------- authoring (parse time)
+
+
+def context_data_interval(context: Any) -> tuple[Any, Any]:
+    """``(data_interval_start, data_interval_end)`` of a task context; ``None``s for manual runs without one."""
+    return context.get("data_interval_start"), context.get("data_interval_end")
+
+
 def current_dag(explicit: Any = None) -> Any:
-    """``explicit`` or the DAG of the enclosing ``with DAG(...)`` block (``None`` outside one)."""
+    """``explicit`` or the DAG of the enclosing ``with DAG(...)`` block (``None`` outside one).
+
+    INTERNAL ``DagContext`` (``airflow.sdk.definitions._internal.contextmanager`` in 3.x,
+    ``airflow.models.dag`` in 2.x): ``DltTaskGroup`` needs the DAG id before ``TaskGroup.__init__`` adds the
+    group to the DAG (the parse cache is keyed by it and validation comes first); no public API returns the
+    DAG of the enclosing ``with`` block.
+    """
     if explicit is not None:
         return explicit
     if AIRFLOW_V_3:
@@ -279,3 +262,152 @@ def current_dag(explicit: Any = None) -> Any:
     from airflow.models.dag import DagContext as Airflow2DagContext
 
     return Airflow2DagContext.get_current_dag()
+
+
+def airflow_cli_classes() -> tuple[Any, Any, Any]:
+    """``(ActionCommand, Arg, GroupCommand)`` for the provider-info ``cli`` entry (``airflow dlt ...``).
+
+    INTERNAL ``airflow.cli.cli_config``: the provider-info schema's ``cli`` key (Airflow 3.3+) expects these
+    objects, and Airflow exposes them nowhere else.
+    """
+    from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
+
+    return ActionCommand, Arg, GroupCommand
+
+
+# ---------------------------------------------------------------- assets (Airflow 2 only)
+
+
+def register_dag_assets(dag: Any) -> None:
+    """Write a DAG's datasets and dataset aliases to the metadata DB, as the DAG processor does.
+
+    Airflow 2's ``dag.test()`` skips this, and then records no dataset event for a declared outlet and fails
+    on an alias event (``FlushError: None value found in collection DatasetModel.aliases``). Airflow 3's
+    ``dag.test()`` does it itself. ``DAG.sync_to_db`` is public on Airflow 2 (gone in 3, not called there).
+    """
+    if not AIRFLOW_V_3:
+        dag.sync_to_db()
+
+
+def ensure_asset_alias_registered(name: str) -> None:
+    """Airflow 2: write the dataset alias ``name`` to the metadata DB if no DAG processor has done it yet.
+
+    Airflow 2 fails a task whose events go through an alias it has no row for (``FlushError: None value found
+    in collection DatasetModel.aliases``); that is the case under ``airflow dags test`` of a DAG the scheduler
+    never parsed. Airflow 3 handles this itself.
+
+    INTERNAL (Airflow 2 only) ``airflow.models.dataset.DatasetAliasModel`` and ``create_session``: Airflow 2
+    has no public call that registers one alias.
+    """
+    if AIRFLOW_V_3:
+        return
+    from airflow.models.dataset import DatasetAliasModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with create_session() as session:
+            if session.scalar(select(DatasetAliasModel.id).where(DatasetAliasModel.name == name)) is None:
+                session.add(DatasetAliasModel(name=name))
+    except IntegrityError:  # another task registered it in the meantime
+        pass
+
+
+# ---------------------------------------------------------------- DAG folders, pools (CLI, pytest plugin)
+
+
+def dag_bag(dag_folder: str) -> Any:
+    """A ``DagBag`` of ``dag_folder``.
+
+    ``DagBag`` moved to ``airflow.dag_processing.dagbag`` in 3.3 (``airflow.models.dagbag`` before) and no
+    longer takes ``include_examples``. No public API parses a DAG folder the way the DAG processor does.
+    """
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+        return DagBag(dag_folder=dag_folder, include_examples=False)  # type: ignore[call-arg]
+    return DagBag(dag_folder=dag_folder)
+
+
+def existing_pools(names: list[str]) -> dict[str, int]:
+    """``{pool name: slots}`` of the pools among ``names`` that exist in the configured metadata DB.
+
+    INTERNAL ``airflow.models.pool.Pool`` (ORM) and ``create_session``: pools have no public Python API
+    (only the REST API and the ``airflow pools`` CLI, both too heavy for ``airflow-dlt pools sync`` and the
+    pytest plugin, which run beside the metadata DB).
+    """
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    if not names:
+        return {}
+    with create_session() as session:
+        rows = session.execute(select(Pool.pool, Pool.slots).where(Pool.pool.in_(names))).all()
+    return {str(name): int(slots) for name, slots in rows}
+
+
+def create_pool(name: str, slots: int, description: str) -> None:
+    """Create a pool in the configured metadata DB.
+
+    INTERNAL ``Pool.create_or_update_pool`` (2.x and 3.x; 3.3.2 added a keyword-only ``team_name``, so every
+    argument is passed by name): same reason as :func:`existing_pools`.
+    """
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        Pool.create_or_update_pool(
+            name=name, slots=slots, description=description, include_deferred=False, session=session
+        )
+
+
+# ---------------------------------------------------------------- a DAG run of dag.test() (pytest plugin)
+
+
+def dag_test_date_argument() -> str:
+    """The name of ``DAG.test()``'s date argument: ``logical_date`` (3.x) or ``execution_date`` (2.x)."""
+    return "logical_date" if AIRFLOW_V_3 else "execution_date"
+
+
+def _dag_run_task_instances(dag_id: str, run_id: str) -> list[Any]:
+    """The task instances of DAG run ``run_id`` of ``dag_id``.
+
+    INTERNAL ``airflow.models.dagrun.DagRun.find`` and ``DagRun.get_task_instances`` (ORM, same calls on 2.x
+    and 3.x): ``dag.test()`` returns such a ``DagRun``, but the public task SDK reads task instances and
+    XCom only from inside a running task (through the supervisor); a test process has none.
+    """
+    from airflow.models.dagrun import DagRun
+
+    runs = DagRun.find(dag_id=dag_id, run_id=[run_id])
+    if not runs:
+        raise KeyError(f"no DAG run {run_id!r} of DAG {dag_id!r} in the metadata DB")
+    return list(runs[0].get_task_instances())
+
+
+def dag_run_task_states(dag_id: str, run_id: str) -> dict[str, str]:
+    """``{task_id: state}`` of a finished DAG run (see :func:`_dag_run_task_instances`)."""
+    return {
+        ti.task_id: str(getattr(ti.state, "value", ti.state))
+        for ti in sorted(_dag_run_task_instances(dag_id, run_id), key=lambda ti: ti.map_index)
+    }
+
+
+_NO_XCOM = object()
+
+
+def dag_run_xcom(dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+    """The XCom ``key`` a task of a finished DAG run pushed (``KeyError`` when it pushed none).
+
+    INTERNAL ``TaskInstance.xcom_pull`` of the ORM task instance (same call on 2.x and 3.x): see
+    :func:`_dag_run_task_instances`. A mapped task answers with its first map index.
+    """
+    instances = [ti for ti in _dag_run_task_instances(dag_id, run_id) if ti.task_id == task_id]
+    for ti in sorted(instances, key=lambda ti: ti.map_index):
+        value = ti.xcom_pull(task_ids=task_id, key=key, map_indexes=ti.map_index, default=_NO_XCOM)
+        if value is not _NO_XCOM:
+            return value
+    raise KeyError(f"no XCom {key!r} for task {task_id!r} in run {run_id!r}")

@@ -152,7 +152,9 @@ def _airflow_action(handler: Handler) -> Callable[[argparse.Namespace], None]:
 
 def get_airflow_cli_commands() -> list[Any]:
     """``airflow dlt pools sync|export``, for Airflow versions whose provider info accepts ``cli``."""
-    from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
+    from airflow_dlt_provider._compat import airflow_cli_classes
+
+    ActionCommand, Arg, GroupCommand = airflow_cli_classes()
 
     dags_folder = Arg(
         ("--dags-folder", "-d"),

@@ -2,33 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        value = bytes(value).decode("utf-8")
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _query(sql: str, **params: Any) -> list[Any]:
-    from airflow import settings
-    from sqlalchemy import text
-
-    session = settings.Session()  # type: ignore[misc]  # configured once Airflow is initialised
-    try:
-        return list(session.execute(text(sql), params).fetchall())
-    finally:
-        session.close()
 
 
 @dataclass
@@ -41,17 +18,10 @@ class DagTestResult:
     task_states: dict[str, str] = field(default_factory=dict)
 
     def xcom(self, task_id: str, key: str = "return_value") -> Any:
-        rows = _query(
-            "SELECT value FROM xcom WHERE dag_id = :dag_id AND run_id = :run_id "
-            "AND task_id = :task_id AND key = :key",
-            dag_id=self.dag_id,
-            run_id=self.run_id,
-            task_id=task_id,
-            key=key,
-        )
-        if not rows:
-            raise KeyError(f"no XCom {key!r} for task {task_id!r} in run {self.run_id!r}")
-        return _decode(rows[0][0])
+        """The XCom ``key`` task ``task_id`` pushed in this run (``KeyError`` when it pushed none)."""
+        from airflow_dlt_provider._compat import dag_run_xcom
+
+        return dag_run_xcom(self.dag_id, self.run_id, task_id, key)
 
     def summaries(self) -> dict[str, Any]:
         """XCom return values of every successful task, by task id."""
@@ -81,18 +51,13 @@ def run_dag(dag: Any, logical_date: datetime | None = None, **test_kwargs: Any) 
         from airflow_dlt_provider._compat import dag_test_date_argument
 
         test_kwargs[dag_test_date_argument()] = logical_date
-    from airflow_dlt_provider._compat import register_dag_assets
+    from airflow_dlt_provider._compat import dag_run_task_states, register_dag_assets
 
     register_dag_assets(dag)
     dag_run = dag.test(**test_kwargs)
-    rows = _query(
-        "SELECT task_id, state FROM task_instance WHERE dag_id = :dag_id AND run_id = :run_id",
-        dag_id=dag.dag_id,
-        run_id=dag_run.run_id,
-    )
     return DagTestResult(
         dag_id=dag.dag_id,
         run_id=dag_run.run_id,
         state=str(getattr(dag_run.state, "value", dag_run.state)),
-        task_states={task_id: str(state) for task_id, state in rows},
+        task_states=dag_run_task_states(dag.dag_id, dag_run.run_id),
     )
