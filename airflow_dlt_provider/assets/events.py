@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_dlt_provider.assets.locations import DestinationLocation, location_from_pipeline
 from airflow_dlt_provider.assets.uris import (
     alias_name,
     destination_target,
@@ -14,6 +13,9 @@ from airflow_dlt_provider.assets.uris import (
     is_templated,
     logical_uri,
 )
+
+if TYPE_CHECKING:  # the locations are built on the worker only: a DAG file's parse does not import them
+    from airflow_dlt_provider.assets.locations import DestinationLocation
 
 
 def tables_known_at_parse_time(source_target: Any, resource_names: Iterable[str] | None) -> list[str]:
@@ -81,6 +83,8 @@ class RunDetails:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def fill(self, pipeline: Any, tables: Iterable[str]) -> None:
+        from airflow_dlt_provider.assets.locations import location_from_pipeline
+
         self.location = location_from_pipeline(pipeline)
         schema_tables = pipeline.default_schema.tables if pipeline.default_schema_name else {}
         for table in tables:

@@ -1,4 +1,5 @@
-"""Arguments checked at parse time without dlt: ``run_kwargs`` (what ``pipeline.run`` accepts), ``on_schema_change``.
+"""Arguments checked at parse time without dlt: ``run_kwargs`` (what ``pipeline.run`` accepts),
+``on_schema_change``, ``parse_cache``.
 
 The accepted values mirror dlt's own ``Literal`` types (``tests/test_run_kwargs.py`` compares them with the
 installed dlt, so a dlt release that adds a value fails that test by name). Values that are not plain data
@@ -116,3 +117,16 @@ def check_on_schema_change(value: Any) -> str:
             f"on_schema_change={value!r} is not one of: {', '.join(ON_SCHEMA_CHANGE_VALUES)}"
         )
     return str(value)
+
+
+PARSE_CACHE_MODES: tuple[str, ...] = ("variable", "file")
+"""Accepted values of ``parse_cache`` (besides ``None``, the default: no cache)."""
+
+
+def check_parse_cache(parse_cache: Any) -> str | None:
+    """Return ``parse_cache`` if it is ``None`` or one of :data:`PARSE_CACHE_MODES`, else raise."""
+    if parse_cache is None or (isinstance(parse_cache, str) and parse_cache in PARSE_CACHE_MODES):
+        return parse_cache
+    raise InvalidArgumentError(
+        f"parse_cache={parse_cache!r} is not one of: None (no cache), {', '.join(map(repr, PARSE_CACHE_MODES))}"
+    )

@@ -48,26 +48,14 @@ from typing import Any
 
 from airflow_dlt_provider.authoring.plan import SourceGraph, fit_name
 from airflow_dlt_provider.authoring.sources import SourceSpec
-from airflow_dlt_provider.exceptions import InvalidArgumentError
 
 log = logging.getLogger("airflow_dlt_provider.parse_cache")
 
-PARSE_CACHE_MODES: tuple[str, ...] = ("variable", "file")
-"""Accepted values of ``parse_cache`` (besides ``None``, the default: no cache)."""
 
 FORMAT_VERSION = 1
 VARIABLE_PREFIX = "dlt_parse_cache__"
 CACHE_DIR_NAME = ".dlt_parse_cache"
 _MAX_VARIABLE_KEY_LENGTH = 250
-
-
-def check_parse_cache(parse_cache: Any) -> str | None:
-    """Return ``parse_cache`` if it is ``None`` or one of :data:`PARSE_CACHE_MODES`, else raise."""
-    if parse_cache is None or (isinstance(parse_cache, str) and parse_cache in PARSE_CACHE_MODES):
-        return parse_cache
-    raise InvalidArgumentError(
-        f"parse_cache={parse_cache!r} is not one of: None (no cache), {', '.join(map(repr, PARSE_CACHE_MODES))}"
-    )
 
 
 # ---------------------------------------------------------------- the key

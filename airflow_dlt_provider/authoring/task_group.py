@@ -9,11 +9,11 @@ from airflow_dlt_provider import _compat
 from airflow_dlt_provider._compat import BaseOperator, TaskGroup
 from airflow_dlt_provider.authoring.arguments import (
     check_on_schema_change,
+    check_parse_cache,
     check_refresh_for_group,
     check_run_kwargs,
 )
 from airflow_dlt_provider.authoring.names import check_pipeline_name
-from airflow_dlt_provider.authoring.parse_cache import check_parse_cache
 from airflow_dlt_provider.authoring.plan import (
     Plan,
     check_decompose,

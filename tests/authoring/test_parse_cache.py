@@ -15,11 +15,8 @@ import dlt
 import pytest
 
 from airflow_dlt_provider import _compat
-from airflow_dlt_provider.authoring.parse_cache import (
-    check_parse_cache,
-    entry_name,
-    kwargs_fingerprint,
-)
+from airflow_dlt_provider.authoring.arguments import check_parse_cache
+from airflow_dlt_provider.authoring.parse_cache import entry_name, kwargs_fingerprint
 from airflow_dlt_provider.authoring.plan import SourceGraph, components_from_source
 from airflow_dlt_provider.authoring.sources import SourceSpec
 from airflow_dlt_provider.exceptions import InvalidArgumentError
