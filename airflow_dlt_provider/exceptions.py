@@ -53,3 +53,7 @@ class DagFolderImportError(DltProviderError, AssertionError):
 
 class PoolsNotDeclaredError(DltProviderError, AssertionError):
     """dlt tasks use pools that are not declared (pytest plugin: ``assert_dlt_pools_declared``)."""
+
+
+class DltSourceCheckError(DltProviderError, AssertionError):
+    """``assert_dlt_sources_valid``: a dlt task's source cannot be imported or names unknown resources."""

@@ -2,6 +2,8 @@
 
 ``airflow-dlt pools sync``   create the pools the dlt tasks of the DAGs folder need (one slot each)
 ``airflow-dlt pools export`` the same pools as JSON for ``airflow pools import`` (Composer, MWAA, Astronomer)
+``airflow-dlt check``        import every dlt task's source, check its resource names (what parse time skips)
+``airflow-dlt init``         scaffold a DAG from a dlt pipeline script
 
 Each command group is added by a ``register_<group>(subparsers)`` function listed in :data:`REGISTRARS`, so
 a new group (``init``, ``check``) is one function more. Handlers take the parsed ``argparse.Namespace`` and
@@ -100,6 +102,39 @@ def register_pools(subparsers: Any) -> None:
     export.set_defaults(handler=pools_export)
 
 
+def check(args: argparse.Namespace) -> int:
+    """Import each dlt task's source and check its resource names; 1 when something is wrong."""
+    from airflow_dlt_provider.authoring.full_check import check_dlt_tasks
+    from airflow_dlt_provider.pools.sync import parse_dags_folder
+
+    dags, errors = parse_dags_folder(args.dags_folder)
+    for path, error in sorted(errors.items()):
+        last_line = error.strip().splitlines()[-1] if error.strip() else error
+        print(f"error     DAG file {path} failed to import: {last_line}")
+    findings = check_dlt_tasks(dags)
+    for finding in findings:
+        print(finding)
+    failed = [f for f in findings if f.kind == "error"]
+    tasks = sum(1 for dag in dags for task in dag.tasks if task.__class__.__name__ == "DltRunOperator")
+    print(
+        f"{tasks} dlt task(s) in {len(dags)} DAG(s) checked: {len(failed)} error(s), "
+        f"{len(findings) - len(failed)} not checked, {len(errors)} DAG file(s) failed to import"
+    )
+    return 1 if failed or errors else 0
+
+
+def register_check(subparsers: Any) -> None:
+    """Add ``check [DAGS_FOLDER]``."""
+    parser = subparsers.add_parser(
+        "check",
+        help="import every dlt task's source and check its resource names (for CI; parse time skips this)",
+    )
+    parser.add_argument(
+        "dags_folder", nargs="?", default=None, help="DAGs folder (default: Airflow's core.dags_folder)"
+    )
+    parser.set_defaults(handler=check)
+
+
 def register_init(subparsers: Any) -> None:
     """Add ``init PIPELINE_SCRIPT [--dags-folder DIR]`` (scaffold a DltTaskGroup DAG; see scaffold/command.py)."""
     from airflow_dlt_provider.scaffold.command import register_init as register
@@ -107,8 +142,8 @@ def register_init(subparsers: Any) -> None:
     register(subparsers)
 
 
-REGISTRARS: list[Callable[[Any], None]] = [register_pools, register_init]
-"""Functions adding a command group to the ``airflow-dlt`` parser (``init``, ``check`` are added here)."""
+REGISTRARS: list[Callable[[Any], None]] = [register_pools, register_check, register_init]
+"""Functions adding a command group to the ``airflow-dlt`` parser."""
 
 
 # ---------------------------------------------------------------- entry points
@@ -151,7 +186,8 @@ def _airflow_action(handler: Handler) -> Callable[[argparse.Namespace], None]:
 
 
 def get_airflow_cli_commands() -> list[Any]:
-    """``airflow dlt pools sync|export``, for Airflow versions whose provider info accepts ``cli``."""
+    """``airflow dlt pools sync|export`` and ``airflow dlt check``, for Airflow versions whose provider info
+    accepts ``cli``."""
     from airflow_dlt_provider._compat import airflow_cli_classes
 
     ActionCommand, Arg, GroupCommand = airflow_cli_classes()
@@ -182,7 +218,19 @@ def get_airflow_cli_commands() -> list[Any]:
             ),
         ),
     )
-    return [GroupCommand(name="dlt", help="dlt provider tools (same as `airflow-dlt`)", subcommands=(pools,))]
+    check_command = ActionCommand(
+        name="check",
+        help="Import every dlt task's source and check its resource names",
+        func=_airflow_action(check),
+        args=(
+            Arg(("dags_folder",), nargs="?", default=None, help="DAGs folder (default: core.dags_folder)"),
+        ),
+    )
+    return [
+        GroupCommand(
+            name="dlt", help="dlt provider tools (same as `airflow-dlt`)", subcommands=(pools, check_command)
+        )
+    ]
 
 
 if __name__ == "__main__":  # pragma: no cover

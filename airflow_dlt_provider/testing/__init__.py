@@ -11,6 +11,7 @@ from typing import Any
 
 _PUBLIC_NAMES: dict[str, str] = {
     "assert_dlt_pools_declared": "airflow_dlt_provider.testing.checks",
+    "assert_dlt_sources_valid": "airflow_dlt_provider.testing.checks",
     "format_import_errors": "airflow_dlt_provider.testing.checks",
     "load_dag_folder": "airflow_dlt_provider.testing.checks",
     "read_pools_file": "airflow_dlt_provider.testing.checks",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from airflow_dlt_provider.exceptions import DagFolderImportError, PoolsNotDeclaredError
+from airflow_dlt_provider.exceptions import DagFolderImportError, DltSourceCheckError, PoolsNotDeclaredError
 
 MAX_TRACEBACK_LINES = 12
 """Import errors are cut to their last lines: the DAG file's frame and the exception."""
@@ -136,3 +136,19 @@ def assert_dlt_pools_declared(dags: Any, pools_file: str | Path | None = None) -
 
 
 __all__ = ["assert_dlt_pools_declared", "format_import_errors", "load_dag_folder", "read_pools_file"]
+
+
+def assert_dlt_sources_valid(dags: Any) -> None:
+    """Import every dlt task's source and check its resource names, as ``airflow-dlt check`` does.
+
+    Raises :class:`DltSourceCheckError` listing the errors; sources that cannot be called in a test (they need
+    a connection, a templated argument) are skipped. ``dags``: a ``DagBag`` or an iterable of DAGs.
+    """
+    from airflow_dlt_provider.authoring.full_check import check_dlt_tasks
+
+    errors = [finding for finding in check_dlt_tasks(_dags(dags)) if finding.kind == "error"]
+    if errors:
+        raise DltSourceCheckError(
+            f"{len(errors)} dlt task(s) with a wrong source or resource name:\n"
+            + "\n".join(f"  {finding.where}: {finding.message}" for finding in errors)
+        )
