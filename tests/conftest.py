@@ -37,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--deprecations-as-errors",
         action="store_true",
-        help="fail on a DeprecationWarning raised where airflow_dlt_provider calls Airflow or dlt",
+        help="fail on a DeprecationWarning or FutureWarning raised where airflow_dlt_provider calls Airflow or dlt",
     )
 
 
@@ -46,9 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Its module is the one a warning is attributed to -- the caller of the deprecated name, by the library's
     # stacklevel -- so a deprecated Airflow/dlt name the provider uses fails, while a deprecated name Airflow or
     # dlt use in their own code (e.g. dlt importing airflow.operators.python on Airflow 3) stays ignored.
+    # FutureWarning too: Airflow 3 reports a moved import (`DeprecatedImportWarning`) as one.
     # Warnings raised in subprocesses (`airflow dags test`, the scheduler tests' cluster) are not seen here.
     if config.getoption("--deprecations-as-errors"):
-        config.addinivalue_line("filterwarnings", r"error::DeprecationWarning:airflow_dlt_provider(\..*)?$")
+        for category in ("DeprecationWarning", "FutureWarning"):
+            config.addinivalue_line("filterwarnings", rf"error::{category}:airflow_dlt_provider(\..*)?$")
 
 
 @pytest.fixture(scope="session", autouse=True)
