@@ -50,8 +50,8 @@ lint: venv
 	$(VENV)/bin/ruff check airflow_dlt_provider tests dags_examples bench scripts
 	$(VENV)/bin/mypy
 
-# The newest pair, every test (real scheduler included). It is also the deprecation job: a DeprecationWarning
-# raised where the provider calls Airflow or dlt fails the test (tests/conftest.py, --deprecations-as-errors);
+# The newest pair, every test (real scheduler included). It is also the deprecation job: a DeprecationWarning or
+# FutureWarning raised where the provider calls Airflow or dlt fails the test (conftest, --deprecations-as-errors);
 # the ones Airflow or dlt raise from their own code stay ignored.
 test-airflow3: venv
 	$(VENV)/bin/python -m pytest --deprecations-as-errors $(PYTEST_ARGS)
