@@ -33,6 +33,26 @@ from fixtures.airflow_cluster import AirflowCluster  # noqa: E402
 from fixtures.postgres import PostgresServer, PostgresUnavailable  # noqa: E402
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--deprecations-as-errors",
+        action="store_true",
+        help="fail on a DeprecationWarning or FutureWarning raised where airflow_dlt_provider calls Airflow or dlt",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pyproject ignores DeprecationWarnings; this filter comes after it, so it wins for the warnings it matches.
+    # Its module is the one a warning is attributed to -- the caller of the deprecated name, by the library's
+    # stacklevel -- so a deprecated Airflow/dlt name the provider uses fails, while a deprecated name Airflow or
+    # dlt use in their own code (e.g. dlt importing airflow.operators.python on Airflow 3) stays ignored.
+    # FutureWarning too: Airflow 3 reports a moved import (`DeprecatedImportWarning`) as one.
+    # Warnings raised in subprocesses (`airflow dags test`, the scheduler tests' cluster) are not seen here.
+    if config.getoption("--deprecations-as-errors"):
+        for category in ("DeprecationWarning", "FutureWarning"):
+            config.addinivalue_line("filterwarnings", rf"error::{category}:airflow_dlt_provider(\..*)?$")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def airflow_db() -> Path:
     """Migrate the session's metadata DB once (a real Airflow DB, as users have)."""
