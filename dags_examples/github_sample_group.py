@@ -23,6 +23,9 @@ with DAG(
     DltTaskGroup(
         group_id="github",
         source="github_sample_source:github_sample",
+        # naming the resources keeps the parse cheap: the source module (and dlt) load only in the tasks;
+        # a transformer goes in a list with the resource that feeds it (one task)
+        resources=["users", ["issues", "comments"]],
         pipeline_name="github_sample",
         dataset_name="github_raw",
         decompose="serialize",

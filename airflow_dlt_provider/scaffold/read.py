@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from airflow_dlt_provider.exceptions import ScaffoldError
@@ -30,6 +30,9 @@ class DltFunction:
     secret_args: tuple[str, ...] = ()
     """Arguments defaulting to ``dlt.secrets.value`` (dlt resolves them from its config providers)."""
     line: int = 0
+    resource_groups: tuple[tuple[str, ...], ...] | None = None
+    """For a source: the resources it returns, a transformer grouped with the resource that feeds it;
+    ``None`` when reading cannot tell (resources built in a loop, returned from elsewhere, ...)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,69 @@ def _dlt_function(function: ast.FunctionDef | ast.AsyncFunctionDef, names: _DltN
     return None
 
 
+def _dlt_defs(body: list[ast.stmt], names: _DltNames) -> tuple[dict[str, DltFunction], dict[str, str]]:
+    """Resources and transformers defined in ``body`` (by function name), and which one feeds each transformer."""
+    defs: dict[str, DltFunction] = {}
+    feeds: dict[str, str] = {}
+    for node in body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        found = _dlt_function(node, names)
+        if found is None or found.kind not in ("resource", "transformer"):
+            continue
+        defs[node.name] = found
+        for decorator in node.decorator_list:
+            parent = _keyword(decorator, "data_from", 0) if isinstance(decorator, ast.Call) else None
+            if isinstance(parent, ast.Name):
+                feeds[node.name] = parent.id
+    return defs, feeds
+
+
+def _returned_resources(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    names: _DltNames,
+    module_defs: dict[str, DltFunction],
+    module_feeds: dict[str, str],
+) -> tuple[tuple[str, ...], ...] | None:
+    """The groups of resources a source function returns, when its body says so plainly.
+
+    Plainly: resources and transformers defined with ``@dlt.resource`` / ``@dlt.transformer``
+    (``data_from=<resource>``) in its body or at module level, and one ``return a, b()`` / ``return [a, b]``
+    / ``return a | t`` of them.
+    """
+    inner_defs, inner_feeds = _dlt_defs(function.body, names)
+    defs = {**module_defs, **inner_defs}
+    feeds = {**module_feeds, **inner_feeds}
+    returns = [node for node in ast.walk(function) if isinstance(node, ast.Return) and node.value is not None]
+    if len(returns) != 1 or returns[0].value is None:
+        return None
+    value = returns[0].value
+    items = value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        chain = _pipe_chain(item)
+        if chain is None or any(n not in defs for n in chain):
+            return None
+        root = chain[0]
+        while root in feeds and feeds[root] in defs:
+            root = feeds[root]
+        members = groups.setdefault(root, [])
+        members += [n for n in ([root] if root not in chain else []) + chain if n not in members]
+    return tuple(tuple(defs[n].name for n in members) for members in groups.values())
+
+
+def _pipe_chain(node: ast.expr) -> list[str] | None:
+    """``a`` / ``a()`` -> ``[a]``; ``a | t | u`` -> ``[a, t, u]``; anything else -> ``None``."""
+    if isinstance(node, ast.Call) and not node.args and not node.keywords:
+        node = node.func
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        left, right = _pipe_chain(node.left), _pipe_chain(node.right)
+        return left + right if left is not None and right is not None else None
+    return None
+
+
 def _calls_with_scope(tree: ast.Module) -> Iterator[tuple[str | None, ast.Call]]:
     """Every call of the module with the name of the outermost function that contains it."""
 
@@ -213,8 +279,11 @@ def read_pipeline_script(path: str | Path) -> PipelineScript:
             f"pipeline script {str(script)!r} has a syntax error on line {err.lineno}: {err.msg}"
         ) from err
     names = _DltNames(tree)
+    module_defs, module_feeds = _dlt_defs(tree.body, names)
     functions = tuple(
-        found
+        replace(found, resource_groups=_returned_resources(node, names, module_defs, module_feeds))
+        if found.kind == "source"
+        else found
         for node in tree.body
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         and (found := _dlt_function(node, names)) is not None

@@ -42,7 +42,7 @@ with DAG(
     DltTaskGroup(
         group_id={group_id},
         source={source_import},
-        pipeline_name={quoted_pipeline_name},
+{resources_line}        pipeline_name={quoted_pipeline_name},
 {destination_lines}        dataset_name={dataset_name},
         decompose="serialize",
         operator_kwargs={{"retries": 2, "retry_delay": pendulum.duration(minutes=5)}},
@@ -75,7 +75,18 @@ def render_dag(plan: ScaffoldPlan, year: int | None = None) -> str:
         quoted_pipeline_name=_py(plan.pipeline_name),
         destination_lines=destination_lines,
         dataset_name=_py(plan.dataset_name),
+        resources_line=_resources_line(plan),
     )
+
+
+def _resources_line(plan: ScaffoldPlan) -> str:
+    """``resources=[...]`` when the script says which resources the source returns: the DAG file's parse then
+    imports neither dlt nor the script (``airflow-dlt check`` verifies the names)."""
+    groups = plan.target.resource_groups
+    if plan.target.kind != "source" or not groups:
+        return ""
+    items = [_py(group[0]) if len(group) == 1 else "[" + ", ".join(map(_py, group)) + "]" for group in groups]
+    return f"        resources=[{', '.join(items)}],\n"
 
 
 def requirement_line(destination: str, version: str) -> str:

@@ -209,6 +209,8 @@ def test_generated_dag_loads_the_source_into_duckdb(dags_folder, monkeypatch):
         assert "Copied" not in result.stdout
         dag_file = package / "fruitshop_pipeline_dag.py"
         assert f'source="{package.name}.fruitshop_pipeline:source"' in dag_file.read_text()
+        # the resources the source returns are named: the DAG file's parse imports neither dlt nor the script
+        assert 'resources=["customers", "inventory"],' in dag_file.read_text()
 
         dag = load_dag(dag_file, f"dlt_{pipeline}")
         assert [task.task_id for task in dag.tasks] == ["my_fruitshop.customers", "my_fruitshop.inventory"]
@@ -219,6 +221,20 @@ def test_generated_dag_loads_the_source_into_duckdb(dags_folder, monkeypatch):
         assert run.xcom("my_fruitshop.inventory")["rows"] == {"inventory": 2}
     finally:
         shutil.rmtree(package)
+
+
+def test_a_transformer_is_named_with_the_resource_that_feeds_it(tmp_path):
+    from conftest import EXAMPLES_DIR
+
+    from airflow_dlt_provider.scaffold.read import read_pipeline_script
+
+    (source,) = read_pipeline_script(EXAMPLES_DIR / "github_sample_source.py").sources
+    assert source.resource_groups == (("users",), ("issues", "comments"))
+    script = tmp_path / "looped.py"
+    script.write_text(
+        "import dlt\n\n@dlt.source\ndef s():\n    return [dlt.resource([1], name=n) for n in 'ab']\n"
+    )
+    assert read_pipeline_script(script).sources[0].resource_groups is None  # not plain: the graph decides
 
 
 def test_warehouse_destination_gets_a_connection(tmp_path):
