@@ -99,3 +99,15 @@ def asset_events(dag_id: str, run_id: str) -> dict[str, dict]:
         assert uri not in events, f"two events for {uri}"
         events[uri] = json.loads(extra) if isinstance(extra, str) else dict(extra or {})
     return events
+
+
+def metadata_rows(sql: str, **params: object) -> list[tuple]:
+    """Rows of a SQL query on the test session's Airflow metadata DB (``:name`` parameters)."""
+    from airflow import settings
+    from sqlalchemy import text
+
+    session = settings.Session()
+    try:
+        return [tuple(row) for row in session.execute(text(sql), params).fetchall()]
+    finally:
+        session.close()

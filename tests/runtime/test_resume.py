@@ -6,9 +6,9 @@ import json
 import uuid
 from pathlib import Path
 
-from helpers import write_dag
+from helpers import metadata_rows, write_dag
 
-from airflow_dlt_provider.testing.dagrun import _query, load_dag, run_dag
+from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
 
 # A source that counts its extractions in a file and a sink (the destination) that appends rows to a
 # JSON-lines file and fails on the first try of the task: transiently (connection refused) or terminally.
@@ -64,7 +64,7 @@ def _run(dags_folder: Path, work: Path, *, terminal: bool, retries: int):
 
 
 def _try_number(result) -> int:
-    rows = _query(
+    rows = metadata_rows(
         "SELECT try_number FROM task_instance WHERE dag_id = :dag_id AND run_id = :run_id AND task_id = 'load'",
         dag_id=result.dag_id,
         run_id=result.run_id,
