@@ -99,11 +99,15 @@ from airflow.utils.file import iter_airflow_imports
 path, warm_up = sys.argv[1], sys.argv[2]
 for name in iter_airflow_imports(path):  # what the DAG processor imports before it forks
     __import__(name)
-from airflow_dlt_provider._compat import dag_bag
+try:
+    from airflow.dag_processing.dagbag import DagBag  # Airflow 3.3
+except ImportError:
+    from airflow.models.dagbag import DagBag
+options = {"include_examples": False} if "include_examples" in DagBag.__init__.__code__.co_varnames else {}
 
-dag_bag(warm_up)  # Airflow's own one-off set-up (settings, plugins), done by the processor before forking
+DagBag(warm_up, **options)  # Airflow's one-off set-up (settings, plugins), done by the processor before forking
 started = time.perf_counter()
-bag = dag_bag(path)
+bag = DagBag(path, **options)
 elapsed = time.perf_counter() - started
 print(json.dumps({
     "seconds": elapsed,
@@ -111,6 +115,7 @@ print(json.dumps({
     "tasks": sum(len(d.tasks) for d in bag.dags.values()),
     "dlt_imported": "dlt" in sys.modules,
     "source_module_imported": "bench_parse_source" in sys.modules,
+    "provider_modules": sorted(m for m in sys.modules if m.startswith("airflow_dlt_provider")),
 }))
 """
 

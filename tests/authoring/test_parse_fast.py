@@ -225,3 +225,23 @@ def test_airflow_dlt_check_reports_what_parse_time_skipped(tmp_path, source_modu
         lines[-1]
         == "4 dlt task(s) in 2 DAG(s) checked: 1 error(s), 1 not checked, 0 DAG file(s) failed to import"
     )
+
+
+def test_the_pytest_helper_raises_on_what_the_check_finds(tmp_path, source_module, monkeypatch):
+    from airflow_dlt_provider.exceptions import DltSourceCheckError
+    from airflow_dlt_provider.testing import assert_dlt_sources_valid, load_dag_folder
+
+    folder, module = source_module
+    monkeypatch.syspath_prepend(str(folder))
+    dags = tmp_path / "dags_for_pytest"
+    dags.mkdir()
+    dag_file = _dag_file(
+        tmp_path,
+        f'DltTaskGroup("g", source="{module}:shop", resources=["orders", "refund"], pipeline_name="pt")\n',
+    )
+    dag_file.rename(dags / "d.py")
+    bag = load_dag_folder(dags)
+    with pytest.raises(
+        DltSourceCheckError, match=r"fast\.g\.refund: source 'shop_source' has no resource named 'refund'"
+    ):
+        assert_dlt_sources_valid(bag)
