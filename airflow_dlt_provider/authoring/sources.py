@@ -39,13 +39,13 @@ class SourceSpec:
 
 
 def _is_source(obj: Any) -> bool:
-    from dlt.extract.source import DltSource
+    from dlt.sources import DltSource
 
     return isinstance(obj, DltSource)
 
 
 def _is_resource(obj: Any) -> bool:
-    from dlt.extract.resource import DltResource
+    from dlt.sources import DltResource
 
     return isinstance(obj, DltResource)
 
@@ -93,7 +93,7 @@ def resolve_source_spec(source: Any) -> SourceSpec:
 def instantiate_source(spec: SourceSpec, kwargs: Mapping[str, Any] | None = None) -> Any:
     """Return a fresh ``DltSource`` for ``spec`` (calls the factory with ``kwargs``)."""
     import dlt
-    from dlt.extract.source import DltSource
+    from dlt.sources import DltSource
 
     target = spec.target
     if spec.is_factory:
