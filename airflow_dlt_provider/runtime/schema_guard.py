@@ -120,9 +120,9 @@ def _schema_tables(pipeline: Any, schema_name: str) -> Mapping[str, Any]:
 
 def resource_of(schema_tables: Mapping[str, Any], table_name: str) -> str:
     """The resource that loads ``table_name``; a nested table belongs to its root table's resource."""
-    from dlt.common.schema.utils import get_root_table
-
-    root = get_root_table(schema_tables, table_name)  # type: ignore[arg-type]
+    root = schema_tables[table_name]
+    while root.get("parent"):  # the schema's "parent" hint marks a nested table
+        root = schema_tables[root["parent"]]
     return str(root.get("resource") or root["name"])
 
 
