@@ -31,7 +31,7 @@ os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 
 import dlt  # noqa: E402
 import pendulum  # noqa: E402
-from dlt.extract.source import DltSource  # noqa: E402
+from dlt.sources import DltSource  # noqa: E402
 
 from airflow_dlt_provider._compat import AIRFLOW_V_3  # noqa: E402
 

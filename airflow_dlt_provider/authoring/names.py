@@ -2,15 +2,15 @@
 
 A pipeline name becomes a dlt working folder, a pool ``dlt_<name>`` (Airflow: at most 256 characters), a
 DuckDB file and, for isolated components, ``<name>__<task>``. It is checked once, at parse time, against what
-dlt accepts (a file name component, see ``tests/test_names.py`` for the contract with dlt's own check) and a
-length that leaves room for the prefix and suffixes.
+dlt accepts (a file name component: ``_dlt_internals.FILE_NAME_FORBIDDEN_CHARS``, whose contract test
+compares it with dlt's own check) and a length that leaves room for the prefix and suffixes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 
+from airflow_dlt_provider import _dlt_internals
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 
 MAX_PIPELINE_NAME_BYTES = 100
@@ -23,12 +23,9 @@ stable hash. A folder name (255 bytes) and the pool ``dlt_<name>`` (256 characte
 
 HASH_LENGTH = 8
 
-# what dlt refuses in a pipeline name (dlt.common.storages.FileStorage.validate_file_name_component):
-# characters no platform accepts in a file name, and ". % { }"
-_FORBIDDEN_PIPELINE_CHARS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|.%{}]')
-_RESERVED_FILE_NAMES = frozenset(
-    ["CON", "PRN", "AUX", "CLOCK$", "NUL"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(10)]
-)
+# what dlt refuses in a pipeline name: a mirror of dlt's own check, kept with the other dlt internals
+_FORBIDDEN_PIPELINE_CHARS = _dlt_internals.FILE_NAME_FORBIDDEN_CHARS
+_RESERVED_FILE_NAMES = _dlt_internals.RESERVED_FILE_NAMES
 
 
 def pipeline_name_rule(max_bytes: int = MAX_PIPELINE_NAME_BYTES) -> str:

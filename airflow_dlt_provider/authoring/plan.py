@@ -5,8 +5,8 @@ lives. ``DltTaskGroup`` turns a :class:`Plan` into ``DltRunOperator`` tasks in o
 
 A *component* is a set of resources connected through transformers: a resource and every transformer fed
 by it (transitively) always run in the same task, so each resource is extracted once. Components are found
-with a union-find over each selected resource's parent chain (``resource._pipe.parent``), which is linear in
-the number of resources; ``DltSource.decompose("scc")`` gives the same grouping but is quadratic.
+with a union-find over each selected resource's parent chain (``_dlt_internals.parent_pipe_names``), which is
+linear in the number of resources; ``DltSource.decompose("scc")`` gives the same grouping but is quadratic.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_dlt_provider import _dlt_internals
 from airflow_dlt_provider.authoring.names import HASH_LENGTH, derived_pipeline_name, short_hash
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, resolve_pool
@@ -126,10 +127,6 @@ class _UnionFind:
         self.size[root_a] += self.size[root_b]
 
 
-def _pipe_name(pipe: Any) -> str:
-    return str(pipe.name)
-
-
 def components_from_resources(resources: Iterable[Any]) -> list[Component]:
     """Group dlt resources into components by walking each resource's parent chain.
 
@@ -141,21 +138,19 @@ def components_from_resources(resources: Iterable[Any]) -> list[Component]:
     selected: list[str] = []
     forest = _UnionFind()
     for resource in resources:
-        pipe = resource._pipe
-        name = _pipe_name(pipe)
+        name = str(resource.name)
         selected.append(name)
         seen = name in forest.parent
         forest.add(name)
         if seen:
             continue  # already reached as the parent of a resource walked earlier; its chain is joined
-        while (parent := pipe.parent) is not None and not parent.is_empty:
-            parent_name = _pipe_name(parent)
+        for parent_name in _dlt_internals.parent_pipe_names(resource):  # lazy: stops at the first pipe seen
             parent_seen = parent_name in forest.parent
             forest.add(parent_name)
             forest.union(name, parent_name)
             if parent_seen:
                 break
-            pipe, name = parent, parent_name
+            name = parent_name
     return _group_in_order(selected, forest)
 
 
@@ -184,14 +179,13 @@ class SourceGraph:
         parents: dict[str, str] = {}
         selected = []
         for resource in source.resources.selected.values():
-            pipe = resource._pipe
-            selected.append(_pipe_name(pipe))
-            while (parent := pipe.parent) is not None and not parent.is_empty:
-                name = _pipe_name(pipe)
+            name = str(resource.name)
+            selected.append(name)
+            for parent_name in _dlt_internals.parent_pipe_names(resource):  # lazy: stops at a known pipe
                 if name in parents:
                     break
-                parents[name] = _pipe_name(parent)
-                pipe = parent
+                parents[name] = parent_name
+                name = parent_name
         return cls(str(source.name), tuple(selected), parents)
 
     def components(self, resources: Sequence[str] | None = None) -> list[Component]:

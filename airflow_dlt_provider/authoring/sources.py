@@ -80,13 +80,13 @@ class SourceSpec:
 
 
 def _is_source(obj: Any) -> bool:
-    from dlt.extract.source import DltSource
+    from dlt.sources import DltSource
 
     return isinstance(obj, DltSource)
 
 
 def _is_resource(obj: Any) -> bool:
-    from dlt.extract.resource import DltResource
+    from dlt.sources import DltResource
 
     return isinstance(obj, DltResource)
 
@@ -249,7 +249,7 @@ def _literal_keyword(decorator: ast.expr, keyword: str) -> str | None | bool:
 def instantiate_source(spec: SourceSpec, kwargs: Mapping[str, Any] | None = None) -> Any:
     """Return a fresh ``DltSource`` for ``spec`` (calls the factory with ``kwargs``)."""
     import dlt
-    from dlt.extract.source import DltSource
+    from dlt.sources import DltSource
 
     spec = spec.resolved()
     target = spec.target

@@ -311,7 +311,7 @@ def _cache_location(
 
 def _as_source(target: Any) -> Any:
     """A ``DltSource`` for a source or resource object (a resource is wrapped, not copied)."""
-    from dlt.extract.source import DltSource
+    from dlt.sources import DltSource
 
     if isinstance(target, DltSource):
         return target

@@ -19,6 +19,6 @@ class AwsMapping(ConnectionMapping):
 
     auth = "access key (login/password), session token, profile or the default AWS chain"
     conn_types = ("aws",)
-    credentials_class = "dlt.common.configuration.specs:AwsCredentials"
+    credentials_class = "dlt.sources.credentials:AwsCredentials"
     fields = AWS_FIELDS
     secret_fields = ("aws_secret_access_key", "aws_session_token")

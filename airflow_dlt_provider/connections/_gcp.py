@@ -29,7 +29,7 @@ KEYFILE_DICT = _extra("keyfile_dict")
 
 class GcpMapping(ConnectionMapping):
     conn_types = ("google_cloud_platform", "gcpbigquery")
-    credentials_class = "dlt.common.configuration.specs:GcpServiceAccountCredentials"
+    credentials_class = "dlt.sources.credentials:GcpServiceAccountCredentials"
     keyfile_field = ""
     """The pseudo field holding the key file (``keyfile_json`` or ``keyfile_path``); empty for ADC."""
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, quote_plus
 
-from airflow_dlt_provider import _compat
+from airflow_dlt_provider import _compat, _dlt_internals
 from airflow_dlt_provider.exceptions import ConnectionMappingError, MissingExtraError
 
 FieldSource = str | tuple[str, ...]
@@ -142,7 +142,8 @@ class ConnectionMapping:
     driver_modules: ClassVar[tuple[str, ...]] = ()
     """Modules the destination needs; a missing one raises an error naming :attr:`pip_extra`."""
     credentials_class: ClassVar[str] = ""
-    """``module:Class`` of the dlt credentials (imported at execute time only)."""
+    """``module:Class`` of the dlt credentials (imported at execute time only); empty: the type of the
+    ``credentials`` field of the destination factory's ``spec`` (``dlt.destinations.<destination>.spec``)."""
     connects_with_url: ClassVar[bool] = False
     """dlt hands the driver the credentials' URL string (psycopg2): render it so any password survives."""
     fields: ClassVar[Mapping[str, FieldSource]] = {}
@@ -254,13 +255,16 @@ class ConnectionMapping:
     def credentials_type(cls) -> Any:
         module_name, _, class_name = cls.credentials_class.partition(":")
         try:
-            module = importlib.import_module(module_name)
+            if cls.credentials_class:
+                credentials_type = getattr(importlib.import_module(module_name), class_name)
+            else:
+                credentials_type = _spec_credentials_type(cls.destination)
         except ImportError as error:
+            where = module_name or f"dlt.destinations.{cls.destination}.spec"
             raise MissingExtraError(
-                f"cannot import {module_name} for destination {cls.destination!r} ({error.__class__.__name__}): "
+                f"cannot import {where} for destination {cls.destination!r} ({error.__class__.__name__}): "
                 f"pip install airflow-dlt-provider[{cls.pip_extra}]"
             ) from None
-        credentials_type = getattr(module, class_name)
         return url_safe_credentials_type(credentials_type) if cls.connects_with_url else credentials_type
 
     def credentials(self, values: MappedValues | None = None) -> Any:
@@ -299,7 +303,7 @@ class ConnectionMapping:
         values = self.values()
         if self.source_drivername is None:
             return self.credentials(values)
-        from dlt.common.configuration.specs import ConnectionStringCredentials
+        from dlt.sources.credentials import ConnectionStringCredentials
 
         credentials = url_safe_credentials_type(ConnectionStringCredentials)()
         credentials.drivername = self.source_drivername
@@ -311,6 +315,16 @@ class ConnectionMapping:
             credentials.query = query
         self.mask_native(credentials)
         return credentials
+
+
+def _spec_credentials_type(destination: str) -> Any:
+    """The credentials class of a dlt destination: the ``credentials`` field of its factory's ``spec``."""
+    import typing
+
+    import dlt
+
+    spec = getattr(dlt.destinations, destination).spec
+    return typing.get_type_hints(spec)["credentials"]
 
 
 def _render_url_safely(credentials: Any) -> str:
@@ -326,7 +340,7 @@ def url_safe_credentials_type(credentials_type: type) -> type:
     of their own (DuckDB's file path, MotherDuck's token) are left as they are.
     """
     from dlt.common.configuration import configspec
-    from dlt.common.configuration.specs import ConnectionStringCredentials
+    from dlt.sources.credentials import ConnectionStringCredentials
 
     if not issubclass(credentials_type, ConnectionStringCredentials) or (
         credentials_type.to_native_representation is not ConnectionStringCredentials.to_native_representation
@@ -352,7 +366,7 @@ def resolved_for_source(credentials: Any) -> Any:
     if not isinstance(credentials, BaseConfiguration) or credentials.is_resolved():
         return credentials
     if credentials.is_partial():
-        credentials.call_method_in_mro("on_partial")
+        _dlt_internals.complete_from_defaults(credentials)
     if not credentials.is_resolved() and not credentials.is_partial():
         credentials.resolve()
     return credentials

@@ -12,7 +12,6 @@ class ClickHouseMapping(ConnectionMapping):
     destination = "clickhouse"
     pip_extra = "clickhouse"
     driver_modules = ("clickhouse_driver",)
-    credentials_class = "dlt.destinations.impl.clickhouse.configuration:ClickHouseCredentials"
     fields = {
         "host": "host",
         "port": "port",

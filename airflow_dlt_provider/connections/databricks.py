@@ -12,7 +12,6 @@ class DatabricksMapping(ConnectionMapping):
     destination = "databricks"
     pip_extra = "databricks"
     driver_modules = ("databricks.sql",)
-    credentials_class = "dlt.destinations.impl.databricks.configuration:DatabricksCredentials"
     fields = {
         "server_hostname": "host",
         "http_path": ("extra.http_path", "extra.sql_endpoint_http_path"),

@@ -103,7 +103,7 @@ class DltConnectionMapping(ConnectionMapping):
             and "://" in credentials
             or (isinstance(credentials, dict) and credentials.get("drivername"))
         ):
-            from dlt.common.configuration.specs import ConnectionStringCredentials
+            from dlt.sources.credentials import ConnectionStringCredentials
 
             built = url_safe_credentials_type(ConnectionStringCredentials)(credentials)
             if built.password:

@@ -12,7 +12,6 @@ class DuckDbMapping(ConnectionMapping):
     destination = "duckdb"
     pip_extra = "duckdb"
     driver_modules = ("duckdb",)
-    credentials_class = "dlt.destinations.impl.duckdb.configuration:DuckDbCredentials"
     fields = {"database": ("host", "extra.path", "extra.database", "schema")}
     required = ("database",)
     source_drivername = "duckdb"

@@ -21,7 +21,7 @@ class _Azure(ConnectionMapping):
 class FilesystemAzureKeyMapping(_Azure):
     name = "filesystem_azure_key"
     auth = "storage account name (login) and account key (password) or SAS token (extra.sas_token)"
-    credentials_class = "dlt.common.configuration.specs:AzureCredentials"
+    credentials_class = "dlt.sources.credentials:AzureCredentials"
     fields = {
         "azure_storage_account_name": ("extra.account_name", "login", "host"),
         "azure_storage_account_key": ("password", *_extra("shared_access_key")),
@@ -34,7 +34,7 @@ class FilesystemAzureKeyMapping(_Azure):
 class FilesystemAzureServicePrincipalMapping(_Azure):
     name = "filesystem_azure_service_principal"
     auth = "service principal: client id (login), secret (password), extra.tenant_id"
-    credentials_class = "dlt.common.configuration.specs:AzureServicePrincipalCredentials"
+    credentials_class = "dlt.sources.credentials:AzureServicePrincipalCredentials"
     fields = {
         "azure_storage_account_name": ("extra.account_name", "host"),
         "azure_tenant_id": _extra("tenant_id"),

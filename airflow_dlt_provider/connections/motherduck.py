@@ -14,7 +14,6 @@ class MotherDuckMapping(ConnectionMapping):
     destination = "motherduck"
     pip_extra = "motherduck"
     driver_modules = ("duckdb",)
-    credentials_class = "dlt.destinations.impl.motherduck.configuration:MotherDuckCredentials"
     fields = {"database": ("schema", "host", "extra.database"), "password": _TOKEN}
     required = ("database", "password")
     secret_fields = ("password",)

@@ -12,7 +12,6 @@ class MsSqlMapping(ConnectionMapping):
     destination = "mssql"
     pip_extra = "mssql"
     driver_modules = ("pyodbc",)
-    credentials_class = "dlt.destinations.impl.mssql.configuration:MsSqlCredentials"
     fields = {
         "host": "host",
         "port": "port",

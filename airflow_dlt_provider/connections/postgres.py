@@ -14,7 +14,6 @@ class PostgresMapping(ConnectionMapping):
     destination = "postgres"
     pip_extra = "postgres"
     driver_modules = ("psycopg2",)
-    credentials_class = "dlt.destinations.impl.postgres.configuration:PostgresCredentials"
     connects_with_url = True
     fields = {
         "host": "host",

@@ -12,7 +12,6 @@ class RedshiftMapping(PostgresMapping):
     conn_types: ClassVar[tuple[str, ...]] = ("redshift",)
     destination = "redshift"
     pip_extra = "redshift"
-    credentials_class = "dlt.destinations.impl.redshift.configuration:RedshiftCredentials"
     fields = {
         "host": "host",
         "port": "port",

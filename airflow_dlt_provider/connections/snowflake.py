@@ -19,7 +19,6 @@ class SnowflakePasswordMapping(ConnectionMapping):
     destination = "snowflake"
     pip_extra = "snowflake"
     driver_modules = ("snowflake.connector",)
-    credentials_class = "dlt.destinations.impl.snowflake.configuration:SnowflakeCredentials"
     fields = {
         "host": _extra("account"),
         "username": "login",

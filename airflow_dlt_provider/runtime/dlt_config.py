@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_dlt_provider import _compat
+from airflow_dlt_provider import _compat, _dlt_internals
 
 
 @contextlib.contextmanager
@@ -33,21 +33,20 @@ def airflow_variable_lookups(*, secrets_toml: bool, pipeline_name: str | None = 
     Task SDK's execution API inside an Airflow 3 task).
 
     dlt may recreate its provider objects while a pipeline activates, so the provider class and dlt's
-    provider factory are patched for the duration of the context, then restored.
+    provider factory are patched for the duration of the context, then restored (``_dlt_internals.
+    airflow_secrets_provider_patched``).
     """
-    try:
-        from dlt.common.configuration.providers.airflow import AirflowSecretsTomlProvider
-        from dlt.common.configuration.providers.vault import SECRETS_TOML_KEY
-        from dlt.common.configuration.specs import config_providers_context
-    except ImportError:  # pragma: no cover - dlt without the Airflow provider
+    key_names = _dlt_internals.airflow_secrets_toml_key_names(pipeline_name)
+    provider_class = _dlt_internals.airflow_secrets_provider_class()
+    if key_names is None or provider_class is None:  # pragma: no cover - dlt without the Airflow provider
         yield
         return
-    # the names dlt itself asks for: ``dlt_secrets_toml`` and ``<pipeline_name>.dlt_secrets_toml``
-    scopes = [(), (pipeline_name,)] if pipeline_name else [()]
-    key_names = [AirflowSecretsTomlProvider.get_key_name(SECRETS_TOML_KEY, *scope) for scope in scopes]
+    secrets_toml_key = key_names[0].split(".")[
+        -1
+    ]  # ``dlt_secrets_toml``: the last part of every name dlt asks for
     known = {key: _compat.variable_get(key) for key in key_names} if secrets_toml else {}
     has_secrets_toml = any(value is not None for value in known.values())
-    inherited_get_value = AirflowSecretsTomlProvider.get_value
+    inherited_get_value = provider_class.get_value
 
     def get_value(self: Any, key: str, hint: type, pipeline_name: str, *sections: str) -> Any:
         if not has_secrets_toml:
@@ -55,35 +54,16 @@ def airflow_variable_lookups(*, secrets_toml: bool, pipeline_name: str | None = 
         return inherited_get_value(self, key, hint, pipeline_name, *sections)
 
     def look_up_secrets_toml_only(self: Any, full_key: str, hint: type) -> Any:
-        if full_key.split(".")[-1] != SECRETS_TOML_KEY:
+        if full_key.split(".")[-1] != secrets_toml_key:
             return None
         if full_key not in known:  # scoped to another pipeline than the one this task runs
             known[full_key] = _compat.variable_get(full_key)
         return known[full_key]
 
     def airflow_providers_without_probe(settings: Any) -> list[Any]:
-        return [AirflowSecretsTomlProvider(**dict(settings))]
+        return [provider_class(**dict(settings))]
 
-    with contextlib.ExitStack() as patches:
-        patches.enter_context(_patched(AirflowSecretsTomlProvider, "get_value", get_value))
-        patches.enter_context(_patched(AirflowSecretsTomlProvider, "_look_vault", look_up_secrets_toml_only))
-        if hasattr(config_providers_context, "_airflow_providers"):
-            patches.enter_context(
-                _patched(config_providers_context, "_airflow_providers", airflow_providers_without_probe)
-            )
+    with _dlt_internals.airflow_secrets_provider_patched(
+        get_value, look_up_secrets_toml_only, airflow_providers_without_probe
+    ):
         yield
-
-
-@contextlib.contextmanager
-def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
-    """Set ``owner.name`` to ``value`` for the block; afterwards restore it (or remove it if it was inherited)."""
-    missing = object()
-    previous = vars(owner).get(name, missing)
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        if previous is missing:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, previous)

@@ -1,7 +1,7 @@
 """The task's data interval, handed to dlt's incremental loading.
 
 Inside a task, :func:`data_interval_for_dlt` injects the task instance's ``[data_interval_start,
-data_interval_end)`` into dlt as its external-scheduler interval (``TimeIntervalContext``). Every
+data_interval_end)`` into dlt as its external-scheduler interval (``_dlt_internals.time_interval_context``). Every
 ``dlt.sources.incremental(..., allow_external_schedulers=True)`` then loads exactly that window: its
 ``initial_value``/``end_value`` become the interval bounds, and dlt neither reads nor writes the
 incremental's ``last_value`` state. Catch-up and backfill runs therefore load each window once, in any
@@ -27,12 +27,13 @@ log says which of the two happened.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from airflow_dlt_provider import _compat
+from airflow_dlt_provider import _compat, _dlt_internals
 
 log = logging.getLogger("airflow_dlt_provider.intervals")
 
@@ -47,48 +48,19 @@ def usable_interval(context: Mapping[str, Any] | None) -> tuple[datetime, dateti
     return start, end
 
 
-def _incremental_switches(source: Any) -> list[tuple[Any, str]]:
-    """``(object, attribute)`` pairs that decide whether the source's incrementals join a scheduler."""
-    from dlt.extract.incremental import IncrementalResourceWrapper
-
-    switches: list[tuple[Any, str]] = []
-    for resource in getattr(source, "selected_resources", {}).values():
-        incremental = resource.incremental
-        if incremental is None:
-            continue
-        if isinstance(incremental, IncrementalResourceWrapper):
-            # the wrapper's own flag overrides the flag of every incremental it binds
-            switches.append((incremental, "_allow_external_schedulers"))
-            if incremental.incremental is not None:
-                switches.append((incremental.incremental, "allow_external_schedulers"))
-        else:
-            switches.append((incremental, "allow_external_schedulers"))
-    return switches
-
-
 def _asks_to_join(resource: Any) -> bool:
     """Whether the resource's incremental has ``allow_external_schedulers=True``.
 
     Before the resource function runs, an incremental given as the default of its argument is only known
     from the function's signature.
     """
-    import inspect
-
-    from dlt.extract.incremental import IncrementalResourceWrapper
-
     incremental = resource.incremental
     if incremental is None:
         return False
     if incremental.allow_external_schedulers:
         return True
-    function = getattr(getattr(resource, "_pipe", None), "gen", None)
-    if not callable(function):
-        return False
-    try:
-        parameter = IncrementalResourceWrapper.get_incremental_arg(inspect.signature(function))
-    except (TypeError, ValueError):
-        return False
-    return bool(getattr(getattr(parameter, "default", None), "allow_external_schedulers", False))
+    default = _dlt_internals.incremental_function_default(resource)
+    return bool(getattr(default, "allow_external_schedulers", False))
 
 
 def _joining_resources(source: Any) -> list[str]:
@@ -98,16 +70,39 @@ def _joining_resources(source: Any) -> list[str]:
 
 @contextlib.contextmanager
 def _own_state_only(source: Any) -> Iterator[None]:
-    """Make every incremental of ``source`` ignore external schedulers for the duration of the block."""
-    switches = _incremental_switches(source)
-    saved = [(obj, attr, getattr(obj, attr, None)) for obj, attr in switches]
-    for obj, attr in switches:
-        setattr(obj, attr, False)
+    """Make every incremental of ``source`` ignore external schedulers for the duration of the block.
+
+    ``resource.incremental`` is dlt's wrapper of the resource's incremental (its own flag overrides the
+    flag of every incremental it binds later) or a plain ``dlt.sources.incremental``. The public setter of
+    ``allow_external_schedulers`` switches both off; the wrapper's own value is put back afterwards.
+    """
+    from dlt.sources import incremental as Incremental
+
+    restores: list[Callable[[], None]] = []
+    for resource in getattr(source, "selected_resources", {}).values():
+        incremental = resource.incremental
+        if incremental is None:
+            continue
+        if not isinstance(incremental, Incremental):  # the wrapper
+            restores.append(_restorer_of_wrapper(incremental))
+            incremental = incremental.incremental
+        if incremental is not None:
+            restores.append(functools.partial(_set_flag, incremental, incremental.allow_external_schedulers))
+        resource.incremental.allow_external_schedulers = False
     try:
         yield
     finally:
-        for obj, attr, value in saved:
-            setattr(obj, attr, value)
+        for restore in restores:
+            restore()
+
+
+def _set_flag(incremental: Any, value: Any) -> None:
+    incremental.allow_external_schedulers = value
+
+
+def _restorer_of_wrapper(wrapper: Any) -> Callable[[], None]:
+    value = _dlt_internals.wrapper_own_external_schedulers(wrapper)
+    return functools.partial(_dlt_internals.set_wrapper_own_external_schedulers, wrapper, value)
 
 
 @contextlib.contextmanager
@@ -121,9 +116,6 @@ def data_interval_for_dlt(
     incrementals fall back to their own state (see the module docstring). The previous dlt context is
     restored afterwards, also when the run fails or the task is interrupted.
     """
-    from dlt.common.configuration.container import Container
-    from dlt.extract.incremental.context import TimeIntervalContext
-
     interval = usable_interval(context)
     joining = _joining_resources(source)
     if interval is not None:
@@ -134,7 +126,7 @@ def data_interval_for_dlt(
                 interval[1].isoformat(),
                 ", ".join(joining),
             )
-        with Container().injectable_context(TimeIntervalContext(interval=interval)):
+        with _dlt_internals.time_interval_context(interval):
             yield interval
         return
 
@@ -152,6 +144,6 @@ def data_interval_for_dlt(
         )
     with (
         _own_state_only(source),
-        Container().injectable_context(TimeIntervalContext(interval=None, allow_external_schedulers=False)),
+        _dlt_internals.time_interval_context(None, allow_external_schedulers=False),
     ):
         yield None

@@ -13,12 +13,13 @@ At the start of an attempt this module looks into it:
   restores the pipeline state from the destination first.
 
 Rows per table of every package are written to ``ROWS_FILE`` in the working directory when a normalize
-step ends (a hook on dlt's progress collector, so before the load starts), so an attempt that only loads packages of a previous attempt still reports their rows.
+step ends (``on_end_trace_step`` of the task's progress collector, a ``dlt.progress.log`` subclass: so
+before the load starts), so an attempt that only loads packages of a previous attempt still reports their
+rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_dlt_provider import _compat
+from airflow_dlt_provider import _compat, _dlt_internals
 from airflow_dlt_provider.exceptions import LoadFailedError
 from airflow_dlt_provider.runtime.summary import is_dlt_table, rows_in_metrics
 
@@ -168,53 +169,56 @@ def mark_committed_jobs(pipeline: Any) -> list[str]:
     loading its rows twice, or failing every retry on the unique ``_dlt_id`` index. If the ``_dlt_id`` of the
     job file's first row is in its table, the job is given dlt's own completed marker instead.
     """
-    packages = pipeline._get_load_storage().normalized_packages
-    if not hasattr(packages, "save_pending_transition"):  # dlt releases before the markers existed
+    if not _dlt_internals.commit_markers_supported(pipeline):  # dlt releases before the markers existed
         return []
     marked: list[str] = []
     for load_id in pipeline.list_normalized_load_packages():
+        package = pipeline.get_load_package_info(load_id)
         unmarked = [
-            Path(packages.storage.make_full_path(path))
-            for path in packages.list_started_jobs(load_id)
-            if packages.load_pending_transition(load_id, Path(path).name) is None
+            job
+            for job in package.jobs.get("started_jobs", [])
+            if _dlt_internals.commit_marker(pipeline, load_id, Path(job.file_path).name) is None
         ]
         if not unmarked:
             continue
         try:
-            with pipeline.destination_client(packages.load_schema(load_id).name) as client:
+            with pipeline.destination_client(package.schema_name) as client:
                 committed = [job for job in unmarked if _first_row_in_destination(client, job)]
         except Exception as error:  # e.g. the destination is not reachable: dlt's own restore applies
             log.warning(
                 "could not check in the destination whether started load job(s) %s of package %s had "
                 "committed before the previous attempt stopped (%s): dlt loads them again, so rows of a job "
                 "that had committed may be loaded twice",
-                ", ".join(job.name for job in unmarked),
+                ", ".join(Path(job.file_path).name for job in unmarked),
                 load_id,
                 _compat.redact(str(error)),
             )
             continue
         for job in committed:
-            packages.save_pending_transition(load_id, job.name, "completed", None)
-            marked.append(job.name)
+            name = Path(job.file_path).name
+            _dlt_internals.write_commit_marker(pipeline, load_id, name)
+            marked.append(name)
             log.warning(
                 "load job %s of package %s had committed its rows before the previous attempt stopped "
                 "(its first row is in the destination): marked completed, not loaded again",
-                job.name,
+                name,
                 load_id,
             )
     return marked
 
 
-def _first_row_in_destination(client: Any, job_file: Path) -> bool:
-    """Whether the ``_dlt_id`` of the first row of ``job_file`` is in the job's table (SQL destinations)."""
-    from dlt.common.storages.load_package import ParsedLoadJobFileName
+def _first_row_in_destination(client: Any, started_job: Any) -> bool:
+    """Whether the ``_dlt_id`` of the first row of a started job's file is in its table (SQL destinations).
 
+    ``started_job`` is a ``LoadJobInfo`` of ``pipeline.get_load_package_info``.
+    """
     from airflow_dlt_provider.runtime.job_files import first_row_value
 
     sql_client = getattr(client, "sql_client", None)
     if sql_client is None:  # not a SQL destination: dlt's own job restore applies
         return False
-    job = ParsedLoadJobFileName.parse(job_file.name)
+    job_file = Path(started_job.file_path)
+    job = started_job.job_file_info
     id_column = client.schema.naming.normalize_identifier("_dlt_id")
     row_id = first_row_value(job_file, job.file_format, id_column)
     if row_id is None:
@@ -225,9 +229,8 @@ def _first_row_in_destination(client: Any, job_file: Path) -> bool:
             id_column,
         )
         return False
-    staging = client.should_load_data_to_staging_dataset(job.table_name)
     try:
-        with sql_client.with_staging_dataset() if staging else contextlib.nullcontext():
+        with _dlt_internals.staging_dataset_for(client, job.table_name):
             table = sql_client.make_qualified_table_name(job.table_name)
             column = sql_client.escape_column_name(id_column)
             found = sql_client.execute_sql(f"SELECT 1 FROM {table} WHERE {column} = %s", row_id)
@@ -260,17 +263,10 @@ def _previously_loaded(pipeline: Any, completed: list[str], working_dir: Path) -
     )
 
 
-def recording_rows(collector: Any, working_dir: Path) -> Any:
-    """Make dlt's progress ``collector`` write ``ROWS_FILE`` when a normalize step ends (before the load)."""
-    original = collector.on_end_trace_step
-
-    def on_end_trace_step(trace: Any, step: Any, pipeline: Any, step_info: Any, send_state: bool) -> None:
-        original(trace, step, pipeline, step_info, send_state)
-        if getattr(step, "step", None) == "normalize" and not isinstance(step_info, BaseException):
-            record_rows(working_dir, step_info)
-
-    setattr(collector, "on_end_trace_step", on_end_trace_step)  # noqa: B010 - instance-level hook
-    return collector
+def record_rows_after_normalize(working_dir: Path, step: Any, step_info: Any) -> None:
+    """Write ``ROWS_FILE`` when a normalize step ended (the progress collector's ``on_end_trace_step``)."""
+    if getattr(step, "step", None) == "normalize" and not isinstance(step_info, BaseException):
+        record_rows(working_dir, step_info)
 
 
 # ---------------------------------------------------------------- after a failure

@@ -38,7 +38,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_dlt_provider import _compat
+from airflow_dlt_provider import _compat, _dlt_internals
 from airflow_dlt_provider.exceptions import (
     DataContractError,
     LoadFailedError,
@@ -91,9 +91,8 @@ def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
             ),
         )
     else:
-        # dlt's run() syncs once per pipeline object unless this is set: one destination round trip less
-        if hasattr(pipeline, "_state_restored"):
-            pipeline._state_restored = True
+        # dlt's run() syncs once per pipeline object unless told it did: one destination round trip less
+        _dlt_internals.mark_state_restored(pipeline)
     return read_baseline(pipeline, source.schema.name, source.selected_resources.keys(), sync_error)
 
 
@@ -121,9 +120,9 @@ def _schema_tables(pipeline: Any, schema_name: str) -> Mapping[str, Any]:
 
 def resource_of(schema_tables: Mapping[str, Any], table_name: str) -> str:
     """The resource that loads ``table_name``; a nested table belongs to its root table's resource."""
-    from dlt.common.schema.utils import get_root_table
-
-    root = get_root_table(schema_tables, table_name)  # type: ignore[arg-type]
+    root = schema_tables[table_name]
+    while root.get("parent"):  # the schema's "parent" hint marks a nested table
+        root = schema_tables[root["parent"]]
     return str(root.get("resource") or root["name"])
 
 
@@ -283,10 +282,8 @@ def describe_contract_violation(error: Any) -> str:
 
 
 def _table_of_job(job_id: str) -> str:
-    from dlt.common.storages.load_package import ParsedLoadJobFileName
-
     try:
-        return ParsedLoadJobFileName.parse(job_id).table_name
+        return _dlt_internals.job_table_name(job_id)
     except Exception:
         return job_id.split(".", 1)[0]
 

@@ -30,7 +30,6 @@ from airflow_dlt_provider import _compat
 
 log = logging.getLogger("airflow_dlt_provider.workdir")
 
-DLT_TRACE_FILE = "trace.pickle"  # dlt.pipeline.trace.TRACE_FILE_NAME
 _OWNER_ONLY_DIR = 0o700
 _OWNER_ONLY_FILE = 0o600
 MAX_PATH_PART_LENGTH = 120
@@ -112,7 +111,9 @@ def keep_after_failure(working_dir: Path, pipeline_name: str) -> None:
     """Make what a failed attempt keeps owner-only and drop dlt's trace (it holds exception texts)."""
     if not working_dir.exists():
         return
-    (working_dir / pipeline_name / DLT_TRACE_FILE).unlink(missing_ok=True)
+    from airflow_dlt_provider import _dlt_internals
+
+    (working_dir / pipeline_name / _dlt_internals.trace_file_name()).unlink(missing_ok=True)
     for root, dirs, files in os.walk(working_dir):
         os.chmod(root, _OWNER_ONLY_DIR)
         for name in files:

@@ -69,45 +69,7 @@ def test_rejected_names_say_what_was_wrong_and_what_is_accepted(name, problem):
     assert f"at most {MAX_PIPELINE_NAME_BYTES} bytes" in message
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "github",
-        "my pipeline",
-        "pïpé_日本",
-        "a.b",
-        "..",
-        "a/b",
-        "a%b",
-        "a{b}",
-        "a:b",
-        "a*b",
-        'a"b',
-        "a|b",
-        "a\x01b",
-        "CON",
-        "nul",
-        "trailing ",
-        " leading",
-        "tab\tname",
-        "x" * 80,
-    ],
-)
-def test_the_check_agrees_with_dlt(name):
-    """Contract with dlt's own pipeline-name check (FileStorage.validate_file_name_component)."""
-    from dlt.common.storages.file_storage import FileStorage
-
-    try:
-        FileStorage.validate_file_name_component(name)
-        dlt_accepts = True
-    except ValueError:
-        dlt_accepts = False
-    ours = pipeline_name_problem(name) is None
-    # we are stricter on leading whitespace only (a folder name " x" is a trap on every platform)
-    if name == " leading":
-        assert not ours
-    else:
-        assert ours == dlt_accepts, name
+# the contract with dlt's own check is tests/test_dlt_internals.py::test_file_name_rule_agrees_with_dlt
 
 
 def test_group_and_operator_reject_bad_names_at_parse_time():

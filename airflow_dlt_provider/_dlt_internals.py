@@ -1,0 +1,310 @@
+"""Every use of a dlt name that dlt does not document as public, in one place.
+
+One small function (or constant) per use, each saying why no public API serves. Each entry has a contract
+test in ``tests/test_dlt_internals.py`` that runs it against the installed dlt (real resources, a real
+pipeline and load package, not mocks) and fails naming the entry (``_dlt_internals.<name>``) when a dlt
+release changes what it relies on. A grep for private dlt names finds this file only.
+
+Importing this module is cheap: it imports nothing of dlt at module level (the parse-time entries are used
+by ``authoring``, which must not import dlt for import-string sources).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "FILE_NAME_FORBIDDEN_CHARS",
+    "RESERVED_FILE_NAMES",
+    "airflow_secrets_provider_class",
+    "airflow_secrets_provider_patched",
+    "airflow_secrets_toml_key_names",
+    "commit_marker",
+    "commit_markers_supported",
+    "complete_from_defaults",
+    "dlt_logger_name",
+    "incremental_function_default",
+    "job_table_name",
+    "mark_state_restored",
+    "parent_pipe_names",
+    "set_wrapper_own_external_schedulers",
+    "staging_dataset_for",
+    "time_interval_context",
+    "trace_file_name",
+    "wrapper_own_external_schedulers",
+    "write_commit_marker",
+]
+
+# ---------------------------------------------------------------- parse time (no dlt import)
+
+# Mirror of ``dlt.common.storages.FileStorage.validate_file_name_component`` (a pipeline name is a folder):
+# characters no platform accepts in a file name (pathvalidate's "Universal" platform) and ". % { }".
+# Why not dlt's own check: the name is checked at DAG parse time, and importing dlt costs ~1.4 s per parse.
+FILE_NAME_FORBIDDEN_CHARS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|.%{}]')
+RESERVED_FILE_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "CLOCK$", "NUL"] + [f"{p}{i}" for p in ("COM", "LPT") for i in range(10)]
+)
+
+
+def parent_pipe_names(resource: Any) -> Iterator[str]:
+    """Names of the pipes feeding ``resource`` (a transformer), nearest first; nothing for a plain resource.
+
+    Uses ``DltResource._pipe`` and ``Pipe.parent``/``Pipe.is_empty``/``Pipe.name``. Why no public API: the
+    public ``source.resources.selected_dag`` walks every selected resource's chain to its root, which is
+    quadratic on long transformer chains; the planner must stay linear, so it walks lazily and stops at the
+    first pipe it has seen (authoring/plan.py, bench/bench_build.py).
+    """
+    pipe = resource._pipe
+    while (parent := pipe.parent) is not None and not parent.is_empty:
+        yield str(parent.name)
+        pipe = parent
+
+
+# ---------------------------------------------------------------- run time: incrementals and intervals
+
+
+def incremental_function_default(resource: Any) -> Any:
+    """The ``dlt.sources.incremental`` given as the default of the resource function's argument, or ``None``.
+
+    Uses ``DltResource._pipe.gen`` and ``IncrementalResourceWrapper.get_incremental_arg``. Why no public API:
+    before the resource function runs, dlt knows that incremental only from the function's signature;
+    ``resource.incremental`` holds it only once the function was called.
+    """
+    import inspect
+
+    from dlt.extract.incremental import IncrementalResourceWrapper
+
+    function = getattr(getattr(resource, "_pipe", None), "gen", None)
+    if not callable(function):
+        return None
+    try:
+        parameter = IncrementalResourceWrapper.get_incremental_arg(inspect.signature(function))
+    except (TypeError, ValueError):
+        return None
+    return getattr(parameter, "default", None)
+
+
+def wrapper_own_external_schedulers(wrapper: Any) -> bool | None:
+    """The wrapper's own ``allow_external_schedulers`` (``None``: not set), as the block restores it.
+
+    ``IncrementalResourceWrapper._allow_external_schedulers``. Why no public API: the public property reads
+    the bound incremental's flag when one is bound, and its setter also writes that incremental, so the
+    wrapper's own value (usually ``None``) cannot be read or put back through it.
+    """
+    return wrapper._allow_external_schedulers  # type: ignore[no-any-return]
+
+
+def set_wrapper_own_external_schedulers(wrapper: Any, value: bool | None) -> None:
+    """Put back the wrapper's own flag read by :func:`wrapper_own_external_schedulers` (see there)."""
+    wrapper._allow_external_schedulers = value
+
+
+def time_interval_context(
+    interval: tuple[datetime, datetime] | None, allow_external_schedulers: bool = True
+) -> contextlib.AbstractContextManager[Any]:
+    """Hand dlt an external scheduler's interval for the block (``None``: none, incrementals use state).
+
+    ``dlt.extract.incremental.context.TimeIntervalContext`` injected with ``Container().injectable_context``.
+    Why no public API: it is dlt's only way to give incrementals with ``allow_external_schedulers=True`` a
+    window for a block and put the previous one back; the public ``dlt.current.interval.set`` only edits
+    an existing context, and cannot stop dlt from auto-detecting Airflow's interval. (It does not exist in
+    dlt 1.20.)
+    """
+    from dlt.common.configuration.container import Container
+    from dlt.extract.incremental.context import TimeIntervalContext
+
+    if interval is None:
+        context = TimeIntervalContext(interval=None, allow_external_schedulers=allow_external_schedulers)
+    else:
+        context = TimeIntervalContext(interval=interval)
+    return Container().injectable_context(context)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- run time: the pipeline and its packages
+
+
+def mark_state_restored(pipeline: Any) -> None:
+    """Tell ``pipeline`` its state was just synced from the destination, so ``run()`` does not sync again.
+
+    ``Pipeline._state_restored``. Why no public API: the task syncs first (``sync_destination``) to read
+    the schema baseline; ``restore_from_destination=False`` would also stop dlt from writing the state to the
+    destination, so only this flag saves the second round trip.
+    """
+    if hasattr(pipeline, "_state_restored"):
+        pipeline._state_restored = True
+
+
+def _normalized_packages(pipeline: Any) -> Any:
+    return pipeline._get_load_storage().normalized_packages
+
+
+def commit_markers_supported(pipeline: Any) -> bool:
+    """Whether the installed dlt records a job's commit with a "pending transition" marker.
+
+    ``Pipeline._get_load_storage().normalized_packages.save_pending_transition``. Why no public API: see
+    :func:`write_commit_marker`.
+    """
+    return hasattr(_normalized_packages(pipeline), "save_pending_transition")
+
+
+def commit_marker(pipeline: Any, load_id: str, job_file_name: str) -> str | None:
+    """The state dlt recorded for a started job after its destination transaction (``None``: none).
+
+    ``PackageStorage.load_pending_transition``. Why no public API: ``LoadPackageInfo`` says only whether a
+    package has pending transitions, not which job's.
+    """
+    marker = _normalized_packages(pipeline).load_pending_transition(load_id, job_file_name)
+    return None if marker is None else str(marker[0])
+
+
+def write_commit_marker(pipeline: Any, load_id: str, job_file_name: str) -> None:
+    """Record that a started job's rows are committed, as dlt does right after the commit.
+
+    ``PackageStorage.save_pending_transition(load_id, file, "completed", None)``. Why no public API: dlt has
+    no call to say "this job already committed"; its own loader, on the next ``load()``/``run()``, turns a
+    started job with this marker into a completed one without running it (followup jobs and package
+    completion as usual). Writing the marker, not moving job files, leaves the package transitions to dlt.
+    """
+    _normalized_packages(pipeline).save_pending_transition(load_id, job_file_name, "completed", None)
+
+
+def staging_dataset_for(client: Any, table_name: str) -> contextlib.AbstractContextManager[Any]:
+    """Point ``client.sql_client`` at the dataset dlt loads ``table_name``'s jobs into (staging or final).
+
+    ``SqlJobClientBase.should_load_data_to_staging_dataset`` and ``SqlClientBase.with_staging_dataset``.
+    Why no public API: a started job of a ``merge``/``replace`` table writes to dlt's staging dataset, and
+    only the job client knows that choice; ``pipeline.sql_client()`` always points at the final dataset.
+    """
+    if client.should_load_data_to_staging_dataset(table_name):
+        return client.sql_client.with_staging_dataset()  # type: ignore[no-any-return]
+    return contextlib.nullcontext()
+
+
+def job_table_name(job_id: str) -> str:
+    """The table of a load job from its id, as ``LoadClientJobException.job_id`` holds it.
+
+    dlt's job id is ``<table>.<file_id>.<format>[.gz]`` (``ParsedLoadJobFileName.job_id()``); a job file name
+    adds the retry count (``ParsedLoadJobFileName.parse`` reads those). Why no public API: the exception
+    carries only the id; ``LoadJobInfo.job_file_info`` (public) exists only for jobs listed from a package.
+    """
+    from dlt.common.storages.load_package import ParsedLoadJobFileName
+
+    with contextlib.suppress(Exception):  # a job file name: <table>.<file_id>.<retry>.<format>[.gz]
+        return str(ParsedLoadJobFileName.parse(job_id).table_name)
+    parts = job_id.removesuffix(".gz").rsplit(".", 2)
+    if len(parts) != 3:
+        raise ValueError(f"{job_id!r} is not a dlt job id")
+    return parts[0]
+
+
+# ---------------------------------------------------------------- run time: logging and configuration
+
+
+def trace_file_name() -> str:
+    """The file in a pipeline's working directory where dlt pickles its last trace.
+
+    ``dlt.pipeline.trace.TRACE_FILE_NAME``. Why no public API: a failed attempt's kept folder must not keep
+    the trace (it holds exception texts, so maybe secrets), and dlt has no call that drops it.
+    """
+    from dlt.pipeline.trace import TRACE_FILE_NAME
+
+    return str(TRACE_FILE_NAME)
+
+
+def complete_from_defaults(credentials: Any) -> None:
+    """Let incomplete credentials fill themselves from the worker's defaults (GCP, AWS, Azure), as dlt does.
+
+    ``BaseConfiguration.call_method_in_mro("on_partial")``. Why no public API: dlt runs this hook only inside
+    its own configuration resolution; a credentials object built from an Airflow connection and handed to
+    an untyped source argument is not resolved by dlt again.
+    """
+    credentials.call_method_in_mro("on_partial")
+
+
+def dlt_logger_name() -> str | None:
+    """Name of the logger dlt writes to (``None`` before dlt initialised its logging).
+
+    ``dlt.common.logger.LOGGER``. Why no public API: the name comes from dlt's runtime configuration and
+    dlt exposes the logger object only as this module attribute.
+    """
+    from dlt.common import logger
+
+    return None if logger.LOGGER is None else str(logger.LOGGER.name)
+
+
+def _airflow_secrets_toml_provider() -> tuple[Any, str] | None:
+    try:
+        from dlt.common.configuration.providers.airflow import AirflowSecretsTomlProvider
+        from dlt.common.configuration.providers.vault import SECRETS_TOML_KEY
+    except ImportError:  # pragma: no cover - dlt without the Airflow provider
+        return None
+    return AirflowSecretsTomlProvider, SECRETS_TOML_KEY
+
+
+def airflow_secrets_toml_key_names(pipeline_name: str | None) -> list[str] | None:
+    """The Variable names dlt's Airflow provider asks for: ``dlt_secrets_toml`` (and ``<pipeline>.`` scoped).
+
+    ``AirflowSecretsTomlProvider.get_key_name`` with ``vault.SECRETS_TOML_KEY``. Why no public API: dlt
+    documents the Variable name but exports neither the provider class nor the key. ``None`` when the
+    installed dlt has no Airflow provider.
+    """
+    found = _airflow_secrets_toml_provider()
+    if found is None:
+        return None
+    provider, key = found
+    scopes = [(), (pipeline_name,)] if pipeline_name else [()]
+    return [provider.get_key_name(key, *scope) for scope in scopes]
+
+
+@contextlib.contextmanager
+def airflow_secrets_provider_patched(
+    get_value: Callable[..., Any],
+    look_vault: Callable[..., Any],
+    make_providers: Callable[[Any], list[Any]],
+) -> Iterator[None]:
+    """Replace how dlt's Airflow provider looks values up, for the block; restored afterwards.
+
+    Class-level patches of ``AirflowSecretsTomlProvider.get_value`` and ``._look_vault`` (one Variable
+    lookup per key) and of ``config_providers_context._airflow_providers`` (dlt's factory that probes
+    ``airflow.models.TaskInstance`` first) by ``make_providers(settings)``. Why no public API: dlt has no setting to limit that provider to the
+    ``dlt_secrets_toml`` Variables, and dlt re-creates its providers while a pipeline activates, so an
+    instance registered by us would be replaced; only the class and the factory reach those instances.
+    """
+    found = _airflow_secrets_toml_provider()
+    if found is None:  # pragma: no cover - dlt without the Airflow provider
+        yield
+        return
+    provider = found[0]
+    from dlt.common.configuration.specs import config_providers_context
+
+    with contextlib.ExitStack() as patches:
+        patches.enter_context(_patched(provider, "get_value", get_value))
+        patches.enter_context(_patched(provider, "_look_vault", look_vault))
+        if hasattr(config_providers_context, "_airflow_providers"):
+            patches.enter_context(_patched(config_providers_context, "_airflow_providers", make_providers))
+        yield
+
+
+def airflow_secrets_provider_class() -> Any:
+    """dlt's ``AirflowSecretsTomlProvider`` class (``None`` without it), for ``make_providers`` above."""
+    found = _airflow_secrets_toml_provider()
+    return None if found is None else found[0]
+
+
+@contextlib.contextmanager
+def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
+    """Set ``owner.name`` to ``value`` for the block; afterwards restore it (or remove it if it was inherited)."""
+    missing = object()
+    previous = vars(owner).get(name, missing)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        if previous is missing:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, previous)
