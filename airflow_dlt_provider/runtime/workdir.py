@@ -1,13 +1,10 @@
 """Where a task keeps its files on a worker, and when they are removed.
 
 ``<working_dir>/<dag>/<task>/<run>[/map_index=N]`` is private to one task instance: dlt's pipeline folder
-lives there during the run. Every part is made by :func:`names.path_part` and the result is checked to be
-strictly inside the base folder, so no id (``.``, ``..``, ``/``, unicode, 300 characters) can point
-elsewhere, and only that folder is ever removed.
-
-Ids a trigger controls (DAG, task and run ids, map indexes) reach the file system only through
-:func:`path_part`: every part is a plain folder name, never ``.``, ``..``, empty, or containing a separator,
-and two different ids never map to the same folder.
+lives there during the run. Ids a trigger controls (DAG, task and run ids, map indexes) reach the file
+system only through :func:`path_part`: every part is a plain folder name, never ``.``, ``..``, empty or
+containing a separator, and two different ids never map to the same folder. The joined path is checked to
+resolve strictly inside the base folder, whatever the id (``.``, ``..``, ``/``, unicode, 300 characters).
 
 - after a success the folder is removed, and so are the kept folders of earlier runs of the same task that
   hold nothing to load any more (when the task holds the pipeline's own pool, so none of them is in use);
