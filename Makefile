@@ -23,7 +23,8 @@ $(UV):
 $(VENV)/.installed: pyproject.toml Makefile $(UV)
 	$(UV) venv --quiet --allow-existing --python "$$(command -v $(PYTHON))" $(VENV)
 	$(UV) pip install --quiet --python $(VENV)/bin/python -e ".[test,docs]" "$(AIRFLOW3_SPEC)" \
-		"apache-airflow-providers-openlineage" "apache-airflow-providers-postgres"
+		"apache-airflow-providers-openlineage" "apache-airflow-providers-postgres" \
+		"apache-airflow-providers-celery" "celery[redis]>=5.5,<5.7"
 	touch $@
 
 $(VENV_AF2)/.installed: pyproject.toml Makefile $(UV)

@@ -29,8 +29,9 @@ os.environ["RUNTIME__DLT_TELEMETRY"] = "false"
 sys.path.insert(0, str(EXAMPLES_DIR))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from fixtures.airflow_cluster import AirflowCluster  # noqa: E402
+from fixtures.airflow_cluster import AirflowCluster, CeleryAirflowCluster  # noqa: E402
 from fixtures.postgres import PostgresServer, PostgresUnavailable  # noqa: E402
+from fixtures.redis import RedisServer, RedisUnavailable  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -101,6 +102,41 @@ def airflow_cluster(postgres_server: PostgresServer) -> Iterator[AirflowCluster]
     See tests/fixtures/airflow_cluster.py for its API. ADP_KEEP_CLUSTER=1 keeps its files after the session.
     """
     cluster = AirflowCluster.start(postgres_server)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        if os.environ.get("ADP_KEEP_CLUSTER") != "1":
+            cluster.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A throwaway Redis (no persistence) for the session (see tests/fixtures/redis.py).
+
+    On CI (CI=true) a missing ``redis-server`` is a test failure; elsewhere the tests that need it are skipped.
+    """
+    try:
+        server = RedisServer.start()
+    except RedisUnavailable as error:
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"Redis unavailable on CI: {error}")
+        pytest.skip(f"Redis unavailable (CeleryExecutor tests need it): {error}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_cluster(
+    postgres_server: PostgresServer, redis_server: RedisServer
+) -> Iterator[CeleryAirflowCluster]:
+    """A real Airflow 3 with the CeleryExecutor and two workers (see CeleryAirflowCluster), started once per
+    session on first use; its own metadata DB next to the LocalExecutor cluster's. ADP_KEEP_CLUSTER=1 keeps
+    its files."""
+    cluster = CeleryAirflowCluster.start(postgres_server, db_name="airflow_celery", redis=redis_server)
+    assert isinstance(cluster, CeleryAirflowCluster)
     try:
         yield cluster
     finally:

@@ -24,6 +24,9 @@ AIRFLOW_SERVICES = (
     "airflow-dag-processor",
     "airflow-triggerer",
 )
+CELERY_WORKERS = ("airflow-worker-1", "airflow-worker-2")
+CELERY_SERVICES = ("redis", *CELERY_WORKERS)
+STORE_PATH = "/opt/airflow/dlt-store"
 LONG_RUNNING = {
     "airflow-apiserver": "api-server",
     "airflow-scheduler": "scheduler",
@@ -42,11 +45,20 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
     return compose["services"]
 
 
-def _env(service: dict[str, Any]) -> dict[str, str]:
+_DEFAULTED = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}")
+
+
+def _env(service: dict[str, Any], variables: dict[str, str] | None = None) -> dict[str, str]:
+    """The service's environment as compose resolves it: ``${VAR:-default}`` takes ``variables`` or the default."""
     env = service.get("environment", {})
     if isinstance(env, list):  # the KEY=VALUE form
         env = dict(item.split("=", 1) for item in env)
-    return {key: str(value) for key, value in env.items()}
+    values = variables or {}
+
+    def resolve(match: re.Match[str]) -> str:
+        return values.get(match["name"], match["default"])
+
+    return {key: _DEFAULTED.sub(resolve, str(value)) for key, value in env.items()}
 
 
 def _command(service: dict[str, Any]) -> str:
@@ -60,7 +72,13 @@ def _healthcheck(service: dict[str, Any]) -> str:
 
 
 def test_every_service_is_declared(services):
-    assert set(services) == {"postgres", "warehouse", *AIRFLOW_SERVICES}
+    assert set(services) == {"postgres", "warehouse", *AIRFLOW_SERVICES, *CELERY_SERVICES}
+
+
+def test_only_the_celery_services_are_in_a_profile(services):
+    for name, service in services.items():
+        expected = ["celery"] if name in CELERY_SERVICES else None
+        assert service.get("profiles") == expected, name
 
 
 def test_postgres_services_have_pg_isready_health_checks(services):
@@ -80,11 +98,13 @@ def test_airflow_services_share_image_executor_and_metadata_db(services):
         f"postgresql+psycopg2://{postgres_env['POSTGRES_USER']}:{postgres_env['POSTGRES_PASSWORD']}"
         f"@postgres:5432/{postgres_env['POSTGRES_DB']}"
     )
-    for name in AIRFLOW_SERVICES:
+    for name in (*AIRFLOW_SERVICES, *CELERY_WORKERS):
         service = services[name]
         env = _env(service)
         assert service["build"] == ".", name
         assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor", name
+        celery = _env(service, {"AIRFLOW_EXECUTOR": "CeleryExecutor"})
+        assert celery["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == expected_url, name
         # the same signing key everywhere, or task tokens issued by one component fail in another
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"], name
@@ -198,3 +218,46 @@ def test_dockerignore_keeps_virtualenvs_out_of_the_build_context():
     ignored = (REPO_ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".venv-airflow2", ".git"} <= set(ignored)
     assert "airflow_dlt_provider" not in ignored and "pyproject.toml" not in ignored
+
+
+# ---------------------------------------------------------------- profile `celery`
+
+
+def test_celery_profile_redis_broker(services):
+    redis = services["redis"]
+    assert re.fullmatch(r"redis:\d+(\.\d+)*", redis["image"]), redis["image"]
+    assert "redis-cli ping" in _healthcheck(redis)
+    assert "--save" in redis["command"] and "" in redis["command"], "a broker needs no persistence here"
+    for name in (*AIRFLOW_SERVICES, *CELERY_WORKERS):
+        env = _env(services[name])
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0", name
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], (
+            name
+        )
+
+
+def test_celery_profile_two_workers(services):
+    for name in CELERY_WORKERS:
+        worker = services[name]
+        assert _command(worker) == "celery worker", name
+        assert worker.get("restart") == "always", name
+        assert "inspect ping" in _healthcheck(worker), name
+        assert worker["depends_on"]["redis"]["condition"] == "service_healthy", name
+        assert worker["depends_on"]["postgres"]["condition"] == "service_healthy", name
+        assert worker["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully", name
+
+
+def test_celery_workers_share_one_package_store_and_keep_local_working_dirs(compose, services):
+    assert "dlt-store" in compose["volumes"]
+    for name in CELERY_WORKERS:
+        worker = services[name]
+        env = _env(worker)
+        assert env["AIRFLOW__DLT__PACKAGE_STORE"] == f"file://{STORE_PATH}", name
+        mounts = {m.split(":")[1]: m.split(":")[0] for m in worker["volumes"]}
+        assert mounts[STORE_PATH] == "dlt-store", f"{name} mounts the shared store volume at {STORE_PATH}"
+        # the working dir is the worker's own scratch: inside the container, on no volume
+        working_dir = env["AIRFLOW__DLT__WORKING_DIR"]
+        assert not any(working_dir == path or working_dir.startswith(path + "/") for path in mounts), name
+        # the same DAGs, logs and default DuckDB files as the rest of the deployment
+        for path in ("/opt/airflow/dags", "/opt/airflow/logs", _env(worker)["AIRFLOW__DLT__BASE_DIR"]):
+            assert path in mounts, f"{name} must mount {path}"
