@@ -1,12 +1,12 @@
 """Runs across workers: the CeleryExecutor with two workers on this machine (see ``CeleryAirflowCluster``).
 
 One batch for the module: every DAG file is added at once, ``airflow-dlt pools sync`` creates their pools, and
-every run is triggered together:
+the runs are triggered together:
 
 - ``adp_celery_isolated``: ``decompose="parallel-isolated"`` over four slow components (5 s each); after the
-  first, the other three run side by side, on both workers;
-- ``adp_celery_shared_a`` / ``_b``: two DAGs of one pipeline (one-slot pool ``dlt_adp_celery_shared``); its tasks
-  never overlap, whichever worker runs them;
+  first, the other three run side by side, on both workers (the kill task below holds the fourth slot);
+- ``adp_celery_shared_a`` / ``_b`` (triggered once the isolated components run): two DAGs of one pipeline
+  (one-slot pool ``dlt_adp_celery_shared``); its tasks never overlap, whichever worker runs them;
 - ``adp_celery_kill``: one load (10 jobs of 20 rows, loaded one after the other). Once 3 jobs are committed the
   load waits for a file the test writes; the test waits for the other runs to finish, then SIGKILLs the whole
   worker running it (worker, pool processes and the task process), and writes the file. The scheduler notices
@@ -193,7 +193,19 @@ def batch(celery_cluster: CeleryAirflowCluster, tmp_path_factory: pytest.TempPat
         cluster.wait_for_dag(dag_id, timeout=180)
     cluster.sync_pools()
 
-    runs = {dag_id: cluster.trigger(dag_id) for dag_id in (KILL_DAG, ISOLATED_DAG, *SHARED_DAGS)}
+    # the kill task holds one of the 4 worker slots throughout; the shared DAGs start once the isolated
+    # components run, so those 3 fill the other 3 slots: at most 2 per worker, both workers busy at once
+    runs = {dag_id: cluster.trigger(dag_id) for dag_id in (KILL_DAG, ISOLATED_DAG)}
+    _wait_for(
+        lambda: (
+            all(ti.start_date for ti in cluster.task_instances(ISOLATED_DAG, runs[ISOLATED_DAG]))
+            and len(cluster.task_instances(ISOLATED_DAG, runs[ISOLATED_DAG])) == len(ISOLATED_RESOURCES)
+        ),
+        240,
+        f"every task of {ISOLATED_DAG} to start",
+        cluster,
+    )
+    runs.update({dag_id: cluster.trigger(dag_id) for dag_id in SHARED_DAGS})
     states = {
         dag_id: cluster.wait_for_run(dag_id, runs[dag_id], timeout=300)
         for dag_id in runs
@@ -291,7 +303,8 @@ def test_killed_worker_task_is_retried_on_the_other_worker(batch: Batch) -> None
 
 # Pipeline-scoped pending packages in the shared [dlt] package_store (issue 16, the runtime half) make the retry
 # on the other worker finish the killed try's package instead of extracting again; until that change is in, the
-# retry extracts and loads everything again and the jobs committed before the kill are loaded twice.
+# retry extracts and loads everything again and the jobs committed before the kill are loaded twice (measured
+# without it: extracted on both workers, 260 rows of 200 = the 3 jobs of 20 rows committed before the kill twice).
 @pytest.mark.xfail(
     reason="needs the issue 16 runtime change: pending packages belong to the pipeline and live in the "
     "[dlt] package_store, so a retry on another worker resumes them",
@@ -300,5 +313,5 @@ def test_killed_worker_task_is_retried_on_the_other_worker(batch: Batch) -> None
 def test_retry_on_the_other_worker_resumes_the_pending_package(batch: Batch) -> None:
     path = batch.cluster.home / "dlt" / "duckdb" / f"{KILL_DAG}.duckdb"
     counts = duckdb_counts(KILL_DAG, "celery_kill", path=path)
-    assert batch.extractions() == [batch.victim], "the retry extracted again instead of resuming"
-    assert counts == {"items": KILL_ROWS}, f"every row exactly once: {counts}"
+    # extracted once (by the killed try), and every row loaded exactly once
+    assert (batch.extractions(), counts) == ([batch.victim], {"items": KILL_ROWS})
