@@ -128,13 +128,13 @@ def redis_server() -> Iterator[RedisServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_cluster(
     postgres_server: PostgresServer, redis_server: RedisServer
 ) -> Iterator[CeleryAirflowCluster]:
-    """A real Airflow 3 with the CeleryExecutor and two workers (see CeleryAirflowCluster), started once per
-    session on first use; its own metadata DB next to the LocalExecutor cluster's. ADP_KEEP_CLUSTER=1 keeps
-    its files."""
+    """A real Airflow 3 with the CeleryExecutor and two workers (see CeleryAirflowCluster), for one test
+    module (stopped after it, so it does not idle beside the LocalExecutor cluster on a 2-core machine); its
+    own metadata DB. ADP_KEEP_CLUSTER=1 keeps its files."""
     cluster = CeleryAirflowCluster.start(postgres_server, db_name="airflow_celery", redis=redis_server)
     assert isinstance(cluster, CeleryAirflowCluster)
     try:
