@@ -61,7 +61,10 @@ CASES = {
     "plain": HEADER
     + """
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.utils.task_group import TaskGroup
+try:
+    from airflow.sdk import TaskGroup
+except ImportError:  # Airflow 2
+    from airflow.utils.task_group import TaskGroup
 
 with DAG("parse_plain", schedule=None, start_date=START):
     with TaskGroup("grp"):
@@ -151,6 +154,23 @@ def _parse_in_fresh_process(path: Path, env: dict[str, str]) -> dict:
     if result.returncode != 0 or not lines:
         raise RuntimeError(f"parsing {path} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return dict(json.loads(lines[-1]))
+
+
+def _compile_bytecode() -> None:
+    """Write ``.pyc`` files for this package and common-compat, as installing a wheel does.
+
+    An editable install (and ``PYTHONDONTWRITEBYTECODE``) leaves none, and every fresh parse would then
+    compile their sources: a cost a deployment does not pay.
+    """
+    import compileall
+
+    import airflow.providers.common.compat as common_compat
+
+    import airflow_dlt_provider
+
+    for package in (airflow_dlt_provider, common_compat):
+        for folder in package.__path__:
+            compileall.compile_dir(folder, quiet=1)
 
 
 def process_mode(repeats: int) -> list[dict]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_dlt_provider.assets.uris import (
     alias_name,
@@ -35,8 +34,7 @@ def tables_known_at_parse_time(source_target: Any, resource_names: Iterable[str]
     return list(tables)
 
 
-@dataclass(frozen=True)
-class DeclaredAssets:
+class DeclaredAssets(NamedTuple):
     """What an operator declares at parse time: logical asset per known table, and the alias."""
 
     target: str
@@ -73,25 +71,6 @@ def declare(
 
 
 # ---------------------------------------------------------------- what one run loaded
-
-
-@dataclass
-class RunDetails:
-    """Filled by the runtime on the worker: where the tables are and their columns (for lineage)."""
-
-    location: DestinationLocation | None = None
-    columns: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def fill(self, pipeline: Any, tables: Iterable[str]) -> None:
-        from airflow_dlt_provider.assets.locations import location_from_pipeline
-
-        self.location = location_from_pipeline(pipeline)
-        schema_tables = pipeline.default_schema.tables if pipeline.default_schema_name else {}
-        for table in tables:
-            columns = (schema_tables.get(table) or {}).get("columns") or {}
-            self.columns[table] = {
-                name: str(column.get("data_type") or "unknown") for name, column in columns.items()
-            }
 
 
 def event_extra(summary: Mapping[str, Any], table: str, rows: int) -> dict[str, Any]:

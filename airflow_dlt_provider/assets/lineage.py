@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_dlt_provider.assets.events import RunDetails
+from airflow_dlt_provider.assets.locations import RunDetails
 from airflow_dlt_provider.assets.uris import logical_uri
 
 

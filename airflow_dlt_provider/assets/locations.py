@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -191,3 +191,23 @@ def location_from_pipeline(pipeline: Any) -> DestinationLocation | None:
         log.debug("no location for destination %s: %s", destination.destination_name, type(error).__name__)
         return None
     return location_from_config(destination.destination_type, config)
+
+
+# ---------------------------------------------------------------- what one run loaded
+
+
+@dataclass
+class RunDetails:
+    """Filled by the runtime on the worker: where the tables are and their columns (for lineage)."""
+
+    location: DestinationLocation | None = None
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def fill(self, pipeline: Any, tables: Iterable[str]) -> None:
+        self.location = location_from_pipeline(pipeline)
+        schema_tables = pipeline.default_schema.tables if pipeline.default_schema_name else {}
+        for table in tables:
+            columns = (schema_tables.get(table) or {}).get("columns") or {}
+            self.columns[table] = {
+                name: str(column.get("data_type") or "unknown") for name, column in columns.items()
+            }

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from airflow_dlt_provider import _dlt_internals
 from airflow_dlt_provider.authoring.names import HASH_LENGTH, derived_pipeline_name, short_hash
@@ -31,8 +31,7 @@ _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 _MIN_ID_ROOM = HASH_LENGTH + 2
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(NamedTuple):
     """Resources that run together in one task, in the order the source declares them."""
 
     resources: tuple[str, ...]
@@ -42,8 +41,7 @@ class Component:
         return self.resources[0]
 
 
-@dataclass(frozen=True)
-class PlannedTask:
+class PlannedTask(NamedTuple):
     """One task of the group."""
 
     task_id: str
@@ -57,8 +55,7 @@ class PlannedTask:
     """True when the task has its own pipeline (``parallel-isolated``)."""
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """What to build: tasks (in creation order) and the edges ``(upstream_id, downstream_id)`` between them."""
 
     decompose: str
@@ -66,7 +63,7 @@ class Plan:
     pipeline_name: str
     tasks: tuple[PlannedTask, ...]
     edges: tuple[tuple[str, str], ...]
-    components: tuple[Component, ...] = field(default=())
+    components: tuple[Component, ...] = ()
 
     @property
     def task_ids(self) -> list[str]:
@@ -161,8 +158,7 @@ def _group_in_order(names: Sequence[str], forest: _UnionFind) -> list[Component]
     return [Component(tuple(members)) for members in groups.values()]
 
 
-@dataclass(frozen=True)
-class SourceGraph:
+class SourceGraph(NamedTuple):
     """What the planner needs of a source, as plain data: its name, selected resources and feeding pipes.
 
     Built from a ``DltSource`` with :meth:`from_source` and used in its place (the parse cache stores it).
@@ -172,7 +168,7 @@ class SourceGraph:
 
     name: str
     selected: tuple[str, ...]
-    parents: Mapping[str, str] = field(default_factory=dict)
+    parents: Mapping[str, str] = MappingProxyType({})
 
     @classmethod
     def from_source(cls, source: Any) -> SourceGraph:

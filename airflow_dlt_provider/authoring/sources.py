@@ -13,12 +13,12 @@ object, a ``@dlt.resource``, a name bound by an import or an assignment) is impo
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.util
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_dlt_provider.exceptions import SourceResolutionError, UnknownResourceError
 
@@ -28,8 +28,7 @@ ACCEPTED_SOURCE_FORMS = (
 )
 
 
-@dataclass(frozen=True)
-class LocatedFactory:
+class LocatedFactory(NamedTuple):
     """A factory found in its module file without importing it."""
 
     module_file: str
@@ -38,8 +37,7 @@ class LocatedFactory:
     """The name dlt gives the source: ``@dlt.source(name=...)`` when given, else the function's name."""
 
 
-@dataclass(frozen=True)
-class SourceSpec:
+class SourceSpec(NamedTuple):
     """What the user passed as ``source``: a Python object (never called here) or a located import string."""
 
     target: Any
@@ -76,7 +74,7 @@ class SourceSpec:
         """This spec with the import string imported (itself when it already is)."""
         if self.is_resolved or self.import_string is None:
             return self
-        return replace(resolve_source_spec(self.import_string, locate=False), located=self.located)
+        return resolve_source_spec(self.import_string, locate=False)._replace(located=self.located)
 
 
 def _is_source(obj: Any) -> bool:
@@ -165,6 +163,18 @@ def locate_factory(import_string: str) -> LocatedFactory | None:
     origin = spec.origin
     if not origin or not origin.endswith(".py"):
         return None  # a compiled or namespace module: import it
+    try:
+        stat = Path(origin).stat()
+    except OSError:
+        return None
+    return _read_factory(origin, stat.st_mtime_ns, stat.st_size, import_string, module_name, attribute)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_factory(
+    origin: str, mtime_ns: int, size: int, import_string: str, module_name: str, attribute: str
+) -> LocatedFactory | None:
+    """Read once per file version: every task of a group names the same import string."""
     try:
         tree = ast.parse(Path(origin).read_bytes(), filename=origin)
     except (OSError, SyntaxError, ValueError):

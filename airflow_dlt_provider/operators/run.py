@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_dlt_provider._compat import BaseOperator
 from airflow_dlt_provider.assets import events
@@ -13,6 +13,9 @@ from airflow_dlt_provider.authoring.names import MAX_DERIVED_PIPELINE_NAME_BYTES
 from airflow_dlt_provider.authoring.sources import check_resource_names, resolve_source_spec
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, pool_name_for, resolve_pool
+
+if TYPE_CHECKING:
+    from airflow_dlt_provider.assets.locations import RunDetails
 
 __all__ = ["DltRunOperator"]
 
@@ -97,7 +100,7 @@ class DltRunOperator(BaseOperator):
         self._check_source_arguments()
         self.on_schema_change = check_on_schema_change(on_schema_change)
         self._declared_assets = self._declare_assets() if emit_assets else None
-        self._last_run: tuple[dict[str, Any], events.RunDetails] | None = None
+        self._last_run: tuple[dict[str, Any], RunDetails] | None = None
 
     def _declare_assets(self) -> events.DeclaredAssets:
         declared = events.declare(
@@ -124,6 +127,7 @@ class DltRunOperator(BaseOperator):
             check_resource_names(self.resource_names, names, spec.display_name)
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_dlt_provider.assets.locations import RunDetails
         from airflow_dlt_provider.runtime import pipeline_run
 
         request = pipeline_run.RunRequest(
@@ -139,7 +143,7 @@ class DltRunOperator(BaseOperator):
             progress_period_seconds=self.progress_period_seconds,
             on_schema_change=self.on_schema_change,
             holds_pipeline_pool=self.pool == pool_name_for(self.pipeline_name),
-            details=events.RunDetails(),
+            details=RunDetails(),
         )
         summary = pipeline_run.run(request, context)
         self._last_run = (summary, request.details)
@@ -147,7 +151,7 @@ class DltRunOperator(BaseOperator):
             self._emit_asset_events(context, summary, request.details)
         return summary
 
-    def _emit_asset_events(self, context: Any, summary: dict[str, Any], details: events.RunDetails) -> None:
+    def _emit_asset_events(self, context: Any, summary: dict[str, Any], details: RunDetails) -> None:
         assert self._declared_assets is not None
         target = destination_target(self.destination_conn_id, self.destination, self.pipeline_name)
         uris = events.emit_asset_events(
