@@ -41,7 +41,7 @@ CASES: tuple[tuple[str, str, str], ...] = (
     ("import airflow (reference)", "", "import airflow"),
     ("import dlt (reference)", "", "import dlt"),
     (
-        "from airflow_dlt_provider import DltTaskGroup (first use: Airflow + dlt)",
+        "from airflow_dlt_provider import DltTaskGroup (first use: imports Airflow, not dlt)",
         "",
         "from airflow_dlt_provider import DltTaskGroup",
     ),
