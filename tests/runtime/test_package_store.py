@@ -131,6 +131,21 @@ def _fail_run_1(s: Scenario, caplog) -> object:
     return first
 
 
+def test_next_run_on_the_same_worker_finishes_the_pending_package_without_a_store(scenario, tmp_path, caplog):
+    s = scenario()
+    s.on_worker(tmp_path / "worker_a")
+    first = _fail_run_1(s, caplog)
+    caplog.clear()
+
+    second = s.run(RUN_2, sink_fails=False)
+
+    assert second.task_states == {"load": "success"}
+    assert s.extractions() == 2  # run 1's package was loaded without calling the source again
+    assert s.sink_ids() == FIRST + SECOND  # every row exactly once
+    assert second.xcom("load")["rows"] == {"items": 20}
+    assert f"left by {s.key(first)}: loading them before this task extracts" in caplog.text
+
+
 def test_next_run_finishes_the_pending_package_of_a_failed_run_first(scenario, tmp_path, caplog):
     s = scenario()
     s.use_store()
