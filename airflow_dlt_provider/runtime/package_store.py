@@ -9,6 +9,10 @@ any worker -- starts from that copy. Only tasks that hold the pipeline's own one
 one task at a time reads or writes a pipeline's entry.
 
 - **Before an attempt** the local pipeline folder is replaced by the store's copy (when there is one).
+- **Before the load**, once dlt has normalized the packages, the folder is copied to the store: a worker
+  killed during the load (SIGKILL, an evicted pod) uploads nothing afterwards, and this copy (with the state
+  dlt advanced during the extract) is what the next task, on any worker, finishes. Load jobs that had
+  committed before the kill are recognised in the destination (``resume.mark_committed_jobs``).
 - **After a failed attempt** the folder (owner-only, without dlt's trace) is archived to
   ``pending.tar.<random>.tmp`` and then renamed to ``pending.tar``: a worker killed while uploading leaves
   a ``*.tmp`` entry that nobody reads, and the previous complete copy stays in place. The next complete
@@ -66,6 +70,10 @@ class PackageStore:
 
     def where(self, pipeline_name: str) -> str:
         return f"{display_url(self.url).rstrip('/')}/{path_part(pipeline_name)}/{ARCHIVE_NAME}"
+
+    def has_copy(self, pipeline_name: str) -> bool:
+        """Whether the store holds a complete copy of the pipeline's folder."""
+        return bool((self.entry(pipeline_name) / ARCHIVE_NAME).exists())
 
     def download(self, pipeline_name: str, local: Path) -> bool:
         """Replace ``local`` by the store's copy of the pipeline folder; ``False`` when there is none."""

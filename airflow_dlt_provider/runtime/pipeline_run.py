@@ -10,7 +10,7 @@ import functools
 import logging
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -118,12 +118,18 @@ def dlt_logs_to_task_log() -> Iterator[None]:
                 logger.addHandler(handler)
 
 
-def progress_collector(period_seconds: float, rows_dir: Path | None = None, owner: str | None = None) -> Any:
+def progress_collector(
+    period_seconds: float,
+    rows_dir: Path | None = None,
+    owner: str | None = None,
+    checkpoint: Callable[[], None] | None = None,
+) -> Any:
     """dlt progress collector writing a line per ``period_seconds`` to the task log.
 
     With ``rows_dir``, it also records the rows of every package when a normalize step ends
     (``resume.ROWS_FILE``), before the load starts, and with ``owner`` the task each package was extracted
-    for when an extract step ends (``resume.OWNERS_FILE``).
+    for when an extract step ends (``resume.OWNERS_FILE``). ``checkpoint`` is called when a normalize step
+    ended, before the load.
     """
     collector = _sampling_log_collector_type()(
         log_period=period_seconds,
@@ -133,6 +139,7 @@ def progress_collector(period_seconds: float, rows_dir: Path | None = None, owne
     )
     collector.rows_dir = rows_dir
     collector.owner = owner
+    collector.checkpoint = checkpoint
     return collector
 
 
@@ -153,6 +160,7 @@ def _sampling_log_collector_type() -> type:
         _updates_since_clock = 0
         rows_dir: Path | None = None
         owner: str | None = None
+        checkpoint: Callable[[], None] | None = None
 
         def on_end_trace_step(
             self, trace: Any, step: Any, pipeline: Any, step_info: Any, send_state: bool
@@ -160,6 +168,11 @@ def _sampling_log_collector_type() -> type:
             super().on_end_trace_step(trace, step, pipeline, step_info, send_state)
             if self.rows_dir is not None:
                 resume.record_after_step(self.rows_dir, step, step_info, self.owner)
+            normalized = getattr(step, "step", None) == "normalize" and not isinstance(
+                step_info, BaseException
+            )
+            if self.checkpoint is not None and normalized:
+                self.checkpoint()
 
         def update(
             self,
@@ -256,7 +269,7 @@ def _kept_in_store(place: _Place, pipeline_name: str) -> Iterator[None]:
 
 def _restore_from_store(place: _Place, pipeline_name: str) -> None:
     local = place.working_dir
-    if any(local.iterdir()) and place.store.entry(pipeline_name).joinpath("pending.tar").exists():
+    if any(local.iterdir()) and place.store.has_copy(pipeline_name):
         aside = local.with_name(f"{local.name}~{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
         local.rename(aside)
         log.warning(
@@ -265,6 +278,33 @@ def _restore_from_store(place: _Place, pipeline_name: str) -> None:
             aside,
         )
     place.store.download(pipeline_name, local)
+
+
+def _checkpoint(place: _Place, pipeline_name: str) -> Callable[[], None] | None:
+    """Copy the normalized packages to the store before the load starts (``None`` without a store).
+
+    A worker killed during the load (SIGKILL, an evicted pod) uploads nothing afterwards; this copy is what
+    the next task of the pipeline, on any worker, then finishes.
+    """
+    store = place.store
+    if store is None:
+        return None
+
+    def checkpoint() -> None:
+        from airflow_dlt_provider import _compat
+
+        workdir.make_owner_only(place.working_dir)
+        try:
+            store.upload(pipeline_name, place.working_dir)
+        except Exception as error:  # the load goes on; the packages stay in the local folder
+            log.error(
+                "could not copy the normalized load packages to the package store before loading (%s: %s): "
+                "if this worker dies during the load, only a task on this worker finds them",
+                type(error).__name__,
+                _compat.redact(str(error)),
+            )
+
+    return checkpoint
 
 
 def _keep_in_store(place: _Place, pipeline_name: str) -> None:
@@ -307,7 +347,10 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
             pipelines_dir=str(working_dir),
             destination=destination,
             progress=progress_collector(
-                request.progress_period_seconds, rows_dir=working_dir, owner=place.owner
+                request.progress_period_seconds,
+                rows_dir=working_dir,
+                owner=place.owner,
+                checkpoint=_checkpoint(place, request.pipeline_name),
             ),
             **dataset,
         )

@@ -8,6 +8,7 @@ refuses rows while a flag file exists) with no retries left; run 2 is a new DAG 
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 import uuid
 from pathlib import Path
@@ -25,9 +26,11 @@ from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
 PIPELINE = """
 import json
 import os
+import shutil
 import dlt
 
 WORK = {work!r}
+STORE = {store!r}
 
 @dlt.resource(name="items", write_disposition="append")
 def items():
@@ -40,6 +43,8 @@ def items():
 @dlt.destination(batch_size=10, loader_file_format="typed-jsonl", name="sink")
 def sink(rows, table):
     if os.path.exists(WORK + "/fail"):
+        if os.path.exists(STORE):  # what the store holds while the load runs (a worker killed now leaves it)
+            shutil.copytree(STORE, WORK + "/store_during_load", dirs_exist_ok=True)
         raise ConnectionRefusedError("the sink is not reachable")
     with open(WORK + "/sink.jsonl", "a") as handle:
         for row in rows:
@@ -68,7 +73,7 @@ class Scenario:
             dags_folder,
             self.dag_id,
             BODY.format(pipeline=self.pipeline, pool=pool),
-            imports=PIPELINE.format(work=str(self.work)),
+            imports=PIPELINE.format(work=str(self.work), store=str(self.store)),
         )
 
     def use_store(self) -> None:
@@ -233,6 +238,27 @@ def test_an_interrupted_upload_leaves_the_previous_complete_copy(scenario, tmp_p
     assert s.sink_ids() == FIRST + SECOND
     assert not partial.exists()  # the next complete upload removed the leftover
     assert not list(s.store_entry().glob(f"*{package_store.TMP_SUFFIX}"))
+
+
+def test_a_worker_killed_during_the_load_leaves_its_package_in_the_store(scenario, tmp_path, caplog):
+    s = scenario()
+    s.use_store()
+    s.on_worker(tmp_path / "worker_a")
+    _fail_run_1(s, caplog)
+    during_load = s.work / "store_during_load"
+    assert (
+        during_load / path_part(s.pipeline) / package_store.ARCHIVE_NAME
+    ).exists()  # copied before loading
+    # a killed worker uploads nothing after the failure: the store holds what it held during the load
+    shutil.rmtree(s.store)
+    shutil.copytree(during_load, s.store)
+    s.on_worker(tmp_path / "worker_b")
+
+    second = s.run(RUN_2, sink_fails=False)
+
+    assert second.task_states == {"load": "success"}
+    assert s.extractions() == 2
+    assert s.sink_ids() == FIRST + SECOND
 
 
 # ---------------------------------------------------------------- the store on its own
