@@ -5,15 +5,17 @@ For each size (rows of a generated flat source: ``id``, ``name``, ``value``) and
 
 1. ``extract`` + ``normalize`` the rows into a pipeline folder (what an attempt that failed during its load
    leaves behind: one pending load package);
-2. ``upload``: ``PackageStore.upload`` of that folder (tar to a ``*.tmp`` name, then rename), as after a failed
-   attempt; ``download``: ``PackageStore.download`` into a fresh folder (another worker), as before the next;
+2. ``upload``: ``PackageStore.upload`` of that folder (tar to a ``*.tmp`` name, then rename), as every task
+   in its pipeline's pool does once dlt has normalized, before the load (and again after a failure);
+   ``download``: ``PackageStore.download`` into a fresh folder (another worker), as the attempt after a
+   failure does;
 3. ``load`` the pending package into DuckDB from the downloaded folder (with no store: from the original
    folder), as the next attempt does;
 4. ``idle``: the store's cost for a task with nothing pending (the look-up that finds no entry + the removal
    of none), which every successful task of a pipeline pays.
 
-The store's cost per failed-and-resumed task is ``upload + download``; without a store it is zero (and the
-next attempt only resumes on the same worker). ``--store`` takes any fsspec URL (default: a ``file://``
+A task that loads pays ``upload`` (+ ``idle``); a failed-and-resumed one also pays ``download`` on the next
+attempt. Without a store both are zero (and the next attempt only resumes on the same worker). ``--store`` takes any fsspec URL (default: a ``file://``
 folder in a temp dir); ``--sizes`` and ``--repeats`` keep runs short (10^6 rows take ~100 s per run here).
 
     python bench/bench_package_store.py [--sizes 10000,1000000] [--repeats 1] [--store file:///mnt/shared]
