@@ -16,7 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from airflow_dlt_provider import _compat
 from airflow_dlt_provider.authoring.sources import SourceSpec, instantiate_source, select_resources
+from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import pool_name_for
 from airflow_dlt_provider.runtime import workdir
 from airflow_dlt_provider.runtime.dlt_config import airflow_variable_lookups
@@ -248,9 +250,13 @@ def _place_for(request: RunRequest, context: Mapping[str, Any] | None) -> _Place
         )
         workdir.prepare(working_dir)
         return _Place(working_dir)
+    try:
+        store = configured_store()
+    except InvalidArgumentError as error:  # every retry would hit it again
+        raise _compat.airflow_fail_exception()(str(error)) from error
     working_dir = workdir.pipeline_working_dir(request.pipeline_name)
     workdir.prepare(working_dir)
-    return _Place(working_dir, owner=workdir.task_key(context), store=configured_store())
+    return _Place(working_dir, owner=workdir.task_key(context), store=store)
 
 
 @contextlib.contextmanager
@@ -291,8 +297,6 @@ def _checkpoint(place: _Place, pipeline_name: str) -> Callable[[], None] | None:
         return None
 
     def checkpoint() -> None:
-        from airflow_dlt_provider import _compat
-
         workdir.make_owner_only(place.working_dir)
         try:
             store.upload(pipeline_name, place.working_dir)
@@ -308,8 +312,6 @@ def _checkpoint(place: _Place, pipeline_name: str) -> Callable[[], None] | None:
 
 
 def _keep_in_store(place: _Place, pipeline_name: str) -> None:
-    from airflow_dlt_provider import _compat
-
     workdir.keep_after_failure(place.working_dir, pipeline_name)
     try:
         place.store.upload(pipeline_name, place.working_dir)
