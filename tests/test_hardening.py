@@ -65,7 +65,8 @@ def test_dot_ids_keep_state_inside_the_working_dir_owner_only_and_clean_it_later
     )
     try:
         dag = load_dag(path, "..")
-        failed = run_dag(dag, logical_date=pendulum.datetime(2026, 1, 1, tz="UTC"))
+        month = 2 if pool else 1  # Airflow 2's dag.test() cannot replace a run of the same date of DAG ".."
+        failed = run_dag(dag, logical_date=pendulum.datetime(2026, month, 1, tz="UTC"))
         assert failed.task_states == {"..": "failed"}
         assert sorted(p.name for p in outer.iterdir()) == ["inner"]
         assert sorted(p.name for p in (outer / "inner").iterdir()) == ["work"]
@@ -87,7 +88,7 @@ def test_dot_ids_keep_state_inside_the_working_dir_owner_only_and_clean_it_later
         assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
         flag.unlink()
-        succeeded = run_dag(dag, logical_date=pendulum.datetime(2026, 1, 2, tz="UTC"))
+        succeeded = run_dag(dag, logical_date=pendulum.datetime(2026, month, 2, tz="UTC"))
         assert succeeded.task_states == {"..": "success"}
         assert duckdb_counts(pipeline, "raw") == {"things": 4}
         if pool:  # documented: without the pipeline's pool only the task's own folder is removed
