@@ -257,7 +257,8 @@ def _resume_or_run_for_pipeline(
         _finish_for_others(pipeline, working_dir, others, owners, finish_pending)
     reported = _loaded_for(owner, pipeline, owners)
     if reported:
-        return _previously_loaded(pipeline, reported, working_dir)
+        by_others = [load_id for load_id in reported if owners[load_id].get("loaded")]
+        return _previously_loaded(pipeline, reported, working_dir, by_other_tasks=by_others)
     load_info = run()
     load_ids = list(getattr(load_info, "loads_ids", None) or [])
     return RunOutcome(load_info, rows_of(working_dir, load_ids), finished_for_others=others)
@@ -388,16 +389,26 @@ def _first_row_in_destination(client: Any, started_job: Any) -> bool:
     return bool(found)
 
 
-def _previously_loaded(pipeline: Any, completed: list[str], working_dir: Path) -> RunOutcome:
+def _previously_loaded(
+    pipeline: Any, completed: list[str], working_dir: Path, by_other_tasks: Sequence[str] = ()
+) -> RunOutcome:
     present = set(pipeline.list_completed_load_packages())  # another task's success may have removed them
     failed = failed_jobs(pipeline, [load_id for load_id in completed if load_id in present])
     if failed:
         _raise_failed_jobs(failed, "A previous attempt of this task completed its load packages, but")
-    log.warning(
-        "a previous attempt already loaded load package(s) %s completely before it failed: not extracting "
-        "again; reporting those packages",
-        ", ".join(completed),
-    )
+    own = [load_id for load_id in completed if load_id not in by_other_tasks]
+    if own:
+        log.warning(
+            "a previous attempt already loaded load package(s) %s completely before it failed: not extracting "
+            "again; reporting those packages",
+            ", ".join(own),
+        )
+    if by_other_tasks:
+        log.warning(
+            "load package(s) %s that a previous attempt of this task extracted were loaded on its behalf by "
+            "another task of the pipeline: not extracting again; reporting those packages",
+            ", ".join(by_other_tasks),
+        )
     packages = [pipeline.get_load_package_info(load_id) for load_id in completed if load_id in present]
     return RunOutcome(
         load_info=PreviousLoad(loads_ids=completed, load_packages=packages),
