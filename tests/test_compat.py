@@ -106,6 +106,21 @@ def test_conf_get(monkeypatch):
         assert _compat.conf_get("core", "dags_folder")
 
 
+def test_object_storage_path(tmp_path):
+    with contract("object_storage_path"):
+        root = _compat.object_storage_path(f"file://{tmp_path}")
+        target = root / "a" / "b.txt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as handle:
+            handle.write(b"x")
+        moved = root / "a" / "c.txt"
+        target.rename(moved)
+        assert (tmp_path / "a" / "c.txt").read_bytes() == b"x"
+        assert sorted(p.name for p in (root / "a").iterdir()) == ["c.txt"]
+        moved.unlink()
+        assert not moved.exists()
+
+
 def test_secrets_backends(monkeypatch):
     with contract("secrets_backends (ensure_secrets_backend_loaded / ensure_secrets_loaded)"):
         backends = _compat.secrets_backends()

@@ -113,7 +113,7 @@ def _short(error: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def classified(working_dir: Path, pipeline_name: str) -> Iterator[None]:
+def classified(working_dir: Path, pipeline_name: str, shared: bool = False) -> Iterator[None]:
     """Log what a failure keeps and what the retry does; turn terminal errors into ``AirflowFailException``."""
     from airflow_dlt_provider.runtime.resume import describe_kept
     from airflow_dlt_provider.runtime.workdir import keep_after_failure
@@ -123,7 +123,7 @@ def classified(working_dir: Path, pipeline_name: str) -> Iterator[None]:
     except BaseException as error:
         try:
             keep_after_failure(working_dir, pipeline_name)
-            kept = describe_kept(working_dir, pipeline_name)
+            kept = describe_kept(working_dir, pipeline_name, shared)
         except Exception as cleanup_error:  # never hide the real failure behind the report about it
             kept = f"what was kept in {working_dir} could not be checked ({type(cleanup_error).__name__})"
         if isinstance(error, _compat.airflow_fail_exception()):

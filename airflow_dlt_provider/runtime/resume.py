@@ -12,6 +12,19 @@ At the start of an attempt this module looks into it:
 - otherwise the source is extracted, normalized and loaded (dlt's ``Pipeline.run``). On a fresh worker the folder is empty and dlt
   restores the pipeline state from the destination first.
 
+When the task holds its pipeline's own pool, the working directory is the pipeline's folder (see
+``workdir.pipeline_working_dir``), shared by all its tasks one at a time, and ``OWNERS_FILE`` records which
+task instance (``workdir.task_key``) each package was extracted for. Then, before it extracts:
+
+- pending packages of *this* task instance (an earlier attempt) are loaded as above, together with any other
+  pending package of the pipeline; the source is not called;
+- pending packages of *other* tasks of the pipeline (any DAG run, any DAG) are finished first (normalized if
+  needed and loaded, their source is not called), then the task extracts and loads its own data; a package
+  whose owner is not recorded (extracted by an older release, or the worker was killed between dlt's extract
+  and the record) counts as another task's;
+- packages that this task instance loaded, or that another task loaded on its behalf (kept in
+  ``OWNERS_FILE`` as ``loaded`` until their owner reports them), are reported without extracting.
+
 Rows per table of every package are written to ``ROWS_FILE`` in the working directory when a normalize
 step ends (``on_end_trace_step`` of the task's progress collector, a ``dlt.progress.log`` subclass: so
 before the load starts), so an attempt that only loads packages of a previous attempt still reports their
@@ -34,6 +47,7 @@ from airflow_dlt_provider.runtime.summary import is_dlt_table, rows_in_metrics
 log = logging.getLogger("airflow_dlt_provider.resume")
 
 ROWS_FILE = "airflow_dlt_rows_by_load_id.json"
+OWNERS_FILE = "airflow_dlt_owners_by_load_id.json"
 
 
 @dataclass
@@ -52,6 +66,7 @@ class RunOutcome:
     load_info: Any
     rows: dict[str, int]
     resumed_load_ids: list[str] = field(default_factory=list)
+    finished_for_others: list[str] = field(default_factory=list)  # other tasks' packages loaded first
 
     @property
     def resumed(self) -> bool:
@@ -76,6 +91,52 @@ def read_rows_by_load_id(working_dir: Path) -> dict[str, dict[str, int]]:
         return {}
 
 
+def _write_json(path: Path, value: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value, sort_keys=True))
+    tmp.replace(path)
+
+
+def read_owners(working_dir: Path) -> dict[str, dict[str, Any]]:
+    """``{load_id: {"owner": <task key>, "loaded": bool}}`` of a pipeline folder (empty when unknown)."""
+    path = working_dir / OWNERS_FILE
+    if not path.exists():
+        return {}
+    try:
+        return dict(json.loads(path.read_text()))
+    except ValueError:
+        log.warning("could not read %s; the owners of pending load packages are unknown", path)
+        return {}
+
+
+def record_owner(working_dir: Path, load_ids: Sequence[str], owner: str) -> None:
+    """Record that ``load_ids`` were extracted for task instance ``owner`` (kept when already recorded)."""
+    owners = read_owners(working_dir)
+    new = {load_id: {"owner": owner, "loaded": False} for load_id in load_ids if load_id not in owners}
+    if new:
+        _write_json(working_dir / OWNERS_FILE, {**owners, **new})
+
+
+def settle_ledgers(working_dir: Path, owner: str, loaded: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """After ``owner`` succeeded: forget its packages, keep those it loaded for other tasks; returns the rest.
+
+    The rows of the kept packages stay in ``ROWS_FILE``, so their owner reports them when it runs again.
+    """
+    done = set(loaded)
+    kept = {
+        load_id: {**entry, "loaded": True}
+        for load_id, entry in read_owners(working_dir).items()
+        if entry.get("owner") != owner and (entry.get("loaded") or load_id in done)
+    }
+    rows = {k: v for k, v in read_rows_by_load_id(working_dir).items() if k in kept}
+    for name, value in ((OWNERS_FILE, kept), (ROWS_FILE, rows)):
+        if value:
+            _write_json(working_dir / name, value)
+        else:
+            (working_dir / name).unlink(missing_ok=True)
+    return kept
+
+
 def record_rows(working_dir: Path, normalize_info: Any) -> None:
     """Store rows per table of each package normalized in this attempt (``NormalizeInfo.metrics``)."""
     metrics = getattr(normalize_info, "metrics", None) or {}
@@ -84,10 +145,7 @@ def record_rows(working_dir: Path, normalize_info: Any) -> None:
     recorded = read_rows_by_load_id(working_dir)
     for load_id, steps in metrics.items():
         recorded[load_id] = rows_in_metrics(steps)
-    path = _rows_path(working_dir)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(recorded, sort_keys=True))
-    tmp.replace(path)
+    _write_json(_rows_path(working_dir), recorded)
 
 
 def rows_of(working_dir: Path, load_ids: Sequence[str]) -> dict[str, int]:
@@ -137,12 +195,23 @@ def _raise_failed_jobs(lines: Sequence[str], when: str) -> None:
 # ---------------------------------------------------------------- one attempt
 
 
-def resume_or_run(pipeline: Any, working_dir: Path, run: Callable[[], Any]) -> RunOutcome:
+def resume_or_run(
+    pipeline: Any,
+    working_dir: Path,
+    run: Callable[[], Any],
+    *,
+    owner: str | None = None,
+    finish_pending: Callable[[], Any] | None = None,
+) -> RunOutcome:
     """Finish what a previous attempt left in ``working_dir``, else ``run()`` (extract, normalize, load).
 
     ``run`` is the normal dlt run; with pending packages dlt's ``Pipeline.run`` loads them and returns
     without extracting (the source is not called). Rows come from ``ROWS_FILE`` for every loaded package.
+    With ``owner`` (the task key; ``working_dir`` is then the pipeline's folder), pending packages of other
+    tasks are finished first with ``finish_pending()`` (dlt's ``Pipeline.run()`` without data), then ``run()``.
     """
+    if owner is not None:
+        return _resume_or_run_for_pipeline(pipeline, working_dir, run, owner, finish_pending or pipeline.run)
     pending = pending_load_ids(pipeline)
     if pending:
         log.warning(
@@ -159,6 +228,80 @@ def resume_or_run(pipeline: Any, working_dir: Path, run: Callable[[], Any]) -> R
     load_info = run()
     load_ids = list(getattr(load_info, "loads_ids", None) or [])
     return RunOutcome(load_info=load_info, rows=rows_of(working_dir, load_ids), resumed_load_ids=pending)
+
+
+def _resume_or_run_for_pipeline(
+    pipeline: Any, working_dir: Path, run: Callable[[], Any], owner: str, finish_pending: Callable[[], Any]
+) -> RunOutcome:
+    pending = pending_load_ids(pipeline)
+    owners = read_owners(working_dir)
+    mine = [load_id for load_id in pending if owners.get(load_id, {}).get("owner") == owner]
+    others = [load_id for load_id in pending if load_id not in mine]
+    if pending:
+        mark_committed_jobs(pipeline)
+    if mine:
+        log.warning(
+            "found %d pending load packages from a previous attempt: loading them instead of extracting again "
+            "(load ids: %s)%s",
+            len(mine),
+            ", ".join(mine),
+            f"; also loading {len(others)} pending package(s) of other tasks of the pipeline"
+            if others
+            else "",
+        )
+        load_info = run()
+        return RunOutcome(
+            load_info, rows_of(working_dir, mine), resumed_load_ids=mine, finished_for_others=others
+        )
+    if others:
+        _finish_for_others(pipeline, working_dir, others, owners, finish_pending)
+    reported = _loaded_for(owner, pipeline, owners)
+    if reported:
+        by_others = [load_id for load_id in reported if owners[load_id].get("loaded")]
+        return _previously_loaded(pipeline, reported, working_dir, by_other_tasks=by_others)
+    load_info = run()
+    load_ids = list(getattr(load_info, "loads_ids", None) or [])
+    return RunOutcome(load_info, rows_of(working_dir, load_ids), finished_for_others=others)
+
+
+def _finish_for_others(
+    pipeline: Any,
+    working_dir: Path,
+    load_ids: list[str],
+    owners: dict[str, dict[str, Any]],
+    finish_pending: Callable[[], Any],
+) -> None:
+    left_by = sorted(
+        {str(owners.get(load_id, {}).get("owner", "an unrecorded task")) for load_id in load_ids}
+    )
+    log.warning(
+        "found %d pending load package(s) of pipeline %r left by %s: loading them before this task extracts "
+        "(load ids: %s; their source is not called again)",
+        len(load_ids),
+        pipeline.pipeline_name,
+        ", ".join(left_by),
+        ", ".join(load_ids),
+    )
+    finish_pending()
+    failed = failed_jobs(pipeline, load_ids)
+    if failed:
+        _raise_failed_jobs(failed, "Pending load packages of other tasks of the pipeline were loaded, but")
+    log.warning(
+        "loaded the pending load package(s) %s of pipeline %r (rows: %s); now extracting this task's data",
+        ", ".join(load_ids),
+        pipeline.pipeline_name,
+        json.dumps(rows_of(working_dir, load_ids), sort_keys=True),
+    )
+
+
+def _loaded_for(owner: str, pipeline: Any, owners: dict[str, dict[str, Any]]) -> list[str]:
+    """Packages of ``owner`` that were loaded (by an earlier attempt or by another task) but not reported."""
+    completed = set(pipeline.list_completed_load_packages())
+    return sorted(
+        load_id
+        for load_id, entry in owners.items()
+        if entry.get("owner") == owner and (entry.get("loaded") or load_id in completed)
+    )
 
 
 def mark_committed_jobs(pipeline: Any) -> list[str]:
@@ -246,16 +389,27 @@ def _first_row_in_destination(client: Any, started_job: Any) -> bool:
     return bool(found)
 
 
-def _previously_loaded(pipeline: Any, completed: list[str], working_dir: Path) -> RunOutcome:
-    failed = failed_jobs(pipeline, completed)
+def _previously_loaded(
+    pipeline: Any, completed: list[str], working_dir: Path, by_other_tasks: Sequence[str] = ()
+) -> RunOutcome:
+    present = set(pipeline.list_completed_load_packages())  # another task's success may have removed them
+    failed = failed_jobs(pipeline, [load_id for load_id in completed if load_id in present])
     if failed:
         _raise_failed_jobs(failed, "A previous attempt of this task completed its load packages, but")
-    log.warning(
-        "a previous attempt already loaded load package(s) %s completely before it failed: not extracting "
-        "again; reporting those packages",
-        ", ".join(completed),
-    )
-    packages = [pipeline.get_load_package_info(load_id) for load_id in completed]
+    own = [load_id for load_id in completed if load_id not in by_other_tasks]
+    if own:
+        log.warning(
+            "a previous attempt already loaded load package(s) %s completely before it failed: not extracting "
+            "again; reporting those packages",
+            ", ".join(own),
+        )
+    if by_other_tasks:
+        log.warning(
+            "load package(s) %s that a previous attempt of this task extracted were loaded on its behalf by "
+            "another task of the pipeline: not extracting again; reporting those packages",
+            ", ".join(by_other_tasks),
+        )
+    packages = [pipeline.get_load_package_info(load_id) for load_id in completed if load_id in present]
     return RunOutcome(
         load_info=PreviousLoad(loads_ids=completed, load_packages=packages),
         rows=rows_of(working_dir, completed),
@@ -263,9 +417,15 @@ def _previously_loaded(pipeline: Any, completed: list[str], working_dir: Path) -
     )
 
 
-def record_rows_after_normalize(working_dir: Path, step: Any, step_info: Any) -> None:
-    """Write ``ROWS_FILE`` when a normalize step ended (the progress collector's ``on_end_trace_step``)."""
-    if getattr(step, "step", None) == "normalize" and not isinstance(step_info, BaseException):
+def record_after_step(working_dir: Path, step: Any, step_info: Any, owner: str | None = None) -> None:
+    """Write ``OWNERS_FILE`` when an extract step ended and ``ROWS_FILE`` when a normalize step ended (the
+    progress collector's ``on_end_trace_step``)."""
+    if isinstance(step_info, BaseException):
+        return
+    name = getattr(step, "step", None)
+    if name == "extract" and owner is not None:
+        record_owner(working_dir, list(getattr(step_info, "loads_ids", None) or []), owner)
+    if name == "normalize":
         record_rows(working_dir, step_info)
 
 
@@ -291,8 +451,21 @@ def packages_left_in(working_dir: Path, pipeline_name: str) -> list[str]:
         pipeline.deactivate()
 
 
-def describe_kept(working_dir: Path, pipeline_name: str) -> str:
-    """What a failed attempt leaves in ``working_dir`` and what the next attempt will do with it."""
+def describe_kept(working_dir: Path, pipeline_name: str, shared: bool = False) -> str:
+    """What a failed attempt leaves in ``working_dir`` and what the next attempt will do with it.
+
+    ``shared``: ``working_dir`` is the pipeline's folder, so any next task of the pipeline finishes it.
+    """
+    text = _describe_kept(working_dir, pipeline_name)
+    if shared and "pending load package" in text:
+        text += (
+            " (it is the pipeline's folder: if another task of the pipeline runs first, in any DAG run, that "
+            "task loads them before extracting its own data)"
+        )
+    return text
+
+
+def _describe_kept(working_dir: Path, pipeline_name: str) -> str:
     if not (working_dir / pipeline_name).exists():
         return (
             f"nothing was kept in {working_dir}: the retry starts from scratch (state from the destination)"

@@ -10,6 +10,15 @@ resolve strictly inside the base folder, whatever the id (``.``, ``..``, ``/``, 
   hold nothing to load any more (when the task holds the pipeline's own pool, so none of them is in use);
 - after a failure the folder is kept for the retry (see ``resume.py``), owner-only (``0700``/``0600``), and
   without dlt's ``trace.pickle``, which can hold exception texts (and so secrets a source put in them).
+
+A task that holds its pipeline's own one-slot pool (``dlt_<pipeline_name>``) does not use a private folder:
+it runs in the pipeline's folder ``<working_dir>/.pipelines/<pipeline>`` (:func:`pipeline_working_dir`).
+The pool guarantees that one task of the pipeline uses it at a time, across DAG runs and DAGs, so what a
+failed task leaves there (pending load packages, the rows and owners ledgers of ``resume.py``) belongs to
+the pipeline and the next task of the pipeline finishes it, whichever DAG run it belongs to. The leading
+dot keeps that folder apart from every task folder: :func:`path_part` never makes a name that starts with
+one, so no DAG id can reach it. With ``[dlt] package_store`` set, the folder travels between workers
+through the store (``package_store.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ _OWNER_ONLY_DIR = 0o700
 _OWNER_ONLY_FILE = 0o600
 MAX_PATH_PART_LENGTH = 120
 HASH_LENGTH = 8
+PIPELINES_FOLDER = ".pipelines"  # never a path_part() result: no DAG id can name it
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9_.=+-]")
 
 
@@ -86,6 +96,20 @@ def task_working_dir(context: Mapping[str, Any]) -> Path:
     return join_inside(working_dir_base(), *parts)
 
 
+def pipeline_working_dir(pipeline_name: str) -> Path:
+    """The pipeline's folder, shared by its tasks one at a time under its one-slot pool."""
+    path = working_dir_base() / PIPELINES_FOLDER / path_part(pipeline_name)
+    ensure_inside(working_dir_base(), path)
+    return path
+
+
+def task_key(context: Mapping[str, Any]) -> str:
+    """``<dag>/<task>/<run>/<map index>``: who a load package was extracted for (same across attempts)."""
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    return f"{ti.dag_id}/{ti.task_id}/{context['run_id']}/{-1 if map_index is None else int(map_index)}"
+
+
 def default_duckdb_path(pipeline_name: str) -> Path:
     """The embedded default destination: one DuckDB file per pipeline under the dlt base folder.
 
@@ -111,7 +135,12 @@ def keep_after_failure(working_dir: Path, pipeline_name: str) -> None:
     from airflow_dlt_provider import _dlt_internals
 
     (working_dir / pipeline_name / _dlt_internals.trace_file_name()).unlink(missing_ok=True)
-    for root, dirs, files in os.walk(working_dir):
+    make_owner_only(working_dir)
+
+
+def make_owner_only(folder: Path) -> None:
+    """``0700`` for ``folder`` and the folders below it, ``0600`` for its files (links are not followed)."""
+    for root, dirs, files in os.walk(folder):
         os.chmod(root, _OWNER_ONLY_DIR)
         for name in files:
             path = os.path.join(root, name)

@@ -1,0 +1,309 @@
+"""Pending load packages belong to the pipeline, and ``[dlt] package_store`` carries them between workers.
+
+Each test runs one DAG twice with ``dag.test()`` (two DAG runs): run 1 fails while loading (a sink that
+refuses rows while a flag file exists) with no retries left; run 2 is a new DAG run of the same DAG. A
+``file://`` store in ``tmp_path`` stands in for ``gs://``/``s3://``; two working dirs stand in for two workers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import uuid
+from pathlib import Path
+
+import pendulum
+import pytest
+from helpers import write_dag
+
+from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.runtime import package_store, resume
+from airflow_dlt_provider.runtime.workdir import PIPELINES_FOLDER, path_part
+from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
+
+# Every extraction yields 20 rows whose ids say which extraction made them (0..19, then 100..119, ...).
+PIPELINE = """
+import json
+import os
+import shutil
+import dlt
+
+WORK = {work!r}
+STORE = {store!r}
+
+@dlt.resource(name="items", write_disposition="append")
+def items():
+    path = WORK + "/extractions"
+    done = len(open(path).read()) if os.path.exists(path) else 0
+    with open(path, "a") as handle:
+        handle.write("x")
+    yield [{{"id": done * 100 + n}} for n in range(20)]
+
+@dlt.destination(batch_size=10, loader_file_format="typed-jsonl", name="sink")
+def sink(rows, table):
+    if os.path.exists(WORK + "/fail"):
+        if os.path.exists(STORE):  # what the store holds while the load runs (a worker killed now leaves it)
+            shutil.copytree(STORE, WORK + "/store_during_load", dirs_exist_ok=True)
+        raise ConnectionRefusedError("the sink is not reachable")
+    with open(WORK + "/sink.jsonl", "a") as handle:
+        for row in rows:
+            handle.write(json.dumps({{"table": table["name"], "id": row["id"]}}) + "\\n")
+"""
+
+BODY = """DltRunOperator(task_id="load", source=items, pipeline_name={pipeline!r}, destination=sink, retries=0{pool})"""
+
+RUN_1 = pendulum.datetime(2026, 2, 1, tz="UTC")
+RUN_2 = pendulum.datetime(2026, 2, 2, tz="UTC")
+
+
+class Scenario:
+    """One DAG (a unique id and pipeline), its files and its two runs."""
+
+    def __init__(self, dags_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, pool: str = ""):
+        self.work = tmp_path / "work"
+        self.work.mkdir()
+        self.store = tmp_path / "store"
+        self.monkeypatch = monkeypatch
+        self.dag_id = f"store_{uuid.uuid4().hex[:8]}"
+        self.pipeline = f"stored_{uuid.uuid4().hex[:8]}"
+        monkeypatch.setenv("LOAD__RAISE_ON_MAX_RETRIES", "1")  # fail the attempt on the first job failure
+        monkeypatch.delenv("AIRFLOW__DLT__PACKAGE_STORE", raising=False)
+        self.path = write_dag(
+            dags_folder,
+            self.dag_id,
+            BODY.format(pipeline=self.pipeline, pool=pool),
+            imports=PIPELINE.format(work=str(self.work), store=str(self.store)),
+        )
+
+    def use_store(self) -> None:
+        self.monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE", f"file://{self.store}")
+
+    def on_worker(self, folder: Path) -> None:
+        self.monkeypatch.setenv("AIRFLOW__DLT__WORKING_DIR", str(folder))
+
+    def run(self, logical_date, *, sink_fails: bool):
+        flag = self.work / "fail"
+        flag.touch() if sink_fails else flag.unlink(missing_ok=True)
+        return run_dag(load_dag(self.path, self.dag_id), logical_date=logical_date)
+
+    def extractions(self) -> int:
+        path = self.work / "extractions"
+        return len(path.read_text()) if path.exists() else 0
+
+    def sink_ids(self) -> list[int]:
+        path = self.work / "sink.jsonl"
+        if not path.exists():
+            return []
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        return sorted(row["id"] for row in rows if row["table"] == "items")
+
+    def store_entry(self) -> Path:
+        return self.store / path_part(self.pipeline)
+
+    def archived_names(self) -> list[str]:
+        with tarfile.open(self.store_entry() / package_store.ARCHIVE_NAME) as tar:
+            return tar.getnames()
+
+    def key(self, result) -> str:
+        return f"{self.dag_id}/load/{result.run_id}/-1"
+
+    def cleanup(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def scenario(dags_folder, tmp_path, monkeypatch):
+    made: list[Scenario] = []
+
+    def make(**kwargs) -> Scenario:
+        made.append(Scenario(dags_folder, tmp_path, monkeypatch, **kwargs))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.cleanup()
+
+
+FIRST = list(range(20))  # rows of the first extraction
+SECOND = list(range(100, 120))
+
+
+def _fail_run_1(s: Scenario, caplog) -> object:
+    first = s.run(RUN_1, sink_fails=True)
+    assert first.task_states == {"load": "failed"}
+    assert s.extractions() == 1 and s.sink_ids() == []
+    return first
+
+
+def test_next_run_on_the_same_worker_finishes_the_pending_package_without_a_store(scenario, tmp_path, caplog):
+    s = scenario()
+    s.on_worker(tmp_path / "worker_a")
+    first = _fail_run_1(s, caplog)
+    caplog.clear()
+
+    second = s.run(RUN_2, sink_fails=False)
+
+    assert second.task_states == {"load": "success"}
+    assert s.extractions() == 2  # run 1's package was loaded without calling the source again
+    assert s.sink_ids() == FIRST + SECOND  # every row exactly once
+    assert second.xcom("load")["rows"] == {"items": 20}
+    assert f"left by {s.key(first)}: loading them before this task extracts" in caplog.text
+
+
+def test_next_run_finishes_the_pending_package_of_a_failed_run_first(scenario, tmp_path, caplog):
+    s = scenario()
+    s.use_store()
+    s.on_worker(tmp_path / "worker_a")
+    first = _fail_run_1(s, caplog)
+    assert s.archived_names()  # the failed run's pipeline folder is in the store ...
+    assert f"{s.pipeline}/load" in "\n".join(s.archived_names())
+    assert "trace.pickle" not in "\n".join(s.archived_names())  # ... without dlt's trace
+    assert not (
+        tmp_path / "worker_a" / PIPELINES_FOLDER / s.pipeline
+    ).exists()  # the store holds the only copy
+    assert "package store: kept the pipeline folder" in caplog.text
+    caplog.clear()
+
+    second = s.run(RUN_2, sink_fails=False)
+
+    assert second.task_states == {"load": "success"}
+    assert s.extractions() == 2  # run 1's package was loaded without calling the source again
+    assert s.sink_ids() == FIRST + SECOND  # every row exactly once
+    assert second.xcom("load")["rows"] == {"items": 20}  # run 2 reports its own rows
+    log = caplog.text
+    assert f"left by {s.key(first)}: loading them before this task extracts" in log
+    assert "package store: restored the pipeline folder" in log
+    # run 1 never reported its package: only the small ledger stays, so clearing run 1 reports it
+    assert sorted(s.archived_names()) == sorted([resume.OWNERS_FILE, resume.ROWS_FILE])
+
+
+@pytest.mark.parametrize("with_store", [True, False], ids=["store", "no_store"])
+def test_two_workers_share_pending_packages_only_through_the_store(scenario, tmp_path, caplog, with_store):
+    s = scenario()
+    if with_store:
+        s.use_store()
+    worker_a, worker_b = tmp_path / "worker_a", tmp_path / "worker_b"
+    s.on_worker(worker_a)
+    _fail_run_1(s, caplog)
+    kept_on_a = worker_a / PIPELINES_FOLDER / s.pipeline
+    if not with_store:  # the failure report names the folder that holds the package
+        assert f"kept {kept_on_a} with 1 pending load package(s)" in caplog.text
+    s.on_worker(worker_b)
+
+    second = s.run(RUN_2, sink_fails=False)
+
+    assert second.task_states == {"load": "success"}
+    assert s.extractions() == 2
+    if with_store:
+        assert s.sink_ids() == FIRST + SECOND
+        return
+    # documented: without a store worker B cannot see worker A's folder; nothing is lost, it stays there
+    assert s.sink_ids() == SECOND
+    assert len(resume.packages_left_in(kept_on_a, s.pipeline)) == 1
+    assert not s.store.exists()
+
+
+def test_without_the_pipeline_pool_pending_packages_stay_private_to_the_task(scenario, tmp_path, caplog):
+    s = scenario(pool=", pool=None")
+    s.use_store()
+    worker = tmp_path / "worker_a"
+    s.on_worker(worker)
+    first = _fail_run_1(s, caplog)
+    assert f"its pending load packages stay private to this task instance in {worker}" in caplog.text
+    private = worker / s.dag_id / "load" / path_part(first.run_id)
+    assert len(resume.packages_left_in(private, s.pipeline)) == 1
+
+    second = s.run(RUN_2, sink_fails=False)
+
+    assert second.task_states == {"load": "success"}
+    assert s.sink_ids() == SECOND  # run 2 does not touch run 1's package: run 1's retry or clear loads it
+    assert len(resume.packages_left_in(private, s.pipeline)) == 1
+    assert not s.store.exists()  # the store is only for tasks in the pipeline's pool
+    assert not (worker / PIPELINES_FOLDER).exists()
+
+
+def test_an_interrupted_upload_leaves_the_previous_complete_copy(scenario, tmp_path, caplog):
+    s = scenario()
+    s.use_store()
+    s.on_worker(tmp_path / "worker_a")
+    _fail_run_1(s, caplog)
+    complete = (s.store_entry() / package_store.ARCHIVE_NAME).read_bytes()
+    partial = s.store_entry() / f"{package_store.ARCHIVE_NAME}.0badc0de{package_store.TMP_SUFFIX}"
+    partial.write_bytes(complete[: len(complete) // 3])  # a worker killed while uploading
+
+    second = s.run(RUN_2, sink_fails=False)
+
+    assert second.task_states == {"load": "success"}
+    assert s.sink_ids() == FIRST + SECOND
+    assert not partial.exists()  # the next complete upload removed the leftover
+    assert not list(s.store_entry().glob(f"*{package_store.TMP_SUFFIX}"))
+
+
+def test_a_worker_killed_during_the_load_leaves_its_package_in_the_store(scenario, tmp_path, caplog):
+    s = scenario()
+    s.use_store()
+    s.on_worker(tmp_path / "worker_a")
+    _fail_run_1(s, caplog)
+    during_load = s.work / "store_during_load"
+    assert (
+        during_load / path_part(s.pipeline) / package_store.ARCHIVE_NAME
+    ).exists()  # copied before loading
+    # a killed worker uploads nothing after the failure: the store holds what it held during the load
+    shutil.rmtree(s.store)
+    shutil.copytree(during_load, s.store)
+    s.on_worker(tmp_path / "worker_b")
+
+    second = s.run(RUN_2, sink_fails=False)
+
+    assert second.task_states == {"load": "success"}
+    assert s.extractions() == 2
+    assert s.sink_ids() == FIRST + SECOND
+
+
+# ---------------------------------------------------------------- the store on its own
+
+
+def test_upload_replaces_the_previous_copy_atomically_and_download_restores_it(tmp_path):
+    store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
+    local = tmp_path / "local"
+    (local / "p").mkdir(parents=True)
+    (local / "p" / "state.json").write_text("1")
+    (local / "p" / "trace.pickle").write_text("secret text")
+    store.upload("p", local)
+    (local / "p" / "state.json").write_text("2")
+    store.upload("p", local)
+
+    restored = tmp_path / "restored"
+    assert store.download("p", restored)
+    assert (restored / "p" / "state.json").read_text() == "2"
+    assert not (restored / "p" / "trace.pickle").exists()
+    assert oct((restored / "p" / "state.json").stat().st_mode & 0o777) == oct(0o600)
+    assert [p.name for p in (tmp_path / "store" / "p").iterdir()] == [package_store.ARCHIVE_NAME]
+    store.remove("p")
+    assert not store.download("p", tmp_path / "again")
+
+
+def test_pipeline_names_stay_inside_the_store(tmp_path):
+    store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "f").write_text("x")
+    store.upload("..", local)
+    assert all(p.is_relative_to(tmp_path / "store") for p in (tmp_path / "store").rglob("*"))
+    assert (tmp_path / "store" / path_part("..") / package_store.ARCHIVE_NAME).exists()
+
+
+def test_configured_store(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__DLT__PACKAGE_STORE", raising=False)
+    assert package_store.configured_store() is None
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE", "s3://bucket/prefix")
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE_CONN_ID", "aws_store")
+    assert package_store.configured_store() == package_store.PackageStore("s3://bucket/prefix", "aws_store")
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE", "/mnt/shared/dlt")
+    with pytest.raises(InvalidArgumentError, match="not an fsspec URL; accepted: a URL with a scheme"):
+        package_store.configured_store()
+
+
+def test_store_urls_in_logs_carry_no_credentials():
+    assert package_store.display_url("s3://key:secret@bucket/prefix?token=abc") == "s3://bucket/prefix"
