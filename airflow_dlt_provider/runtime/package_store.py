@@ -3,7 +3,7 @@
 ``[dlt] working_dir`` is a worker's local scratch folder. With ``[dlt] package_store`` set to an fsspec URL
 (``file:///mnt/shared/dlt``, ``gs://bucket/prefix``, ``s3://bucket/prefix``; credentials from the Airflow
 connection ``[dlt] package_store_conn_id``), the pipeline folder a task leaves behind after a failure
-(``<working_dir>/pipelines/<pipeline>``, see ``workdir.pipeline_working_dir``) is copied to
+(``<working_dir>/.pipelines/<pipeline>``, see ``workdir.pipeline_working_dir``) is copied to
 ``<package_store>/<pipeline>/pending.tar``, and the next task of the pipeline -- a retry or a later run, on
 any worker -- starts from that copy. Only tasks that hold the pipeline's own one-slot pool use the store, so
 one task at a time reads or writes a pipeline's entry.

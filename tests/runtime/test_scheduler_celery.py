@@ -301,15 +301,9 @@ def test_killed_worker_task_is_retried_on_the_other_worker(batch: Batch) -> None
     assert counts.get("items", 0) >= KILL_ROWS, counts  # every row arrived
 
 
-# Pipeline-scoped pending packages in the shared [dlt] package_store (issue 16, the runtime half) make the retry
-# on the other worker finish the killed try's package instead of extracting again; until that change is in, the
-# retry extracts and loads everything again and the jobs committed before the kill are loaded twice (measured
-# without it: extracted on both workers, 260 rows of 200 = the 3 jobs of 20 rows committed before the kill twice).
-@pytest.mark.xfail(
-    reason="needs the issue 16 runtime change: pending packages belong to the pipeline and live in the "
-    "[dlt] package_store, so a retry on another worker resumes them",
-    strict=False,
-)
+# Pending packages belong to the pipeline and live in the shared [dlt] package_store: the retry on the other
+# worker finishes the killed try's package instead of extracting again (without the store it extracted on both
+# workers and loaded 260 rows of 200: the 3 jobs of 20 rows committed before the kill, twice).
 def test_retry_on_the_other_worker_resumes_the_pending_package(batch: Batch) -> None:
     path = batch.cluster.home / "dlt" / "duckdb" / f"{KILL_DAG}.duckdb"
     counts = duckdb_counts(KILL_DAG, "celery_kill", path=path)
