@@ -33,6 +33,7 @@ __all__ = [
     "parent_pipe_names",
     "set_wrapper_own_external_schedulers",
     "staging_dataset_for",
+    "start_job",
     "time_interval_context",
     "trace_file_name",
     "wrapper_own_external_schedulers",
@@ -159,6 +160,16 @@ def commit_marker(pipeline: Any, load_id: str, job_file_name: str) -> str | None
     """
     marker = _normalized_packages(pipeline).load_pending_transition(load_id, job_file_name)
     return None if marker is None else str(marker[0])
+
+
+def start_job(pipeline: Any, load_id: str, job_file_name: str) -> None:
+    """Move a new job of a normalized package to its started jobs, as dlt's loader does before running it.
+
+    ``PackageStorage.start_job``. Why no public API: a package copied to the package store before the load
+    holds as *new* the jobs that a worker killed later had already committed; only a started job can be given
+    dlt's "completed" marker (:func:`write_commit_marker`).
+    """
+    _normalized_packages(pipeline).start_job(load_id, job_file_name)
 
 
 def write_commit_marker(pipeline: Any, load_id: str, job_file_name: str) -> None:

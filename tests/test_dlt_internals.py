@@ -217,7 +217,11 @@ def _normalized_package_with_a_started_job(tmp_path: Path):
     package = pipeline.get_load_package_info(load_id)
     job = next(j for j in package.jobs["new_jobs"] if j.job_file_info.table_name == "items")
     # dlt's own move of a job to started_jobs (what its loader does before running the job)
-    pipeline._get_load_storage().normalized_packages.start_job(load_id, Path(job.file_path).name)
+    _dlt_internals.start_job(pipeline, load_id, Path(job.file_path).name)
+    started = pipeline.get_load_package_info(load_id).jobs["started_jobs"]
+    assert [Path(j.file_path).name for j in started] == [Path(job.file_path).name], (
+        "_dlt_internals.start_job: dlt changed PackageStorage.start_job (the job is not in started_jobs)"
+    )
     return pipeline, load_id
 
 

@@ -305,39 +305,45 @@ def _loaded_for(owner: str, pipeline: Any, owners: dict[str, dict[str, Any]]) ->
 
 
 def mark_committed_jobs(pipeline: Any) -> list[str]:
-    """Mark the started jobs whose rows the destination already holds as completed; returns their files.
+    """Mark the jobs whose rows the destination already holds as completed; returns their files.
 
     A worker killed after a job's transaction committed but before dlt recorded it (dlt writes a "pending
     transition" marker right after the commit) leaves the job in ``started_jobs``; dlt would run it again,
-    loading its rows twice, or failing every retry on the unique ``_dlt_id`` index. If the ``_dlt_id`` of the
-    job file's first row is in its table, the job is given dlt's own completed marker instead.
+    loading its rows twice, or failing every retry on the unique ``_dlt_id`` index. A package restored from the
+    package store was copied before its load began, so jobs that a killed worker committed afterwards are
+    still *new* in it. If the ``_dlt_id`` of a job file's first row is in its table, the job is given dlt's own
+    completed marker instead (a new job is first moved to the started jobs, as dlt's loader would).
     """
     if not _dlt_internals.commit_markers_supported(pipeline):  # dlt releases before the markers existed
         return []
     marked: list[str] = []
     for load_id in pipeline.list_normalized_load_packages():
         package = pipeline.get_load_package_info(load_id)
-        unmarked = [
+        started = [
             job
             for job in package.jobs.get("started_jobs", [])
             if _dlt_internals.commit_marker(pipeline, load_id, Path(job.file_path).name) is None
         ]
-        if not unmarked:
+        new = list(package.jobs.get("new_jobs", []))
+        if not started and not new:
             continue
         try:
             with pipeline.destination_client(package.schema_name) as client:
-                committed = [job for job in unmarked if _first_row_in_destination(client, job)]
+                committed = [job for job in started if _first_row_in_destination(client, job)]
+                committed_new = [job for job in new if _first_row_in_destination(client, job, started=False)]
         except Exception as error:  # e.g. the destination is not reachable: dlt's own restore applies
             log.warning(
-                "could not check in the destination whether started load job(s) %s of package %s had "
-                "committed before the previous attempt stopped (%s): dlt loads them again, so rows of a job "
-                "that had committed may be loaded twice",
-                ", ".join(Path(job.file_path).name for job in unmarked),
+                "could not check in the destination whether load job(s) %s of package %s had committed "
+                "before the previous attempt stopped (%s): dlt loads them again, so rows of a job that had "
+                "committed may be loaded twice",
+                ", ".join(Path(job.file_path).name for job in [*started, *new]),
                 load_id,
                 _compat.redact(str(error)),
             )
             continue
-        for job in committed:
+        for job in committed_new:
+            _dlt_internals.start_job(pipeline, load_id, Path(job.file_path).name)
+        for job in [*committed, *committed_new]:
             name = Path(job.file_path).name
             _dlt_internals.write_commit_marker(pipeline, load_id, name)
             marked.append(name)
@@ -350,10 +356,12 @@ def mark_committed_jobs(pipeline: Any) -> list[str]:
     return marked
 
 
-def _first_row_in_destination(client: Any, started_job: Any) -> bool:
-    """Whether the ``_dlt_id`` of the first row of a started job's file is in its table (SQL destinations).
+def _first_row_in_destination(client: Any, started_job: Any, started: bool = True) -> bool:
+    """Whether the ``_dlt_id`` of the first row of a job's file is in its table (SQL destinations).
 
-    ``started_job`` is a ``LoadJobInfo`` of ``pipeline.get_load_package_info``.
+    ``started_job`` is a ``LoadJobInfo`` of ``pipeline.get_load_package_info``. A job dlt never started
+    (``started=False``) usually has nothing in the destination (its table may not even exist): a failed
+    lookup is then only logged at INFO.
     """
     from airflow_dlt_provider.runtime.job_files import first_row_value
 
@@ -365,8 +373,9 @@ def _first_row_in_destination(client: Any, started_job: Any) -> bool:
     id_column = client.schema.naming.normalize_identifier("_dlt_id")
     row_id = first_row_value(job_file, job.file_format, id_column)
     if row_id is None:
-        log.warning(
-            "started load job %s has no readable %r in its first row: it is loaded again; if it had committed "
+        log.log(
+            logging.WARNING if started else logging.INFO,
+            "load job %s has no readable %r in its first row: it is loaded again; if it had committed "
             "before the previous attempt stopped, its rows may be loaded twice",
             job_file.name,
             id_column,
@@ -378,8 +387,9 @@ def _first_row_in_destination(client: Any, started_job: Any) -> bool:
             column = sql_client.escape_column_name(id_column)
             found = sql_client.execute_sql(f"SELECT 1 FROM {table} WHERE {column} = %s", row_id)
     except Exception as error:  # e.g. the table does not exist yet: then the job has not loaded anything
-        log.warning(
-            "could not look up the first row of started load job %s in table %r (%s): the job is loaded "
+        log.log(
+            logging.WARNING if started else logging.INFO,
+            "could not look up the first row of load job %s in table %r (%s): the job is loaded "
             "again; if it had committed before the previous attempt stopped, its rows may be loaded twice",
             job_file.name,
             job.table_name,

@@ -117,7 +117,7 @@ def test_a_lookup_that_fails_is_a_warning_that_says_rows_may_be_loaded_twice(tmp
         conn.execute("ALTER TABLE shop.orders__lines RENAME TO lines_elsewhere")
     second = _attempt(tmp_path, "duckdb", str(database), "append", kill=False)
     output = second.stdout + second.stderr
-    assert "could not look up the first row of started load job orders__lines." in output, output[-3000:]
+    assert "could not look up the first row of load job orders__lines." in output, output[-3000:]
     assert "its rows may be loaded twice" in output
 
 

@@ -11,6 +11,9 @@ the runs are triggered together:
   load waits for a file the test writes; the test waits for the other runs to finish, then SIGKILLs the whole
   worker running it (worker, pool processes and the task process), and writes the file. The scheduler notices
   the dead task (lowered heartbeat timeout), the retry runs on the other worker.
+- ``adp_celery_last`` (``retries=0``), after that: its run 1 loads on the surviving worker, which is killed
+  the same way; with no retry left the run fails. The first worker comes back (a replacement machine) and a
+  new run 2 finishes run 1's pending package from the shared package store before it loads its own.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ pytestmark = [
     pytest.mark.scheduler,
     pytest.mark.celery,
     pytest.mark.slow,
-    pytest.mark.timeout(600),
+    pytest.mark.timeout(900),
     pytest.mark.skipif(airflow_major() < 3, reason="the CeleryExecutor tests run on Airflow 3 only"),
 ]
 
@@ -40,6 +43,7 @@ SHARED_PIPELINE = "adp_celery_shared"
 SHARED_POOL = f"dlt_{SHARED_PIPELINE}"
 SHARED_RESOURCES = ("s1", "s2")
 KILL_DAG = "adp_celery_kill"
+LAST_DAG = "adp_celery_last"
 KILL_ROWS = 200
 ROWS_PER_JOB = 20
 JOBS_BEFORE_KILL = 3
@@ -129,7 +133,7 @@ with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz=
         source=items,
         pipeline_name={dag_id!r},
         dataset_name="celery_kill",
-        retries=1,
+        retries={retries},
         retry_delay=_dt.timedelta(seconds=2),
     )
 """
@@ -144,9 +148,12 @@ class Batch:
     victim: str  # the worker killed under the kill DAG's first try
     killed_groups: set[int]
     kill_seconds: float  # from the kill to the retry's start
+    last_work: Path  # the no-retries DAG's instrumentation folder
+    last_runs: tuple[str, str]  # its killed run 1 and the run 2 that finishes it
+    survivor: str  # the worker killed under run 1 of the no-retries DAG
 
-    def extractions(self) -> list[str]:
-        path = self.work / "extractions"
+    def extractions(self, work: Path | None = None) -> list[str]:
+        path = (work or self.work) / "extractions"
         return path.read_text().split() if path.exists() else []
 
 
@@ -181,15 +188,19 @@ def batch(celery_cluster: CeleryAirflowCluster, tmp_path_factory: pytest.TempPat
             delay=1, resources=SHARED_RESOURCES, dag_id=dag_id, pipeline=SHARED_PIPELINE, decompose="parallel"
         )
         cluster.add_dag_file(code, dag_id)
-    kill_code = KILL_DAG_CODE.format(
-        rows_per_job=ROWS_PER_JOB,
-        work=str(work),
-        jobs_before_kill=JOBS_BEFORE_KILL,
-        rows=KILL_ROWS,
-        dag_id=KILL_DAG,
-    )
-    cluster.add_dag_file(kill_code, KILL_DAG)
-    for dag_id in (ISOLATED_DAG, *SHARED_DAGS, KILL_DAG):
+    last_work = tmp_path_factory.mktemp("celery-last")
+    last_work.chmod(0o777)
+    for dag_id, folder, retries in ((KILL_DAG, work, 1), (LAST_DAG, last_work, 0)):
+        code = KILL_DAG_CODE.format(
+            rows_per_job=ROWS_PER_JOB,
+            work=str(folder),
+            jobs_before_kill=JOBS_BEFORE_KILL,
+            rows=KILL_ROWS,
+            dag_id=dag_id,
+            retries=retries,
+        )
+        cluster.add_dag_file(code, dag_id)
+    for dag_id in (ISOLATED_DAG, *SHARED_DAGS, KILL_DAG, LAST_DAG):
         cluster.wait_for_dag(dag_id, timeout=180)
     cluster.sync_pools()
 
@@ -234,7 +245,32 @@ def batch(celery_cluster: CeleryAirflowCluster, tmp_path_factory: pytest.TempPat
     _wait_for(retry_started, 180, f"the retry of {KILL_DAG}", cluster)
     kill_seconds = time.monotonic() - killed_at
     states[KILL_DAG] = cluster.wait_for_run(KILL_DAG, runs[KILL_DAG], timeout=240)
-    return Batch(cluster, work, runs, states, victim, killed_groups, kill_seconds)
+    survivor, last_runs = _kill_the_last_run_then_run_again(cluster, last_work, victim)
+    return Batch(
+        cluster, work, runs, states, victim, killed_groups, kill_seconds, last_work, last_runs, survivor
+    )
+
+
+def _kill_the_last_run_then_run_again(
+    cluster: CeleryAirflowCluster, work: Path, dead_worker: str
+) -> tuple[str, tuple[str, str]]:
+    """Run 1 of the no-retries DAG dies with its worker; the dead first worker comes back; run 2 runs."""
+    first = cluster.trigger(LAST_DAG)
+    marks = work / "committed_jobs"
+    _wait_for(
+        lambda: marks.exists() and len(marks.read_text()) >= JOBS_BEFORE_KILL,
+        180,
+        f"{JOBS_BEFORE_KILL} committed load jobs of {LAST_DAG}",
+        cluster,
+    )
+    survivor = str(cluster.task_tries(LAST_DAG, first, "load")[-1].hostname)
+    cluster.kill_worker(survivor)
+    (work / "released").write_text("")
+    assert cluster.wait_for_run(LAST_DAG, first, timeout=180) == "failed"
+    cluster.restart_worker(dead_worker)
+    second = cluster.trigger(LAST_DAG)
+    cluster.wait_for_run(LAST_DAG, second, timeout=240)
+    return survivor, (first, second)
 
 
 def _overlaps(a: TaskInstanceRow, b: TaskInstanceRow) -> bool:
@@ -309,3 +345,19 @@ def test_retry_on_the_other_worker_resumes_the_pending_package(batch: Batch) -> 
     counts = duckdb_counts(KILL_DAG, "celery_kill", path=path)
     # extracted once (by the killed try), and every row loaded exactly once
     assert (batch.extractions(), counts) == ([batch.victim], {"items": KILL_ROWS})
+
+
+def test_a_killed_run_with_no_retries_left_is_finished_by_the_next_run(batch: Batch) -> None:
+    first, second = batch.last_runs
+    cluster = batch.cluster
+    assert cluster.run_state(LAST_DAG, first) == "failed"
+    assert cluster.run_state(LAST_DAG, second) == "success"
+    (run_2,) = cluster.task_tries(LAST_DAG, second, "load")
+    assert run_2.hostname == batch.victim != batch.survivor, _span([run_2])
+    path = cluster.home / "dlt" / "duckdb" / f"{LAST_DAG}.duckdb"
+    counts = duckdb_counts(LAST_DAG, "celery_kill", path=path)
+    # run 1 extracted once (on the worker that died), run 2 once for its own rows; every row loaded once
+    assert (batch.extractions(batch.last_work), counts) == (
+        [batch.survivor, batch.victim],
+        {"items": 2 * KILL_ROWS},
+    )
