@@ -10,6 +10,8 @@ AIRFLOW3_SPEC ?= apache-airflow>=3.3.2,<3.4
 AIRFLOW2_SPEC ?= apache-airflow>=2.11.0,<2.12
 # The oldest declared pair: the oldest Airflow 2.x minor pyproject allows (2.10) at its latest patch, and
 # exactly the dlt floor of pyproject's `dependencies` (read from there, so the two cannot drift apart).
+# universal-pathlib as Airflow 2.10.5's constraints file pins it (0.2.6): its ObjectStoragePath (the package
+# store) refuses every URL with universal-pathlib 0.3, which Airflow 2.10 itself does not exclude.
 AIRFLOW_OLDEST ?= 2.10.5
 DLT_FLOOR := $(shell sed -nE 's/^ *"dlt>=([0-9.]+),.*/\1/p' pyproject.toml)
 PYTEST_ARGS ?=
@@ -36,7 +38,8 @@ $(VENV_OLDEST)/.installed: pyproject.toml Makefile $(UV)
 	@test -n "$(DLT_FLOOR)" || { echo 'no "dlt>=X.Y.Z,<2" line in pyproject.toml dependencies' >&2; exit 1; }
 	$(UV) venv --quiet --allow-existing --python "$$(command -v $(PYTHON))" $(VENV_OLDEST)
 	$(UV) pip install --quiet --python $(VENV_OLDEST)/bin/python -e ".[test]" \
-		"apache-airflow==$(AIRFLOW_OLDEST)" "dlt[duckdb,postgres,sql_database,parquet]==$(DLT_FLOOR)"
+		"apache-airflow==$(AIRFLOW_OLDEST)" "dlt[duckdb,postgres,sql_database,parquet]==$(DLT_FLOOR)" \
+		"universal-pathlib<0.3"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -153,7 +153,20 @@ def object_storage_path(url: str, conn_id: str | None = None) -> Any:
         from airflow.sdk import ObjectStoragePath
     else:  # pragma: no cover - Airflow 2
         from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef,import-not-found,unused-ignore]
-    return ObjectStoragePath(url, conn_id=conn_id)
+    try:
+        return ObjectStoragePath(url, conn_id=conn_id)
+    except TypeError as error:  # Airflow 2.10 with universal-pathlib 0.3: every protocol is "incompatible"
+        if AIRFLOW_V_3 or "incompatible with ObjectStoragePath" not in str(error):
+            raise
+        from importlib.metadata import version
+
+        from airflow_dlt_provider.exceptions import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"Airflow {AIRFLOW_VERSION}'s ObjectStoragePath cannot open the [dlt] package_store with "
+            f"universal-pathlib {version('universal-pathlib')}; install universal-pathlib<0.3 (Airflow's "
+            "constraints file for this version pins 0.2.6)"
+        ) from None
 
 
 def get_connection(conn_id: str) -> Any:
