@@ -12,7 +12,7 @@ linear in the number of resources; ``DltSource.decompose("scc")`` gives the same
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -141,14 +141,19 @@ def components_from_resources(resources: Iterable[Any]) -> list[Component]:
         forest.add(name)
         if seen:
             continue  # already reached as the parent of a resource walked earlier; its chain is joined
-        for parent_name in _dlt_internals.parent_pipe_names(resource):  # lazy: stops at the first pipe seen
-            parent_seen = parent_name in forest.parent
-            forest.add(parent_name)
-            forest.union(name, parent_name)
-            if parent_seen:
-                break
-            name = parent_name
+        _join_chain(forest, name, _dlt_internals.parent_pipe_names(resource))  # lazy: stops at a seen pipe
     return _group_in_order(selected, forest)
+
+
+def _join_chain(forest: _UnionFind, name: str, parents: Iterable[str]) -> None:
+    """Join ``name`` with its feeding pipes, nearest first, up to the first one the forest already holds."""
+    for parent in parents:
+        parent_seen = parent in forest.parent
+        forest.add(parent)
+        forest.union(name, parent)
+        if parent_seen:
+            break
+        name = parent
 
 
 def _group_in_order(names: Sequence[str], forest: _UnionFind) -> list[Component]:
@@ -190,14 +195,13 @@ class SourceGraph(NamedTuple):
         forest = _UnionFind()
         for name in chosen:
             forest.add(name)
-            while (parent := self.parents.get(name)) is not None:
-                parent_seen = parent in forest.parent
-                forest.add(parent)
-                forest.union(name, parent)
-                if parent_seen:
-                    break
-                name = parent
+            _join_chain(forest, name, self._parents_of(name))
         return _group_in_order(list(chosen), forest)
+
+    def _parents_of(self, name: str) -> Iterator[str]:
+        while (parent := self.parents.get(name)) is not None:
+            yield parent
+            name = parent
 
 
 def components_from_source(source: Any, resources: Sequence[str] | None = None) -> list[Component]:

@@ -154,11 +154,6 @@ def batch(airflow_cluster: AirflowCluster) -> Batch:
     return Batch(cluster, runs, states, before_sync, pool_warning_seen, sync.stdout)
 
 
-def _overlaps(a: TaskInstanceRow, b: TaskInstanceRow) -> bool:
-    assert a.start_date and a.end_date and b.start_date and b.end_date
-    return a.start_date < b.end_date and b.start_date < a.end_date
-
-
 def _span(tis: list[TaskInstanceRow]) -> str:
     def t(value: datetime | None) -> str:
         return value.strftime("%H:%M:%S.%f")[:-3] if value else "-"
@@ -186,7 +181,7 @@ def test_tasks_of_one_pipeline_never_overlap_across_runs_and_dags(batch: Batch) 
     assert {ti.state for ti in tis} == {"success"}
     assert len(tis) == sum(RUNS.values()) * len(RESOURCES)
     tis.sort(key=lambda ti: ti.start_date or datetime.max)
-    overlapping = [(a, b) for i, a in enumerate(tis) for b in tis[i + 1 :] if _overlaps(a, b)]
+    overlapping = [(a, b) for i, a in enumerate(tis) for b in tis[i + 1 :] if a.overlaps(b)]
     assert overlapping == [], f"tasks of pool {SHARED_POOL} overlapped:\n{_span(tis)}"
 
 
@@ -207,7 +202,7 @@ def test_parallel_isolated_tasks_run_side_by_side(batch: Batch) -> None:
     assert all(first.end_date and ti.start_date and ti.start_date >= first.end_date for ti in others), _span(
         tis
     )
-    assert _overlaps(others[0], others[1]), f"parallel-isolated tasks did not run side by side:\n{_span(tis)}"
+    assert others[0].overlaps(others[1]), f"parallel-isolated tasks did not run side by side:\n{_span(tis)}"
 
 
 def test_dlt_warning_reaches_task_log_as_warning(batch: Batch) -> None:

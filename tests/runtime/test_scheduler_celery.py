@@ -273,11 +273,6 @@ def _kill_the_last_run_then_run_again(
     return survivor, (first, second)
 
 
-def _overlaps(a: TaskInstanceRow, b: TaskInstanceRow) -> bool:
-    assert a.start_date and a.end_date and b.start_date and b.end_date
-    return a.start_date < b.end_date and b.start_date < a.end_date
-
-
 def _span(tis: list[TaskInstanceRow]) -> str:
     def t(value: datetime | None) -> str:
         return value.strftime("%H:%M:%S.%f")[:-3] if value else "-"
@@ -298,7 +293,7 @@ def test_parallel_isolated_components_run_on_both_workers_at_once(batch: Batch) 
     assert len(tis) == len(ISOLATED_RESOURCES)
     assert {ti.state for ti in tis} == {"success"}, _span(tis)
     assert {ti.hostname for ti in tis} == set(batch.cluster.worker_names()), _span(tis)
-    across = [(a, b) for a in tis for b in tis if a.hostname < b.hostname and _overlaps(a, b)]  # type: ignore[operator]
+    across = [(a, b) for a in tis for b in tis if a.hostname < b.hostname and a.overlaps(b)]  # type: ignore[operator]
     assert across, f"no two parallel-isolated tasks ran at the same time on different workers:\n{_span(tis)}"
     path = batch.cluster.home / "dlt" / "duckdb"
     for ti in tis:
@@ -312,7 +307,7 @@ def test_one_pipeline_never_runs_twice_at_once_across_workers(batch: Batch) -> N
     assert len(tis) == len(SHARED_DAGS) * len(SHARED_RESOURCES)
     assert {ti.pool for ti in tis} == {SHARED_POOL}
     assert {ti.state for ti in tis} == {"success"}, _span(tis)
-    overlapping = [(a, b) for i, a in enumerate(tis) for b in tis[i + 1 :] if _overlaps(a, b)]
+    overlapping = [(a, b) for i, a in enumerate(tis) for b in tis[i + 1 :] if a.overlaps(b)]
     assert overlapping == [], f"tasks of pool {SHARED_POOL} overlapped:\n{_span(tis)}"
     path = batch.cluster.home / "dlt" / "duckdb" / f"{SHARED_PIPELINE}.duckdb"
     counts = duckdb_counts(SHARED_PIPELINE, "celery_test", path=path)
