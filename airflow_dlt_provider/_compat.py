@@ -14,16 +14,40 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as AIRFLOW_VERSION
-from airflow.providers.common.compat.sdk import (
-    Asset,
-    AssetAlias,
-    BaseHook,
-    BaseOperator,
-    TaskGroup,
-    get_current_context,
-)
 
 AIRFLOW_V_3: bool = int(AIRFLOW_VERSION.split(".")[0]) >= 3
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import (
+        Asset,
+        AssetAlias,
+        BaseHook,
+        BaseOperator,
+        TaskGroup,
+        get_current_context,
+    )
+elif AIRFLOW_V_3:
+    # The two names a DAG file's parse needs, from where common-compat routes them (``airflow.sdk`` on 3.x,
+    # the ``airflow.models``/``airflow.utils`` modules before). Imported directly: any DAG file has already
+    # imported them, while importing common-compat's router costs ~0.7 ms on every parse (bench_parse.py).
+    from airflow.sdk import BaseOperator, TaskGroup
+else:
+    from airflow.models.baseoperator import BaseOperator
+    from airflow.utils.task_group import TaskGroup
+
+# Names only tasks and the CLI use, resolved through common-compat when first asked for (``__getattr__``).
+_LAZY_COMMON_COMPAT_NAMES = frozenset({"Asset", "AssetAlias", "BaseHook", "get_current_context"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_COMMON_COMPAT_NAMES:
+        from airflow.providers.common.compat import sdk
+
+        value = getattr(sdk, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AIRFLOW_V_3",
@@ -59,16 +83,17 @@ __all__ = [
     "variable_set",
 ]
 
-if TYPE_CHECKING:  # type-check against the newest Airflow
-    from airflow.sdk.log import mask_secret as _sdk_mask_secret
-    from airflow.sdk.log import redact as _sdk_redact
-else:
+
+def _sdk_maskers() -> tuple[Any, Any]:
+    """``(mask_secret, redact)`` of the running Airflow's task SDK."""
     try:  # common-compat 1.10+ routes them (airflow.sdk.log on 3.1+, the older maskers before)
-        from airflow.providers.common.compat.sdk import mask_secret as _sdk_mask_secret
-        from airflow.providers.common.compat.sdk import redact as _sdk_redact
+        from airflow.providers.common.compat.sdk import mask_secret, redact
     except ImportError:  # common-compat 1.9 (the last one for Airflow 2.10) does not: Airflow 2's masker
-        from airflow.utils.log.secrets_masker import mask_secret as _sdk_mask_secret
-        from airflow.utils.log.secrets_masker import redact as _sdk_redact
+        from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,unused-ignore]
+            mask_secret,
+            redact,
+        )
+    return mask_secret, redact
 
 
 # ---------------------------------------------------------------- secrets masking
@@ -90,7 +115,7 @@ def _core_secrets_masker() -> Any:
 
 def mask_secret(secret: Any, name: str | None = None) -> None:
     """Register ``secret`` with the secrets masker of the running Airflow (task logs, rendered fields)."""
-    _sdk_mask_secret(secret, name)
+    _sdk_maskers()[0](secret, name)
     core = _core_secrets_masker()
     if core is not None:
         core.add_mask(secret, name)
@@ -98,7 +123,7 @@ def mask_secret(secret: Any, name: str | None = None) -> None:
 
 def redact(value: Any) -> Any:
     """Apply the secrets masker to ``value`` (used before values leave the task: XCom, exceptions)."""
-    return _sdk_redact(value)
+    return _sdk_maskers()[1](value)
 
 
 # ---------------------------------------------------------------- exceptions

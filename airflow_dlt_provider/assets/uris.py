@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +19,8 @@ def uri_part(value: str) -> str:
     return quote(str(value), safe="-_.~")
 
 
-_PLAIN_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_LOWER_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_PLAIN_IDENTIFIER_CHARS = _LOWER_LETTERS | frozenset("0123456789_")  # [a-z][a-z0-9_]{0,62}, without a regex
 
 
 def logical_uri(target: str, dataset_name: str, table: str) -> str:
@@ -70,4 +70,9 @@ def is_plain_identifier(name: str | None) -> bool:
     Other names (``None``: dlt's configuration decides; templated; ``My-Data``: dlt normalises it) reach
     Airflow through the alias once the run knows what dlt used.
     """
-    return isinstance(name, str) and _PLAIN_IDENTIFIER.fullmatch(name) is not None
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 63
+        and name[0] in _LOWER_LETTERS
+        and _PLAIN_IDENTIFIER_CHARS.issuperset(name)
+    )

@@ -48,7 +48,7 @@ def pipeline_name_problem(name: object, max_bytes: int = MAX_PIPELINE_NAME_BYTES
     size = len(name.encode("utf-8"))
     if size > max_bytes:
         return f"it is {size} bytes long in UTF-8"
-    bad = sorted(set(_FORBIDDEN_PIPELINE_CHARS.findall(name)))
+    bad = sorted(set(name) & _FORBIDDEN_PIPELINE_CHARS)
     if bad:
         return f"it contains {', '.join(repr(c) for c in bad)}"
     if name != name.strip():
