@@ -1,6 +1,7 @@
 """What a task declares at parse time (outlets) and the asset events it emits after a run."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in this module: a NamedTuple whose field annotations are strings
+# costs ~0.13 ms more to define, and every DAG parse defines these (bench/bench_parse.py).
 
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -90,7 +91,7 @@ def emit_asset_events(
     summary: Mapping[str, Any],
     declared: DeclaredAssets,
     target: str,
-    location: DestinationLocation | None,
+    location: "DestinationLocation | None",
 ) -> list[str]:
     """Record one event per loaded table (logical URI, and location URI when known); returns the URIs.
 

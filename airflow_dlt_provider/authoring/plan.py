@@ -8,8 +8,8 @@ by it (transitively) always run in the same task, so each resource is extracted 
 with a union-find over each selected resource's parent chain (``_dlt_internals.parent_pipe_names``), which is
 linear in the number of resources; ``DltSource.decompose("scc")`` gives the same grouping but is quadratic.
 """
-
-from __future__ import annotations
+# No ``from __future__ import annotations`` in this module: a NamedTuple whose field annotations are strings
+# costs ~0.13 ms more to define, and every DAG parse defines these (bench/bench_parse.py).
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
@@ -176,7 +176,7 @@ class SourceGraph(NamedTuple):
     parents: Mapping[str, str] = MappingProxyType({})
 
     @classmethod
-    def from_source(cls, source: Any) -> SourceGraph:
+    def from_source(cls, source: Any) -> "SourceGraph":
         parents: dict[str, str] = {}
         selected = []
         for resource in source.resources.selected.values():
