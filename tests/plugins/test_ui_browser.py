@@ -211,6 +211,14 @@ def test_pipeline_endpoint_holds_runs_tables_and_schema_changes(
     assert "password" not in text.lower() and "credentials" not in text.lower()
 
 
+def test_extra_link_of_a_dlt_task_opens_the_pipeline_page(
+    api_server: str, token: str, two_runs: list[str]
+) -> None:
+    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{two_runs[1]}/taskInstances/shop.orders/links"
+    links = _json(f"{api_server}{path}", token)
+    assert links["extra_links"]["dlt pipeline"] == f"/dlt/pipelines/{PIPELINE}"
+
+
 def _browser_context(api_server: str, token: str) -> Any:
     from playwright.sync_api import sync_playwright
 
