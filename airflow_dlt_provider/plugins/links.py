@@ -15,4 +15,5 @@ class DltPipelineLink(BaseOperatorLink):  # type: ignore[misc]
     name: ClassVar[str] = "dlt pipeline"  # type: ignore[misc]
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return dlt_pipeline_link(str(operator.pipeline_name), ti_key)
+        # Airflow 2's webserver asks the *serialized* operator, which has no pipeline_name (its link needs none)
+        return dlt_pipeline_link(str(getattr(operator, "pipeline_name", "")), ti_key)

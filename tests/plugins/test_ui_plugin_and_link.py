@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from airflow_dlt_provider import DltRunOperator
-from airflow_dlt_provider._compat import AIRFLOW_V_3_1
+from airflow_dlt_provider._compat import AIRFLOW_V_3, AIRFLOW_V_3_1
 from airflow_dlt_provider.plugins.plugin import DltUiPlugin
 from airflow_dlt_provider.provider_info import get_provider_info
 
@@ -44,6 +46,21 @@ def test_link_opens_the_pipeline_page_or_the_xcom_on_airflow_2() -> None:
         assert "manual__1" in url
         mapped = link.get_link(operator, ti_key=_ti_key(map_index=3))
         assert "map_index=3" in mapped or "/mapped/3/" in mapped
+
+
+@pytest.mark.skipif(AIRFLOW_V_3, reason="Airflow 3 computes links in the worker and serves them from XCom")
+def test_airflow_2_webserver_link_from_the_serialized_dag() -> None:
+    """The webserver of Airflow 2 calls the link on the deserialized operator (no ``pipeline_name`` there)."""
+    import pendulum
+    from airflow import DAG
+    from airflow.serialization.serialized_objects import SerializedDAG
+
+    with DAG("my_dag", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+        _operator()
+    task = SerializedDAG.from_dict(SerializedDAG.to_dict(dag)).get_task("load")
+    link = task.operator_extra_link_dict["dlt pipeline"]
+    url = link.get_link(task, ti_key=_ti_key())
+    assert url.startswith("/dags/my%20dag/grid?") and "tab=xcom" in url  # ti_key names "my dag"
 
 
 def test_plugin_pages_only_where_airflow_serves_them() -> None:
