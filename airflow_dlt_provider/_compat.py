@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from airflow import __version__ as AIRFLOW_VERSION
 
 AIRFLOW_V_3: bool = int(AIRFLOW_VERSION.split(".")[0]) >= 3
+# plugins with ``fastapi_apps`` *and* ``external_views`` (the dlt pages under Browse) need Airflow 3.1+
+AIRFLOW_V_3_1: bool = tuple(int(part) for part in AIRFLOW_VERSION.split(".")[:2]) >= (3, 1)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import (
@@ -23,16 +25,18 @@ if TYPE_CHECKING:
         AssetAlias,
         BaseHook,
         BaseOperator,
+        BaseOperatorLink,
         TaskGroup,
         get_current_context,
     )
 elif AIRFLOW_V_3:
-    # The two names a DAG file's parse needs, from where common-compat routes them (``airflow.sdk`` on 3.x,
-    # the ``airflow.models``/``airflow.utils`` modules before). Imported directly: any DAG file has already
+    # The names a DAG file's parse needs, from where common-compat routes them (``airflow.sdk`` on 3.x, the
+    # ``airflow.models``/``airflow.utils`` modules before). Imported directly: any DAG file has already
     # imported them, while importing common-compat's router costs ~0.7 ms on every parse (bench_parse.py).
-    from airflow.sdk import BaseOperator, TaskGroup
+    from airflow.sdk import BaseOperator, BaseOperatorLink, TaskGroup
 else:
     from airflow.models.baseoperator import BaseOperator
+    from airflow.models.baseoperatorlink import BaseOperatorLink
     from airflow.utils.task_group import TaskGroup
 
 # Names only tasks and the CLI use, resolved through common-compat when first asked for (``__getattr__``).
@@ -51,11 +55,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AIRFLOW_V_3",
+    "AIRFLOW_V_3_1",
     "AIRFLOW_VERSION",
     "Asset",
     "AssetAlias",
     "BaseHook",
     "BaseOperator",
+    "BaseOperatorLink",
     "TaskGroup",
     "airflow_cli_classes",
     "airflow_fail_exception",
@@ -68,6 +74,9 @@ __all__ = [
     "dag_run_task_states",
     "dag_run_xcom",
     "dag_test_date_argument",
+    "dlt_pipeline_link",
+    "dlt_task_summaries",
+    "readable_dag_ids_dependency",
     "duplicate_task_id_error",
     "ensure_asset_alias_registered",
     "existing_pools",
@@ -463,3 +472,127 @@ def dag_run_xcom(dag_id: str, run_id: str, task_id: str, key: str = "return_valu
         if value is not _NO_XCOM:
             return value
     raise KeyError(f"no XCom {key!r} for task {task_id!r} in run {run_id!r}")
+
+
+# ---------------------------------------------------------------- UI: extra link and plugin read side (3.1+)
+
+
+def _api_base_path() -> str:
+    """The path part of ``[api] base_url`` (``""`` when Airflow is served at the root)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(conf_get("api", "base_url", fallback="") or "").path.rstrip("/")
+
+
+def dlt_pipeline_link(pipeline_name: str, ti_key: Any) -> str:
+    """Where the "dlt pipeline" extra link of a dlt task points.
+
+    Airflow 3.1+: the plugin page ``/dlt/pipelines/<pipeline_name>``. Airflow 2 (and 3.0) have no plugin page:
+    the task instance's XCom, which holds the load summary (Airflow 2's grid ``tab=xcom``; 3.0's task page).
+    """
+    from urllib.parse import quote, urlencode
+
+    base = _api_base_path()
+    if AIRFLOW_V_3_1:
+        return f"{base}/dlt/pipelines/{quote(pipeline_name, safe='')}"
+    if AIRFLOW_V_3:
+        dag, run, task = (
+            quote(str(part), safe="") for part in (ti_key.dag_id, ti_key.run_id, ti_key.task_id)
+        )
+        mapped = f"/mapped/{ti_key.map_index}" if ti_key.map_index >= 0 else ""
+        return f"{base}/dags/{dag}/runs/{run}/tasks/{task}{mapped}/xcom"
+    query = {"dag_run_id": ti_key.run_id, "task_id": ti_key.task_id, "tab": "xcom"}
+    if ti_key.map_index >= 0:
+        query["map_index"] = str(ti_key.map_index)
+    return f"{base}/dags/{quote(str(ti_key.dag_id), safe='')}/grid?{urlencode(query)}"
+
+
+def readable_dag_ids_dependency() -> Any:
+    """A FastAPI dependency: the ids of the DAGs the caller may read, by Airflow's auth manager.
+
+    No valid JWT (``Authorization: Bearer`` or the UI's ``_token`` cookie) -> 401/403, as on Airflow's own API.
+
+    INTERNAL ``airflow.api_fastapi.core_api.security.get_user`` and ``airflow.api_fastapi.app.get_auth_manager``
+    (3.x): what Airflow's own routes depend on; no public API protects a plugin's FastAPI app.
+    """
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import Depends
+
+    # a default-value dependency: an Annotated one would be resolved against this module's globals
+    def readable_dag_ids(user: Any = Depends(get_user)) -> set[str]:  # noqa: B008
+        return set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+
+    return readable_dag_ids
+
+
+def dlt_task_summaries(dag_ids: set[str], limit: int) -> list[dict[str, Any]]:
+    """XCom return values of dlt tasks in ``dag_ids``, newest DAG run first, at most ``limit`` rows.
+
+    Each: ``dag_id, run_id, task_id, map_index, value`` (decoded JSON) and the DAG run's ``run_state``,
+    ``run_after``, ``start_date``, ``end_date``. dlt tasks are those whose operator class name contains
+    ``dlt`` (``DltRunOperator`` and subclasses named alike); callers check the value's shape.
+
+    INTERNAL ``XComModel``, ``TaskInstance``, ``DagRun`` (ORM) and ``create_session`` (3.x): the plugin runs
+    inside the API server, next to the metadata DB, where Airflow's own routes read them the same way.
+    """
+    import json
+
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import and_, select
+
+    if not dag_ids:
+        return []
+    stmt = (
+        select(
+            XComModel.dag_id,
+            XComModel.run_id,
+            XComModel.task_id,
+            XComModel.map_index,
+            XComModel.value,
+            DagRun.state,
+            DagRun.run_after,
+            DagRun.start_date,
+            DagRun.end_date,
+        )
+        .join(DagRun, DagRun.id == XComModel.dag_run_id)
+        .join(
+            TaskInstance,
+            and_(
+                TaskInstance.dag_id == XComModel.dag_id,
+                TaskInstance.run_id == XComModel.run_id,
+                TaskInstance.task_id == XComModel.task_id,
+                TaskInstance.map_index == XComModel.map_index,
+            ),
+        )
+        .where(XComModel.key == "return_value", XComModel.dag_id.in_(sorted(dag_ids)))
+        .where(TaskInstance.operator.ilike("%dlt%"))
+        .order_by(DagRun.id.desc(), XComModel.task_id, XComModel.map_index)
+        .limit(limit)
+    )
+    keys = (
+        "dag_id",
+        "run_id",
+        "task_id",
+        "map_index",
+        "value",
+        "run_state",
+        "run_after",
+        "start_date",
+        "end_date",
+    )
+    with create_session() as session:
+        rows = [dict(zip(keys, row, strict=True)) for row in session.execute(stmt).all()]
+    for row in rows:
+        if isinstance(row["value"], (str, bytes)):
+            try:
+                row["value"] = json.loads(row["value"])
+            except ValueError:
+                row["value"] = None
+        row["run_state"] = (
+            None if row["run_state"] is None else str(getattr(row["run_state"], "value", row["run_state"]))
+        )
+    return rows

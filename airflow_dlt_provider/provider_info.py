@@ -30,6 +30,14 @@ def get_provider_info() -> dict[str, Any]:
         "task-groups": [
             {"integration-name": "dlt", "python-modules": ["airflow_dlt_provider.authoring.task_group"]},
         ],
+        # the UI (Airflow 3.1+); also an `airflow.plugins` entry point, which lazy provider discovery loads
+        "plugins": [
+            {
+                "name": "airflow_dlt_provider",
+                "plugin-class": "airflow_dlt_provider.plugins.plugin.DltUiPlugin",
+            }
+        ],
+        "extra-links": ["airflow_dlt_provider.plugins.links.DltPipelineLink"],
         # `airflow dlt pools sync|export` on Airflow 3.x (the key is ignored by Airflow 2)
         "cli": ["airflow_dlt_provider.cli.main.get_airflow_cli_commands"],
         "integrations": [

@@ -57,6 +57,16 @@ def test_common_compat_names():
         assert task.task_id == "group.t" and group.group_id == "group"
 
 
+def test_parse_time_names_are_the_ones_common_compat_routes():
+    """BaseOperator, BaseOperatorLink and TaskGroup are imported directly (cheaper at parse time)."""
+    from airflow.providers.common.compat import sdk
+
+    with contract("BaseOperator/BaseOperatorLink/TaskGroup (imported where common-compat routes them)"):
+        assert _compat.BaseOperator is sdk.BaseOperator
+        assert _compat.BaseOperatorLink is sdk.BaseOperatorLink
+        assert _compat.TaskGroup is sdk.TaskGroup
+
+
 # ---------------------------------------------------------------- secrets masking
 
 
@@ -266,3 +276,25 @@ def test_dag_run_task_states_and_xcom(dags_folder):
             _compat.dag_run_xcom(dag.dag_id, dag_run.run_id, "nothing")
         with pytest.raises(KeyError):
             _compat.dag_run_task_states(dag.dag_id, "no_such_run")
+
+
+def test_dlt_pipeline_link():
+    from airflow.models.taskinstancekey import TaskInstanceKey
+
+    key = TaskInstanceKey(dag_id="d", task_id="t", run_id="r", try_number=1, map_index=-1)
+    with contract("dlt_pipeline_link"):
+        url = _compat.dlt_pipeline_link("p", key)
+    assert url == "/dlt/pipelines/p" if _compat.AIRFLOW_V_3_1 else "xcom" in url
+
+
+@pytest.mark.skipif(
+    not _compat.AIRFLOW_V_3_1, reason="the UI plugin's read side runs in Airflow 3.1+'s API server"
+)
+def test_readable_dag_ids_dependency_and_dlt_task_summaries(dags_folder):
+    with contract("readable_dag_ids_dependency"):
+        dependency = _compat.readable_dag_ids_dependency()
+        assert "user" in inspect.signature(dependency).parameters
+    with contract("dlt_task_summaries"):
+        assert _compat.dlt_task_summaries(set(), 10) == []
+        rows = _compat.dlt_task_summaries({"no_such_dag"}, 10)
+    assert rows == []

@@ -12,6 +12,7 @@ from airflow_dlt_provider.authoring.arguments import check_on_schema_change, che
 from airflow_dlt_provider.authoring.names import MAX_DERIVED_PIPELINE_NAME_BYTES, check_pipeline_name
 from airflow_dlt_provider.authoring.sources import check_resource_names, resolve_source_spec
 from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.plugins.links import DltPipelineLink
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, pool_name_for, resolve_pool
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class DltRunOperator(BaseOperator):
     template_fields: Sequence[str] = ("source_kwargs", "dataset_name", "destination_conn_id")
     template_fields_renderers = {"source_kwargs": "json"}
     ui_color = "#c5e8f7"
+    # "dlt pipeline": the plugin page /dlt/pipelines/<name> (Airflow 3.1+), the task's XCom on Airflow 2
+    operator_extra_links = (DltPipelineLink(),)
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import pool_name_for
 from airflow_dlt_provider.runtime import workdir
 from airflow_dlt_provider.runtime.dlt_config import airflow_variable_lookups
-from airflow_dlt_provider.runtime.summary import build_summary
+from airflow_dlt_provider.runtime.summary import build_summary, table_columns
 from airflow_dlt_provider.runtime.workdir import default_duckdb_path, task_working_dir
 
 log = logging.getLogger("airflow_dlt_provider.runtime")
@@ -386,6 +386,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
     summary = build_summary(pipeline, load_info, started_at, finished_at, baseline.first_run)
     if outcome.resumed:  # dlt's trace of this attempt lacks the normalize step of the earlier one
         summary["rows"] = outcome.rows
+        summary["columns"] = table_columns(pipeline, outcome.rows)
     log.info("dlt pipeline %r finished in %.1f s", pipeline.pipeline_name, elapsed)
     expected = schema_guard.expected_new_tables(baseline, pipeline, summary["schema_changes"]["new_tables"])
     reporting.log_run(pipeline, load_info, summary, request.on_schema_change, expected)

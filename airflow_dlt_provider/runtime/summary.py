@@ -62,6 +62,25 @@ def schema_changes(pipeline: Any, load_info: Any) -> dict[str, Any]:
     return {"new_tables": new_tables, "new_columns": new_columns}
 
 
+def table_columns(pipeline: Any, tables: Iterable[str]) -> dict[str, dict[str, str]]:
+    """``{table: {column: data type}}`` of ``tables`` as the pipeline's schema holds them after the run.
+
+    Columns whose type dlt has not inferred yet (no data) are left out; dlt's own tables never appear.
+    """
+    if not pipeline.default_schema_name:
+        return {}
+    schema_tables = pipeline.default_schema.tables
+    columns: dict[str, dict[str, str]] = {}
+    for table_name in sorted(tables):
+        if is_dlt_table(table_name) or table_name not in schema_tables:
+            continue
+        table_cols = schema_tables[table_name].get("columns") or {}
+        columns[table_name] = {
+            name: str(column["data_type"]) for name, column in table_cols.items() if column.get("data_type")
+        }
+    return columns
+
+
 def dataset_name_used(pipeline: Any) -> str | None:
     """The dataset name as the destination has it (dlt normalises the configured one, e.g. ``a-b`` -> ``a_b``)."""
     if pipeline.destination is None or not pipeline.default_schema_name:
@@ -78,12 +97,14 @@ def build_summary(
     pipeline: Any, load_info: Any, started_at: datetime, finished_at: datetime, first_run: bool
 ) -> dict[str, Any]:
     destination = pipeline.destination
+    rows = rows_loaded(pipeline)
     return {
         "pipeline_name": pipeline.pipeline_name,
         "destination": destination.destination_name if destination else None,
         "dataset_name": dataset_name_used(pipeline),
         "load_ids": list(getattr(load_info, "loads_ids", None) or []),
-        "rows": rows_loaded(pipeline),
+        "rows": rows,
+        "columns": table_columns(pipeline, rows),
         "schema_changes": schema_changes(pipeline, load_info),
         "started_at": started_at.isoformat(),
         "finished_at": finished_at.isoformat(),

@@ -53,6 +53,9 @@ def test_source_object_loads_every_table(dags_folder, sample_counts):
     assert summary["first_run"] is True
     assert set(summary["schema_changes"]["new_tables"]) == set(sample_counts)
     assert "title" in summary["schema_changes"]["new_columns"]["issues"]
+    assert set(summary["columns"]) == set(sample_counts)
+    assert summary["columns"]["issues"]["title"] == "text"
+    assert summary["columns"]["issues"]["_dlt_load_id"] == "text"
 
 
 def test_factory_with_templated_kwargs(dags_folder):
