@@ -229,3 +229,26 @@ def test_entry_name_is_a_safe_variable_key() -> None:
     assert name.startswith("dlt_parse_cache__my_dag__")
     assert len(name) <= 250
     assert name == entry_name("my dag", "x" * 400), "the same group gets the same key on every parse"
+
+
+def test_installed_version_reads_the_dist_info_folder_and_falls_back_to_metadata(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    from airflow_dlt_provider.authoring.parse_cache import installed_version
+
+    assert installed_version("dlt") == version("dlt") == dlt.__version__
+    assert installed_version("pytest") == version("pytest")  # another package, same rule
+    # two dist-info folders beside a package (a botched upgrade): the metadata lookup decides
+    site = tmp_path / "site"
+    (site / "twice_installed").mkdir(parents=True)
+    (site / "twice_installed" / "__init__.py").write_text("")
+    for v in ("1.0", "2.0"):
+        meta = site / f"twice_installed-{v}.dist-info"
+        meta.mkdir()
+        (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: twice_installed\nVersion: {v}\n")
+    sys.path.insert(0, str(site))
+    try:
+        assert installed_version("twice_installed") in ("1.0", "2.0")
+        assert installed_version("twice_installed") == version("twice_installed")
+    finally:
+        sys.path.remove(str(site))
