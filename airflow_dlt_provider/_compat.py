@@ -33,14 +33,16 @@ elif AIRFLOW_V_3:
     # The names a DAG file's parse needs, from where common-compat routes them (``airflow.sdk`` on 3.x, the
     # ``airflow.models``/``airflow.utils`` modules before). Imported directly: any DAG file has already
     # imported them, while importing common-compat's router costs ~0.7 ms on every parse (bench_parse.py).
-    from airflow.sdk import BaseOperator, BaseOperatorLink, TaskGroup
+    from airflow.sdk import Asset, AssetAlias, BaseOperator, BaseOperatorLink, TaskGroup
 else:
+    from airflow.datasets import Dataset as Asset
+    from airflow.datasets import DatasetAlias as AssetAlias
     from airflow.models.baseoperator import BaseOperator
     from airflow.models.baseoperatorlink import BaseOperatorLink
     from airflow.utils.task_group import TaskGroup
 
 # Names only tasks and the CLI use, resolved through common-compat when first asked for (``__getattr__``).
-_LAZY_COMMON_COMPAT_NAMES = frozenset({"Asset", "AssetAlias", "BaseHook", "get_current_context"})
+_LAZY_COMMON_COMPAT_NAMES = frozenset({"BaseHook", "get_current_context"})
 
 
 def __getattr__(name: str) -> Any:

@@ -58,10 +58,14 @@ def test_common_compat_names():
 
 
 def test_parse_time_names_are_the_ones_common_compat_routes():
-    """BaseOperator, BaseOperatorLink and TaskGroup are imported directly (cheaper at parse time)."""
+    """The names a parse needs are imported directly (cheaper), from where common-compat routes them."""
     from airflow.providers.common.compat import sdk
 
-    with contract("BaseOperator/BaseOperatorLink/TaskGroup (imported where common-compat routes them)"):
+    with contract(
+        "Asset/AssetAlias/BaseOperator/BaseOperatorLink/TaskGroup (where common-compat routes them)"
+    ):
+        assert _compat.Asset is sdk.Asset
+        assert _compat.AssetAlias is sdk.AssetAlias
         assert _compat.BaseOperator is sdk.BaseOperator
         assert _compat.BaseOperatorLink is sdk.BaseOperatorLink
         assert _compat.TaskGroup is sdk.TaskGroup
