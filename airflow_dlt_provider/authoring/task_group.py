@@ -81,6 +81,12 @@ class DltTaskGroup(TaskGroup):
       (``$AIRFLOW_HOME/dlt/duckdb/<pipeline_name>__<task>.duckdb``, see ``runtime.default_duckdb_path``), as a
       DuckDB file takes one writer at a time; use a shared destination (``destination_conn_id``) to get the
       tables in one place.
+    - ``"mapped"``: the factory is never called at parse time; ``<group>.discover`` finds the components when
+      it runs (rendered ``source_kwargs``, ``source_conn_ids`` credentials) and ``<group>.load`` is mapped over
+      them, one map index per component (named after its first resource), each into its own pipeline
+      ``<pipeline_name>__<component>``, at most ``max_parallel`` at once, in the pool
+      ``dlt_<pipeline_name>__mapped``. The DAG must have ``max_active_runs=1`` (checked here): with unique
+      components per run, that keeps every component's pipeline to one task instance at a time.
 
     Task ids inside the group are the first resource of each component (the source name for ``none``),
     reduced to ``[A-Za-z0-9_.-]`` and at most 250 characters with the ``<group_id>.`` prefix; names that had
@@ -101,7 +107,7 @@ class DltTaskGroup(TaskGroup):
     :param destination_conn_id: Airflow connection with the destination credentials.
     :param dataset_name: destination dataset (templated).
     :param source_conn_ids: ``{factory_argument: conn_id}``.
-    :param decompose: ``"none"``, ``"serialize"``, ``"parallel"`` or ``"parallel-isolated"``.
+    :param decompose: ``"none"``, ``"serialize"``, ``"parallel"``, ``"parallel-isolated"`` or ``"mapped"``.
     :param pool: default ``dlt_<pipeline_name>`` (one slot; run ``airflow-dlt pools sync`` to create it);
         ``None`` for Airflow's default pool (no protection of the pipeline state); any string as given.
     :param run_kwargs: passed to ``pipeline.run``.
@@ -114,10 +120,13 @@ class DltTaskGroup(TaskGroup):
         ``dlt_parse_cache__<dag_id>__<group_id>`` or in ``.dlt_parse_cache/`` beside the DAG file, keyed by
         the factory, a hash of ``source_kwargs`` and the code's version (see ``parse_cache.py``). Opt-in:
         ``"variable"`` reads a Variable on every parse, ``"file"`` writes beside the DAG file.
+    :param max_parallel: ``decompose="mapped"`` only: how many components load at once (default 4); the
+        mapped task's ``max_active_tis_per_dagrun`` and the slots ``airflow-dlt pools sync`` gives its pool.
     :param task_group_kwargs: passed to ``TaskGroup`` (``tooltip``, ``default_args``, ``prefix_group_id``, ...).
 
     Attribute ``tasks_by_resource`` maps each resource name to its task (empty for ``decompose="none"``
-    with a factory and no ``resources``: the factory is not called then); ``plan`` holds the plan.
+    with a factory and no ``resources``: the factory is not called then; for ``mapped``, the names given in
+    ``resources`` map to the ``load`` task); ``plan`` holds the plan.
     """
 
     def __init__(
