@@ -55,6 +55,7 @@ def check_mapped(
     spec: SourceSpec,
     resource_names: Sequence[str] | None,
     operator_kwargs: Mapping[str, Any],
+    factory_arguments: bool = False,
 ) -> None:
     """What a mapped group needs at parse time: a DAG with ``max_active_runs=1``, no per-task concurrency."""
     if dag is None:
@@ -76,6 +77,11 @@ def check_mapped(
             "operator_kwargs may not set max_active_tis_per_dagrun with decompose='mapped'; pass "
             "max_parallel=N to DltTaskGroup (it sets the mapped task's max_active_tis_per_dagrun and the "
             "slots airflow-dlt pools sync gives its pool)"
+        )
+    if factory_arguments and not spec.is_factory:
+        raise InvalidArgumentError(
+            f"source {spec.display_name!r} is already a source object, so source_kwargs/source_conn_ids cannot "
+            "be applied; pass the @dlt.source function (or its import string) instead"
         )
     if resource_names is not None and not spec.is_factory:
         target = spec.target

@@ -249,7 +249,14 @@ class DltTaskGroup(TaskGroup):
         assert parallel is not None
         names = flatten_resource_names(resource_items) if resource_items is not None else None
         dag = _compat.current_dag(task_group_kwargs.get("dag"))
-        check_mapped(group_id=group_id, dag=dag, spec=spec, resource_names=names, operator_kwargs=task_kwargs)
+        check_mapped(
+            group_id=group_id,
+            dag=dag,
+            spec=spec,
+            resource_names=names,
+            operator_kwargs=task_kwargs,
+            factory_arguments=bool(run_arguments["source_kwargs"] or run_arguments["source_conn_ids"]),
+        )
         check_refresh_for_group(run_arguments["run_kwargs"], 2, "mapped")
         _init_task_group(self, group_id, task_group_kwargs)
         self.source = run_arguments["source"]

@@ -103,6 +103,10 @@ def test_mapped_outside_a_dag_is_refused():
             {"source": "<a source object>", "resources": ["nope"]},
             "source 'shop' has no resource named 'nope'; available resources: customers, orders",
         ),
+        (
+            {"source": "<a source object>", "source_kwargs": {"rows": 1}},
+            "source 'shop' is already a source object, so source_kwargs/source_conn_ids cannot be applied",
+        ),
     ],
 )
 def test_mapped_argument_errors(overrides, expected, monkeypatch):
@@ -217,3 +221,32 @@ def test_mapped_loads_what_serialize_loads(dags_folder, make_conn, tmp_path):
     events = asset_events(dag_id, result.run_id)
     mapped_tables = {extra["table"] for extra in events.values() if extra.get("dataset_name") == "mapped"}
     assert mapped_tables == set(mapped)
+
+
+def test_check_and_the_duckdb_test_run_see_mapped_groups():
+    """``airflow-dlt check`` checks the discover task's resources; the pytest plugin's DuckDB run reaches the
+    mapped task's arguments (they live in its partial kwargs) and puts them back."""
+    from airflow_dlt_provider.authoring.full_check import check_dlt_tasks
+    from airflow_dlt_provider.testing.duckdb_run import _duckdb_destinations
+
+    with _dag() as dag:
+        DltTaskGroup(
+            "gh",
+            source="github_sample_source:github_sample",
+            pipeline_name="gh",
+            resources=["users", "nope"],
+            decompose="mapped",
+            destination_conn_id="warehouse",
+        )
+    findings = [str(finding) for finding in check_dlt_tasks([dag])]
+    assert len(findings) == 1 and findings[0].startswith("error     dag.gh.discover: ")
+    assert "has no resource named 'nope'" in findings[0]
+
+    load = dag.task_dict["gh.load"]
+    with _duckdb_destinations(dag) as redirected:
+        assert "gh.load" in redirected
+        assert (load.partial_kwargs["destination"], load.partial_kwargs["destination_conn_id"]) == (
+            "duckdb",
+            None,
+        )
+    assert load.partial_kwargs["destination_conn_id"] == "warehouse"
