@@ -48,6 +48,15 @@ def check_max_parallel(max_parallel: Any, decompose: str) -> int | None:
     return max_parallel
 
 
+def check_no_parse_cache(parse_cache: Any) -> None:
+    """A mapped group calls nothing at parse time, so a parse cache would hold nothing: refused, not ignored."""
+    if parse_cache is not None:
+        raise InvalidArgumentError(
+            f"parse_cache={parse_cache!r} does not apply to decompose='mapped': the factory is not called at parse "
+            "time (the discover task finds the components when it runs); leave parse_cache out"
+        )
+
+
 def check_mapped(
     *,
     group_id: str,

@@ -17,6 +17,7 @@ from airflow_dlt_provider.authoring.mapped import (
     build_mapped_tasks,
     check_mapped,
     check_max_parallel,
+    check_no_parse_cache,
     mapped_plan,
 )
 from airflow_dlt_provider.authoring.names import check_pipeline_name
@@ -160,6 +161,7 @@ class DltTaskGroup(TaskGroup):
         task_kwargs = _check_operator_kwargs(operator_kwargs, pool)
         spec = resolve_source_spec(source)
         if decompose == "mapped":  # components are found at run time: nothing is called here
+            check_no_parse_cache(parse_cache)
             run_arguments = {
                 "source": source,
                 "source_kwargs": source_kwargs,

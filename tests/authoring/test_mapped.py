@@ -99,6 +99,7 @@ def test_mapped_outside_a_dag_is_refused():
             "operator_kwargs may not set max_active_tis_per_dagrun with decompose='mapped'; pass max_parallel",
         ),
         ({"run_kwargs": {"refresh": "drop_sources"}}, "refresh']='drop_sources' cannot be used"),
+        ({"parse_cache": "file"}, "parse_cache='file' does not apply to decompose='mapped'"),
         (
             {"source": "<a source object>", "resources": ["nope"]},
             "source 'shop' has no resource named 'nope'; available resources: customers, orders",
