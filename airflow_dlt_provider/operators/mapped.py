@@ -61,6 +61,7 @@ class DltDiscoverOperator(BaseOperator):
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from airflow_dlt_provider.runtime.discover import discover_components
 
+        self._check_one_active_run()
         return discover_components(
             self._source_spec,
             pipeline_name=self.pipeline_name,
@@ -68,6 +69,20 @@ class DltDiscoverOperator(BaseOperator):
             source_conn_ids=self.source_conn_ids,
             resources=self.resource_names,
         )
+
+    def _check_one_active_run(self) -> None:
+        """The group checked ``max_active_runs=1`` at parse time; a DAG changed after that fails here, before
+        any component loads (the guarantee that keeps two runs off one component rests on it)."""
+        dag: Any = getattr(self, "dag", None)
+        max_active_runs = getattr(dag, "max_active_runs", 1)
+        if max_active_runs != 1:
+            from airflow_dlt_provider._compat import airflow_fail_exception
+
+            raise airflow_fail_exception()(
+                f"DAG {getattr(dag, 'dag_id', None)!r} has max_active_runs={max_active_runs!r}, but decompose='mapped' needs 1: "
+                "two runs could load the same component (pipeline <pipeline_name>__<component>) at once. Set "
+                "max_active_runs=1 on the DAG (it was changed after the DltTaskGroup was built)"
+            )
 
 
 def _check_component(component: Any) -> dict[str, Any]:

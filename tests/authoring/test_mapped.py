@@ -251,3 +251,18 @@ def test_check_and_the_duckdb_test_run_see_mapped_groups():
             None,
         )
     assert load.partial_kwargs["destination_conn_id"] == "warehouse"
+
+
+def test_discover_refuses_a_dag_changed_after_the_group_was_built():
+    """The parse-time check can be defeated by changing the DAG afterwards; the discover task checks again."""
+    from airflow_dlt_provider._compat import airflow_fail_exception
+
+    mapped_sources.CALLS.clear()
+    with _dag() as dag:
+        DltTaskGroup("shop", source=mapped_sources.shop, pipeline_name="shop", decompose="mapped")
+    dag.max_active_runs = 2
+    with pytest.raises(
+        airflow_fail_exception(), match="has max_active_runs=2, but decompose='mapped' needs 1"
+    ):
+        dag.task_dict["shop.discover"].execute({})
+    assert mapped_sources.CALLS == []  # refused before the factory ran
