@@ -23,28 +23,35 @@ from airflow import DAG
 from airflow_dlt_provider import DltRunOperator
 {imports}
 
-with DAG({dag_id!r}, schedule={schedule}, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False) as dag:
+with DAG({dag_id!r}, schedule={schedule}, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False{dag_args}) as dag:
 {body}
 """
 
 
-def write_dag(dags_folder: Path, dag_id: str, body: str, imports: str = "", schedule: str = "None") -> Path:
-    """Write a DAG file into the session's DAGs folder; ``body`` is indented code inside ``with DAG``."""
+def write_dag(
+    dags_folder: Path, dag_id: str, body: str, imports: str = "", schedule: str = "None", dag_args: str = ""
+) -> Path:
+    """Write a DAG file into the session's DAGs folder; ``body`` is indented code inside ``with DAG``;
+    ``dag_args`` more ``DAG(...)`` arguments as code (``"max_active_runs=1"``)."""
     import textwrap
 
     code = DAG_FILE_TEMPLATE.format(
-        imports=imports, dag_id=dag_id, schedule=schedule, body=textwrap.indent(textwrap.dedent(body), "    ")
+        imports=imports,
+        dag_id=dag_id,
+        schedule=schedule,
+        dag_args=f", {dag_args}" if dag_args else "",
+        body=textwrap.indent(textwrap.dedent(body), "    "),
     )
     path = dags_folder / f"{dag_id}.py"
     path.write_text(code)
     return path
 
 
-def run_dag_file(dags_folder: Path, dag_id: str, body: str, imports: str = "", **kwargs):
+def run_dag_file(dags_folder: Path, dag_id: str, body: str, imports: str = "", dag_args: str = "", **kwargs):
     """Write a DAG file, parse it like the DAG processor and run it once with ``dag.test()``."""
     from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
 
-    path = write_dag(dags_folder, dag_id, body, imports)
+    path = write_dag(dags_folder, dag_id, body, imports, dag_args=dag_args)
     try:
         return run_dag(load_dag(path, dag_id), **kwargs)
     finally:

@@ -33,14 +33,15 @@ class Finding:
 
 
 def check_dlt_tasks(dags: Iterable[Any]) -> list[Finding]:
-    """Findings for every ``DltRunOperator`` of ``dags`` (sorted by task)."""
+    """Findings for every ``DltRunOperator`` (and mapped group's discover task) of ``dags`` (sorted by task)."""
+    from airflow_dlt_provider.operators.mapped import DltDiscoverOperator
     from airflow_dlt_provider.operators.run import DltRunOperator
 
     graphs: dict[str, Any] = {}
     findings: list[Finding] = []
     for dag in dags:
         for task in dag.tasks:
-            if isinstance(task, DltRunOperator):
+            if isinstance(task, (DltRunOperator, DltDiscoverOperator)):
                 findings += _check_task(task, f"{dag.dag_id}.{task.task_id}", graphs)
     return sorted(findings, key=lambda f: (f.where, f.kind))
 

@@ -20,7 +20,7 @@ from airflow_dlt_provider.authoring.names import HASH_LENGTH, derived_pipeline_n
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, resolve_pool
 
-DECOMPOSE_MODES: tuple[str, ...] = ("none", "serialize", "parallel", "parallel-isolated")
+DECOMPOSE_MODES: tuple[str, ...] = ("none", "serialize", "parallel", "parallel-isolated", "mapped")
 """Accepted values of ``decompose``."""
 
 MAX_TASK_ID_LENGTH = 250
@@ -290,6 +290,33 @@ def isolated_pipeline_name(pipeline_name: str, task_id: str) -> str:
     return derived_pipeline_name(pipeline_name, task_id)
 
 
+class MappedComponent(NamedTuple):
+    """One map index of ``decompose="mapped"``: a component found at run time and its own pipeline."""
+
+    name: str
+    """The component's first resource as a safe, unique id; names the map index and the pipeline."""
+    resources: tuple[str, ...]
+    pipeline_name: str
+    """``<pipeline_name>__<name>``: each component has its own pipeline, as with ``parallel-isolated``."""
+
+    def as_xcom(self) -> dict[str, Any]:
+        return {"name": self.name, "resources": list(self.resources), "pipeline_name": self.pipeline_name}
+
+
+def name_mapped_components(components: Sequence[Component], pipeline_name: str) -> list[MappedComponent]:
+    """Name each component after its first resource (unique, deterministic) and give it its own pipeline.
+
+    Components are disjoint (a resource belongs to one), and the names are unique, so no two map indexes of
+    a run share a pipeline. Linear in the number of resources.
+    """
+    allocator = TaskIdAllocator()
+    named = []
+    for component in components:
+        name = allocator.allocate(component.first)
+        named.append(MappedComponent(name, component.resources, derived_pipeline_name(pipeline_name, name)))
+    return named
+
+
 # ---------------------------------------------------------------- the plan
 
 
@@ -311,6 +338,11 @@ def build_plan(
     :param resources: the names the user asked for; the ``none`` task loads those (``None``: the whole source).
     """
     decompose = check_decompose(decompose)
+    if decompose == "mapped":
+        raise InvalidArgumentError(
+            "decompose='mapped' has no parse-time plan of its components: they are found when the group's "
+            "discover task runs (see authoring/mapped.py and name_mapped_components)"
+        )
     allocator = TaskIdAllocator(group_prefix)
     if decompose == "none":
         task_id = allocator.allocate(source_name or pipeline_name)

@@ -13,6 +13,13 @@ from airflow_dlt_provider.authoring.arguments import (
     check_refresh_for_group,
     check_run_kwargs,
 )
+from airflow_dlt_provider.authoring.mapped import (
+    build_mapped_tasks,
+    check_mapped,
+    check_max_parallel,
+    check_no_parse_cache,
+    mapped_plan,
+)
 from airflow_dlt_provider.authoring.names import check_pipeline_name
 from airflow_dlt_provider.authoring.plan import (
     Plan,
@@ -75,6 +82,12 @@ class DltTaskGroup(TaskGroup):
       (``$AIRFLOW_HOME/dlt/duckdb/<pipeline_name>__<task>.duckdb``, see ``runtime.default_duckdb_path``), as a
       DuckDB file takes one writer at a time; use a shared destination (``destination_conn_id``) to get the
       tables in one place.
+    - ``"mapped"``: the factory is never called at parse time; ``<group>.discover`` finds the components when
+      it runs (rendered ``source_kwargs``, ``source_conn_ids`` credentials) and ``<group>.load`` is mapped over
+      them, one map index per component (named after its first resource), each into its own pipeline
+      ``<pipeline_name>__<component>``, at most ``max_parallel`` at once, in the pool
+      ``dlt_<pipeline_name>__mapped``. The DAG must have ``max_active_runs=1`` (checked here): with unique
+      components per run, that keeps every component's pipeline to one task instance at a time.
 
     Task ids inside the group are the first resource of each component (the source name for ``none``),
     reduced to ``[A-Za-z0-9_.-]`` and at most 250 characters with the ``<group_id>.`` prefix; names that had
@@ -95,7 +108,7 @@ class DltTaskGroup(TaskGroup):
     :param destination_conn_id: Airflow connection with the destination credentials.
     :param dataset_name: destination dataset (templated).
     :param source_conn_ids: ``{factory_argument: conn_id}``.
-    :param decompose: ``"none"``, ``"serialize"``, ``"parallel"`` or ``"parallel-isolated"``.
+    :param decompose: ``"none"``, ``"serialize"``, ``"parallel"``, ``"parallel-isolated"`` or ``"mapped"``.
     :param pool: default ``dlt_<pipeline_name>`` (one slot; run ``airflow-dlt pools sync`` to create it);
         ``None`` for Airflow's default pool (no protection of the pipeline state); any string as given.
     :param run_kwargs: passed to ``pipeline.run``.
@@ -108,10 +121,13 @@ class DltTaskGroup(TaskGroup):
         ``dlt_parse_cache__<dag_id>__<group_id>`` or in ``.dlt_parse_cache/`` beside the DAG file, keyed by
         the factory, a hash of ``source_kwargs`` and the code's version (see ``parse_cache.py``). Opt-in:
         ``"variable"`` reads a Variable on every parse, ``"file"`` writes beside the DAG file.
+    :param max_parallel: ``decompose="mapped"`` only: how many components load at once (default 4); the
+        mapped task's ``max_active_tis_per_dagrun`` and the slots ``airflow-dlt pools sync`` gives its pool.
     :param task_group_kwargs: passed to ``TaskGroup`` (``tooltip``, ``default_args``, ``prefix_group_id``, ...).
 
     Attribute ``tasks_by_resource`` maps each resource name to its task (empty for ``decompose="none"``
-    with a factory and no ``resources``: the factory is not called then); ``plan`` holds the plan.
+    with a factory and no ``resources``: the factory is not called then; for ``mapped``, the names given in
+    ``resources`` map to the ``load`` task); ``plan`` holds the plan.
     """
 
     def __init__(
@@ -133,6 +149,7 @@ class DltTaskGroup(TaskGroup):
         on_schema_change: str = "warn",
         operator_kwargs: Mapping[str, Any] | None = None,
         parse_cache: str | None = None,
+        max_parallel: int | None = None,
         **task_group_kwargs: Any,
     ) -> None:
         # validate everything before the group is added to the DAG
@@ -143,6 +160,32 @@ class DltTaskGroup(TaskGroup):
         resource_items = _normalise_resources(resources)
         task_kwargs = _check_operator_kwargs(operator_kwargs, pool)
         spec = resolve_source_spec(source)
+        if decompose == "mapped":  # components are found at run time: nothing is called here
+            check_no_parse_cache(parse_cache)
+            run_arguments = {
+                "source": source,
+                "source_kwargs": source_kwargs,
+                "destination": destination,
+                "destination_conn_id": destination_conn_id,
+                "dataset_name": dataset_name,
+                "source_conn_ids": source_conn_ids,
+                "run_kwargs": run_kwargs,
+                "emit_assets": emit_assets,
+                "on_schema_change": on_schema_change,
+            }
+            self._init_mapped(
+                group_id,
+                pipeline_name,
+                spec=spec,
+                resource_items=resource_items,
+                pool=pool,
+                max_parallel=max_parallel,
+                task_kwargs=task_kwargs,
+                task_group_kwargs=task_group_kwargs,
+                run_arguments=run_arguments,
+            )
+            return
+        check_max_parallel(max_parallel, decompose)
         cache = _cache_location(check_parse_cache(parse_cache), group_id, task_group_kwargs)
         graph = _source_graph(spec, resource_items, decompose, source_kwargs, cache)
 
@@ -189,6 +232,57 @@ class DltTaskGroup(TaskGroup):
             only = next(iter(tasks.values()))
             self.tasks_by_resource = {name: only for name in _selected_names(graph)}
         self._wire(tasks)
+
+    def _init_mapped(
+        self,
+        group_id: str,
+        pipeline_name: str,
+        *,
+        spec: SourceSpec,
+        resource_items: list[str | Sequence[str]] | None,
+        pool: str | None | _AutoPool,
+        max_parallel: int | None,
+        task_kwargs: Mapping[str, Any],
+        task_group_kwargs: dict[str, Any],
+        run_arguments: dict[str, Any],
+    ) -> None:
+        """``decompose="mapped"``: ``discover`` and the mapped ``load`` (see ``authoring/mapped.py``)."""
+        parallel = check_max_parallel(max_parallel, "mapped")
+        assert parallel is not None
+        names = flatten_resource_names(resource_items) if resource_items is not None else None
+        dag = _compat.current_dag(task_group_kwargs.get("dag"))
+        check_mapped(
+            group_id=group_id,
+            dag=dag,
+            spec=spec,
+            resource_names=names,
+            operator_kwargs=task_kwargs,
+            factory_arguments=bool(run_arguments["source_kwargs"] or run_arguments["source_conn_ids"]),
+        )
+        check_refresh_for_group(run_arguments["run_kwargs"], 2, "mapped")
+        _init_task_group(self, group_id, task_group_kwargs)
+        self.source = run_arguments["source"]
+        self.pipeline_name = pipeline_name
+        self.decompose = "mapped"
+        self.max_parallel = parallel
+        self.plan = mapped_plan(
+            pipeline_name=pipeline_name,
+            source_name=spec.source_name or pipeline_name,
+            pool=pool,
+            resource_names=names,
+        )
+        discover_arguments = {
+            key: run_arguments[key] for key in ("source", "source_kwargs", "source_conn_ids")
+        }
+        self.discover_task, self.load_task = build_mapped_tasks(
+            self,
+            self.plan,
+            max_parallel=parallel,
+            run_arguments=run_arguments,
+            discover_arguments=discover_arguments,
+            task_kwargs=task_kwargs,
+        )
+        self.tasks_by_resource = {name: self.load_task for name in names or ()}
 
     def _wire(self, tasks: Mapping[str, BaseOperator]) -> None:
         downstream: dict[str, list[BaseOperator]] = {}

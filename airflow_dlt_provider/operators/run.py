@@ -145,7 +145,7 @@ class DltRunOperator(BaseOperator):
             run_kwargs=self.run_kwargs,
             progress_period_seconds=self.progress_period_seconds,
             on_schema_change=self.on_schema_change,
-            holds_pipeline_pool=self.pool == pool_name_for(self.pipeline_name),
+            holds_pipeline_pool=self._holds_pipeline_pool(),
             details=RunDetails(),
         )
         summary = pipeline_run.run(request, context)
@@ -153,6 +153,10 @@ class DltRunOperator(BaseOperator):
         if self._declared_assets is not None:
             self._emit_asset_events(context, summary, request.details)
         return summary
+
+    def _holds_pipeline_pool(self) -> bool:
+        """Whether no other task instance touches this pipeline meanwhile (its own folder and store are used)."""
+        return bool(self.pool == pool_name_for(self.pipeline_name))
 
     def _emit_asset_events(self, context: Any, summary: dict[str, Any], details: RunDetails) -> None:
         assert self._declared_assets is not None

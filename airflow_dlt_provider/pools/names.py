@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AUTO_POOL", "POOL_PREFIX", "pool_name_for", "resolve_pool"]
+__all__ = ["AUTO_POOL", "POOL_PREFIX", "mapped_pool_name", "pool_name_for", "resolve_pool"]
 
 POOL_PREFIX = "dlt_"
 
@@ -27,3 +27,16 @@ def resolve_pool(pool: str | None | _AutoPool, pipeline_name: str) -> str | None
     if isinstance(pool, _AutoPool):
         return pool_name_for(pipeline_name)
     return pool
+
+
+MAPPED_POOL_SUFFIX = "__mapped"
+
+
+def mapped_pool_name(pipeline_name: str) -> str:
+    """``dlt_<pipeline_name>__mapped``: the pool of a ``decompose="mapped"`` group's load task.
+
+    Its slots (``max_parallel``) bound how many components load at once; each component has its own
+    pipeline, and the DAG's ``max_active_runs=1`` keeps two runs off one component (see
+    docs/concepts/state-and-pools.md).
+    """
+    return f"{POOL_PREFIX}{pipeline_name}{MAPPED_POOL_SUFFIX}"

@@ -38,21 +38,37 @@ class SyncResult:
 
 
 def pools_needed(dags: Iterable[Any]) -> list[PoolNeed]:
-    """The pools of every ``DltRunOperator`` task of ``dags`` (sorted by name; Airflow's default pool left out)."""
-    from airflow_dlt_provider.operators.run import DltRunOperator
+    """The pools of every ``DltRunOperator`` task of ``dags`` (sorted by name; Airflow's default pool left out).
 
+    A mapped one (``decompose="mapped"``) needs ``pool_slots`` times its ``max_active_tis_per_dagrun`` slots,
+    so that many map indexes load at once.
+    """
     slots: dict[str, int] = {}
     users: dict[str, list[str]] = {}
     for dag in dags:
         for task in dag.tasks:
-            if not isinstance(task, DltRunOperator):
+            needed = _slots_needed(task)
+            if needed is None:
                 continue
             pool = getattr(task, "pool", None)
             if not pool or pool == DEFAULT_POOL_NAME:
                 continue
-            slots[pool] = max(slots.get(pool, 1), int(getattr(task, "pool_slots", 1) or 1))
+            slots[pool] = max(slots.get(pool, 1), needed)
             users.setdefault(pool, []).append(f"{dag.dag_id}.{task.task_id}")
     return [PoolNeed(name, slots[name], tuple(users[name])) for name in sorted(slots)]
+
+
+def _slots_needed(task: Any) -> int | None:
+    """Pool slots a dlt task needs to run as designed; ``None`` for a task that is not a dlt task."""
+    from airflow_dlt_provider.operators.run import DltRunOperator
+
+    pool_slots = int(getattr(task, "pool_slots", 1) or 1)
+    if isinstance(task, DltRunOperator):
+        return pool_slots
+    operator_class = getattr(task, "operator_class", None)  # a mapped operator (parsed from its DAG file)
+    if isinstance(operator_class, type) and issubclass(operator_class, DltRunOperator):
+        return pool_slots * int(getattr(task, "max_active_tis_per_dagrun", None) or 1)
+    return None
 
 
 def parse_dags_folder(dags_folder: str | None = None) -> tuple[list[Any], dict[str, str]]:

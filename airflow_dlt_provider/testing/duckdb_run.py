@@ -108,12 +108,28 @@ def _duckdb_destinations(dag: Any) -> Iterator[list[str]]:
             saved.append((task, task.destination, task.destination_conn_id))
             task.destination = "duckdb"
             task.destination_conn_id = None
+    mapped = [
+        task for task in dag.tasks if _is_mapped_dlt_task(task)
+    ]  # decompose="mapped": its partial kwargs
+    saved_partial = [(task, dict(task.partial_kwargs)) for task in mapped]
+    for task in mapped:
+        task.partial_kwargs.update(destination="duckdb", destination_conn_id=None)
     try:
-        yield [task.task_id for task, _, _ in saved]
+        yield [task.task_id for task, _, _ in saved] + [task.task_id for task in mapped]
     finally:
         for task, destination, conn_id in saved:
             task.destination = destination
             task.destination_conn_id = conn_id
+        for task, partial_kwargs in saved_partial:
+            task.partial_kwargs.clear()
+            task.partial_kwargs.update(partial_kwargs)
+
+
+def _is_mapped_dlt_task(task: Any) -> bool:
+    from airflow_dlt_provider.operators.run import DltRunOperator
+
+    operator_class = getattr(task, "operator_class", None)
+    return isinstance(operator_class, type) and issubclass(operator_class, DltRunOperator)
 
 
 def run_with_duckdb(

@@ -109,12 +109,21 @@ def test_import_string_with_resources_imports_neither_dlt_nor_the_module(tmp_pat
         DltTaskGroup("grp", source="{module}:shop", resources=["customers", "orders"], pipeline_name="fast_p")
         DltTaskGroup("one", source="{module}:shop", decompose="none", pipeline_name="fast_q")
         DltTaskGroup("plain", source="{module}:plain_factory", decompose="none", pipeline_name="fast_r")
+        with DAG("fast_mapped", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), max_active_runs=1):
+            DltTaskGroup("mapped", source="{module}:shop", decompose="mapped", pipeline_name="fast_m")
         """,
     )
     result = _parse_in_fresh_process(dag_file, folder, module)
     assert result["errors"] == {}
     # "none": the source's own name, from @dlt.source(name=...) read in the file; a plain def: its name
-    assert result["tasks"] == ["grp.customers", "grp.orders", "one.shop_source", "plain.plain_factory"]
+    assert result["tasks"] == [
+        "grp.customers",
+        "grp.orders",
+        "mapped.discover",
+        "mapped.load",
+        "one.shop_source",
+        "plain.plain_factory",
+    ]
     assert result == {**result, "dlt": False, "source_module": False}
 
 

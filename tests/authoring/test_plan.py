@@ -243,7 +243,7 @@ def test_unknown_decompose_lists_accepted_values(shop):
     with pytest.raises(InvalidArgumentError) as error:
         _plan(shop, "paralel")
     assert str(error.value) == (
-        "decompose='paralel' is not one of: none, serialize, parallel, parallel-isolated"
+        "decompose='paralel' is not one of: none, serialize, parallel, parallel-isolated, mapped"
     )
 
 

@@ -175,7 +175,8 @@ def test_unknown_decompose():
     with _dag(), pytest.raises(InvalidArgumentError) as error:
         DltTaskGroup("g", source=github_sample, pipeline_name="p", decompose="paralel")
     assert (
-        str(error.value) == "decompose='paralel' is not one of: none, serialize, parallel, parallel-isolated"
+        str(error.value)
+        == "decompose='paralel' is not one of: none, serialize, parallel, parallel-isolated, mapped"
     )
 
 

@@ -1,0 +1,268 @@
+"""``decompose="mapped"``: two tasks at parse time, the components found and loaded at run time.
+
+Structure and parse-time errors need no run; one ``dag.test()`` of a DAG holding a serialize group and a
+mapped group of the same source proves that mapped loads what serialize loads, table by table, row by row.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import mapped_sources
+import pendulum
+import pytest
+from helpers import asset_events, metadata_rows, run_dag_file
+
+from airflow_dlt_provider import DltTaskGroup
+from airflow_dlt_provider._compat import AIRFLOW_V_3
+from airflow_dlt_provider.exceptions import InvalidArgumentError, UnknownResourceError
+from airflow_dlt_provider.pools.sync import pools_needed
+
+if AIRFLOW_V_3:
+    from airflow.sdk import DAG
+else:
+    from airflow import DAG
+
+
+def _dag(dag_id: str = "dag", **kwargs: Any) -> Any:
+    kwargs.setdefault("max_active_runs", 1)
+    return DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), **kwargs)
+
+
+# ---------------------------------------------------------------- parse time
+
+
+@pytest.mark.parametrize("resources", [None, ["customers", ["orders", "order_events"]]])
+def test_mapped_builds_two_tasks_and_never_calls_the_factory(resources):
+    mapped_sources.CALLS.clear()
+    with _dag() as dag:
+        group = DltTaskGroup(
+            "shop",
+            source=mapped_sources.shop,
+            pipeline_name="shop",
+            resources=resources,
+            decompose="mapped",
+            max_parallel=3,
+            operator_kwargs={"retries": 2},
+        )
+
+    assert mapped_sources.CALLS == []
+    assert sorted(dag.task_dict) == ["shop.discover", "shop.load"]
+    discover, load = dag.task_dict["shop.discover"], dag.task_dict["shop.load"]
+    assert load.upstream_task_ids == {"shop.discover"}
+    assert (load.pool, load.max_active_tis_per_dagrun, load.retries) == ("dlt_shop__mapped", 3, 2)
+    assert discover.pool == "default_pool" and discover.retries == 2
+    assert load.map_index_template == "{{ task.component_name }}"
+    assert [getattr(outlet, "name", None) for outlet in load.outlets] == ["dlt:shop"]
+    assert group.plan.task_ids == ["discover", "load"]
+    expected = {} if resources is None else {"customers", "orders", "order_events"}
+    assert set(group.tasks_by_resource) == set(expected)
+    # airflow-dlt pools sync gives the pool as many slots as components load at once
+    needs = {need.name: need.slots for need in pools_needed([dag])}
+    assert needs == {"dlt_shop__mapped": 3}
+
+
+def _error(**overrides: Any) -> str:
+    arguments: dict[str, Any] = {
+        "source": mapped_sources.shop,
+        "pipeline_name": "shop",
+        "decompose": "mapped",
+    }
+    dag_kwargs = overrides.pop("dag_kwargs", {})
+    arguments.update(overrides)
+    with pytest.raises((InvalidArgumentError, UnknownResourceError)) as error, _dag(**dag_kwargs):
+        DltTaskGroup("g", **arguments)
+    return str(error.value)
+
+
+def test_mapped_needs_one_active_run():
+    message = _error(dag_kwargs={"max_active_runs": 4})
+    assert "needs max_active_runs=1 on DAG 'dag' (it has max_active_runs=4)" in message
+    assert "decompose='parallel-isolated'" in message
+
+
+def test_mapped_outside_a_dag_is_refused():
+    with pytest.raises(InvalidArgumentError, match="must be built inside a DAG"):
+        DltTaskGroup("g", source=mapped_sources.shop, pipeline_name="shop", decompose="mapped")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"max_parallel": 0}, "max_parallel=0 is not accepted; expected a positive int"),
+        ({"max_parallel": 2, "decompose": "serialize"}, "max_parallel=2 applies only to decompose='mapped'"),
+        (
+            {"operator_kwargs": {"max_active_tis_per_dagrun": 2}},
+            "operator_kwargs may not set max_active_tis_per_dagrun with decompose='mapped'; pass max_parallel",
+        ),
+        ({"run_kwargs": {"refresh": "drop_sources"}}, "refresh']='drop_sources' cannot be used"),
+        ({"parse_cache": "file"}, "parse_cache='file' does not apply to decompose='mapped'"),
+        (
+            {"source": "<a source object>", "resources": ["nope"]},
+            "source 'shop' has no resource named 'nope'; available resources: customers, orders",
+        ),
+        (
+            {"source": "<a source object>", "source_kwargs": {"rows": 1}},
+            "source 'shop' is already a source object, so source_kwargs/source_conn_ids cannot be applied",
+        ),
+    ],
+)
+def test_mapped_argument_errors(overrides, expected, monkeypatch):
+    if overrides.get("source") == "<a source object>":
+        monkeypatch.setattr(mapped_sources, "_current_task", lambda: "test")
+        overrides = {**overrides, "source": mapped_sources.shop()}
+    assert expected in _error(**overrides)
+
+
+# ---------------------------------------------------------------- a real run
+
+
+def _xcom_by_map_index(dag_id: str, run_id: str, task_id: str) -> dict[int, Any]:
+    rows = metadata_rows(
+        "SELECT map_index, value FROM xcom WHERE dag_id = :dag_id AND run_id = :run_id AND task_id = :task_id "
+        "AND key = 'return_value'",
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=task_id,
+    )
+    values = {}
+    for map_index, value in rows:
+        if isinstance(value, (bytes, memoryview)):
+            value = bytes(value).decode()
+        values[int(map_index)] = json.loads(value) if isinstance(value, str) else value
+    return values
+
+
+def _table_rows(path: Path, dataset: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every user table of ``dataset`` with its rows (dlt's own columns left out), sorted."""
+    import duckdb
+
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+                "AND table_name NOT LIKE '\\_dlt\\_%' ESCAPE '\\'",
+                [dataset],
+            ).fetchall()
+        ]
+        rows = {}
+        for table in tables:
+            columns = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+                    "AND column_name NOT LIKE '\\_dlt\\_%' ESCAPE '\\' ORDER BY column_name",
+                    [dataset, table],
+                ).fetchall()
+            ]
+            selected = ", ".join(f'"{c}"' for c in columns)
+            rows[table] = sorted(
+                connection.execute(f'SELECT {selected} FROM "{dataset}"."{table}"').fetchall()
+            )
+        return rows
+    finally:
+        connection.close()
+
+
+def test_mapped_loads_what_serialize_loads(dags_folder, make_conn, tmp_path):
+    database = tmp_path / "shop.duckdb"
+    conn_id = make_conn("duckdb", host=str(database))
+    suffix = uuid.uuid4().hex[:8]
+    dag_id = f"mapped_{suffix}"
+    # serialize is given the components by name, so neither group calls the factory at parse time
+    body = f"""
+    kwargs = dict(source=shop, destination_conn_id={conn_id!r}, source_kwargs={{"rows": "{{{{ 1 + 2 }}}}"}})
+    DltTaskGroup("serialize", pipeline_name="serialize_{suffix}", dataset_name="serialize", decompose="serialize",
+                 resources=["customers", ["orders", "order_events"], "products"], **kwargs)
+    DltTaskGroup("mapped", pipeline_name="mapped_{suffix}", dataset_name="mapped", decompose="mapped", **kwargs)
+    """
+    mapped_sources.CALLS.clear()
+    result = run_dag_file(
+        dags_folder,
+        dag_id,
+        body,
+        imports="from mapped_sources import shop\nfrom airflow_dlt_provider import DltTaskGroup",
+        dag_args="max_active_runs=1",
+    )
+
+    assert result.state == "success", result.task_states
+    # the factory ran only inside tasks: the discover task and each map index (plus the serialize tasks)
+    mapped_calls = sorted(call for call in mapped_sources.CALLS if ".mapped." in call)
+    assert mapped_calls == [
+        f"{dag_id}.mapped.discover[-1]",
+        *(f"{dag_id}.mapped.load[{i}]" for i in range(3)),
+    ]
+    serialized, mapped = _table_rows(database, "serialize"), _table_rows(database, "mapped")
+    assert set(mapped) == {"customers", "orders", "orders__lines", "order_events", "products"}
+    assert mapped == serialized
+
+    discovered = result.xcom("mapped.discover")
+    assert [(c["name"], c["resources"], c["pipeline_name"]) for c in discovered] == [
+        ("customers", ["customers"], f"mapped_{suffix}__customers"),
+        ("orders", ["orders", "order_events"], f"mapped_{suffix}__orders"),
+        ("products", ["products"], f"mapped_{suffix}__products"),
+    ]
+    summaries = _xcom_by_map_index(dag_id, result.run_id, "mapped.load")
+    assert {i: s["rows"] for i, s in summaries.items()} == {
+        0: {"customers": 3},
+        1: {"orders": 6, "orders__lines": 21, "order_events": 6},
+        2: {"products": 6},
+    }
+    assert {s["pipeline_name"] for s in summaries.values()} == {c["pipeline_name"] for c in discovered}
+    names = metadata_rows(
+        "SELECT map_index, rendered_map_index FROM task_instance WHERE dag_id = :dag_id AND task_id = 'mapped.load'",
+        dag_id=dag_id,
+    )
+    assert sorted(names) == [(0, "customers"), (1, "orders"), (2, "products")]
+    events = asset_events(dag_id, result.run_id)
+    mapped_tables = {extra["table"] for extra in events.values() if extra.get("dataset_name") == "mapped"}
+    assert mapped_tables == set(mapped)
+
+
+def test_check_and_the_duckdb_test_run_see_mapped_groups():
+    """``airflow-dlt check`` checks the discover task's resources; the pytest plugin's DuckDB run reaches the
+    mapped task's arguments (they live in its partial kwargs) and puts them back."""
+    from airflow_dlt_provider.authoring.full_check import check_dlt_tasks
+    from airflow_dlt_provider.testing.duckdb_run import _duckdb_destinations
+
+    with _dag() as dag:
+        DltTaskGroup(
+            "gh",
+            source="github_sample_source:github_sample",
+            pipeline_name="gh",
+            resources=["users", "nope"],
+            decompose="mapped",
+            destination_conn_id="warehouse",
+        )
+    findings = [str(finding) for finding in check_dlt_tasks([dag])]
+    assert len(findings) == 1 and findings[0].startswith("error     dag.gh.discover: ")
+    assert "has no resource named 'nope'" in findings[0]
+
+    load = dag.task_dict["gh.load"]
+    with _duckdb_destinations(dag) as redirected:
+        assert "gh.load" in redirected
+        assert (load.partial_kwargs["destination"], load.partial_kwargs["destination_conn_id"]) == (
+            "duckdb",
+            None,
+        )
+    assert load.partial_kwargs["destination_conn_id"] == "warehouse"
+
+
+def test_discover_refuses_a_dag_changed_after_the_group_was_built():
+    """The parse-time check can be defeated by changing the DAG afterwards; the discover task checks again."""
+    from airflow_dlt_provider._compat import airflow_fail_exception
+
+    mapped_sources.CALLS.clear()
+    with _dag() as dag:
+        DltTaskGroup("shop", source=mapped_sources.shop, pipeline_name="shop", decompose="mapped")
+    dag.max_active_runs = 2
+    with pytest.raises(
+        airflow_fail_exception(), match="has max_active_runs=2, but decompose='mapped' needs 1"
+    ):
+        dag.task_dict["shop.discover"].execute({})
+    assert mapped_sources.CALLS == []  # refused before the factory ran
