@@ -188,6 +188,15 @@ class DltRunOperator(BaseOperator):
             context["outlet_events"], summary, self._declared_assets, target, details.location
         )
         self.log.info("asset events for %d table(s): %s", len(summary.get("rows") or {}), ", ".join(uris))
+        unknown = sorted(t for t in self._declared_assets.tables if t not in details.schema_tables)
+        if unknown and details.schema_tables:
+            self.log.warning(
+                "declared asset(s) for table(s) %s, named after their resources, match no table of the "
+                "pipeline's schema (a resource with a table_name of its own?): Airflow records an event for "
+                "them all the same; the tables this run loaded reached Airflow through the alias %r",
+                ", ".join(unknown),
+                self._declared_assets.alias.name,
+            )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage output datasets, one per loaded table with its columns (needs the OpenLineage provider)."""
