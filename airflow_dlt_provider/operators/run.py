@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from airflow_dlt_provider.assets.locations import RunDetails
 
 __all__ = ["DltRunOperator"]
+
+# a module logger (Airflow 3's self.log is not a standard logger): the same path into the task log as runtime's
+log = logging.getLogger("airflow_dlt_provider.operators")
 
 
 def _normalise_resources(resources: str | Sequence[str] | None) -> list[str] | None:
@@ -149,7 +153,7 @@ class DltRunOperator(BaseOperator):
         from airflow_dlt_provider.assets.locations import RunDetails
         from airflow_dlt_provider.runtime import alerts, pipeline_run
 
-        self.log.info(
+        log.info(  # the task's first line: which connection (its id, never its content)
             "dlt pipeline %r, destination connection %r (destination %s), pool %r",
             self.pipeline_name,
             self.destination_conn_id,
