@@ -220,7 +220,7 @@ def _call(handler: Any, alert: dict[str, Any], context: Mapping[str, Any] | None
         # Airflow renders a notifier's templated fields in place: a copy keeps the DAG's object untouched
         notifier = copy.copy(handler)
         # the task's own context (a copy of Airflow 2's Context would read every deprecated key)
-        notifier_context: Any = context if context is not None else {}
+        notifier_context: Any = context if context is not None else {"dag": None}
         notifier_context["dlt_alert"] = alert
         try:
             notifier(notifier_context)
