@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Asset,
         AssetAlias,
         BaseHook,
+        BaseNotifier,
         BaseOperator,
         BaseOperatorLink,
         TaskGroup,
@@ -42,7 +43,7 @@ else:
     from airflow.utils.task_group import TaskGroup
 
 # Names only tasks and the CLI use, resolved through common-compat when first asked for (``__getattr__``).
-_LAZY_COMMON_COMPAT_NAMES = frozenset({"BaseHook", "get_current_context"})
+_LAZY_COMMON_COMPAT_NAMES = frozenset({"BaseHook", "BaseNotifier", "get_current_context"})
 
 
 def __getattr__(name: str) -> Any:
@@ -62,6 +63,7 @@ __all__ = [
     "Asset",
     "AssetAlias",
     "BaseHook",
+    "BaseNotifier",
     "BaseOperator",
     "BaseOperatorLink",
     "TaskGroup",

@@ -35,6 +35,10 @@ class SchemaChangeError(DltProviderError):
     """The schema changed while ``on_schema_change='fail'``."""
 
 
+class RowExpectationError(DltProviderError):
+    """A table loaded fewer or more rows than ``expect_rows`` allows, with the action ``"fail"``."""
+
+
 class LoadFailedError(DltProviderError):
     """dlt reported failed load jobs."""
 

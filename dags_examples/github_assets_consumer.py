@@ -11,8 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow import DAG
-from airflow.decorators import task
+
+try:  # Airflow 3: the Task SDK
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2
+    from airflow import DAG
+    from airflow.decorators import task
 
 from airflow_dlt_provider import table_asset
 

@@ -12,7 +12,11 @@ See ``github_assets_consumer.py`` for the DAG they trigger.
 from __future__ import annotations
 
 import pendulum
-from airflow import DAG
+
+try:  # Airflow 3: the Task SDK
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG
 
 from airflow_dlt_provider import DltRunOperator
 

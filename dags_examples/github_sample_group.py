@@ -8,7 +8,11 @@ create it with ``airflow-dlt pools sync`` (or ``airflow dlt pools sync`` on Airf
 from __future__ import annotations
 
 import pendulum
-from airflow import DAG
+
+try:  # Airflow 3: the Task SDK
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG
 
 from airflow_dlt_provider import DltTaskGroup
 

@@ -57,3 +57,28 @@ def shop(rows: int = 3, order_note: bool = False) -> Any:
             yield row
 
     return customers, products, orders
+
+
+def _base_notifier() -> type:
+    from airflow_dlt_provider._compat import BaseNotifier
+
+    return BaseNotifier  # type: ignore[no-any-return]
+
+
+class RecordingNotifier(_base_notifier()):  # type: ignore[misc]
+    """A real Airflow notifier (``BaseNotifier``) that appends what it got to a JSON-lines file: the rendered
+    ``text`` template, the alert in ``context["dlt_alert"]`` and the task id of the context."""
+
+    template_fields = ("text",)
+
+    def __init__(self, path: str, text: str = "{{ dlt_alert.message }}") -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
+
+    def notify(self, context: Any) -> None:
+        import json
+
+        record = {"text": self.text, "alert": context["dlt_alert"], "task_id": context["ti"].task_id}
+        with open(self.path, "a") as out:
+            out.write(json.dumps(record) + "\n")

@@ -302,3 +302,23 @@ def test_readable_dag_ids_dependency_and_dlt_task_summaries(dags_folder):
         assert _compat.dlt_task_summaries(set(), 10) == []
         rows = _compat.dlt_task_summaries({"no_such_dag"}, 10)
     assert rows == []
+
+
+def test_base_notifier_is_the_class_airflows_notifiers_subclass():
+    with contract("BaseNotifier (airflow.sdk on 3.x, airflow.notifications.basenotifier on 2.x)"):
+        expected = "airflow.sdk" if _compat.AIRFLOW_V_3 else "airflow.notifications.basenotifier"
+        assert _compat.BaseNotifier.__module__.startswith(expected)
+        seen: list[dict] = []
+
+        class Recorder(_compat.BaseNotifier):
+            template_fields = ("text",)
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.text = "{{ dlt_alert.message }}"
+
+            def notify(self, context):
+                seen.append({"text": self.text})
+
+        Recorder()({"dag": None, "dlt_alert": {"message": "new column"}})  # context in, fields rendered
+        assert seen == [{"text": "new column"}]

@@ -261,3 +261,18 @@ def test_celery_workers_share_one_package_store_and_keep_local_working_dirs(comp
         # the same DAGs, logs and default DuckDB files as the rest of the deployment
         for path in ("/opt/airflow/dags", "/opt/airflow/logs", _env(worker)["AIRFLOW__DLT__BASE_DIR"]):
             assert path in mounts, f"{name} must mount {path}"
+
+
+def test_warehouse_password_appears_nowhere_but_where_it_is_set(services):
+    """Airflow masks a connection's password wherever it appears in logs and the UI: a password that is also
+    a word of names (``warehouse``) would turn pipeline names, asset URIs and paths into ``***``."""
+    password = _env(services["warehouse"])["POSTGRES_PASSWORD"]
+    assert len(password) >= 12
+    compose = (REPO_ROOT / "docker-compose.yaml").read_text()
+    assert compose.count(password) == 2  # POSTGRES_PASSWORD and AIRFLOW_CONN_WAREHOUSE
+    without_password = compose.replace(password, "")
+    assert password.lower() not in without_password.lower()
+    for path in (REPO_ROOT / "dags_examples").glob("*.py"):
+        assert password not in path.read_text(), path
+    for name in ("postgres", "warehouse", *AIRFLOW_SERVICES):
+        assert password not in name

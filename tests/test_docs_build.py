@@ -39,3 +39,15 @@ def test_mkdocs_build_strict(tmp_path):
     for page in ("quickstart", "docker-compose", "testing", "deploy/composer", "deploy/mwaa", "benchmarks"):
         assert (site / page / "index.html").is_file(), page
     assert "Figures" in (site / "benchmarks" / "index.html").read_text()
+
+
+def test_the_documentation_url_airflow_links_is_where_the_site_is_published():
+    """Airflow 3's Admin > Providers links the package's Project-URL "Documentation"; the site publishes there
+    (mkdocs ``site_url``), and its home page is a page the build makes."""
+    import tomllib
+    import yaml
+
+    urls = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    site_url = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text().split("\ntheme:")[0])["site_url"]
+    assert urls["Documentation"] == site_url
+    assert (REPO_ROOT / "docs" / "index.md").is_file()

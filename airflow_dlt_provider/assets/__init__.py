@@ -1,10 +1,10 @@
 """Airflow assets (datasets on Airflow 2) and lineage names for the tables a dlt task loads.
 
-Two URIs per table
-------------------
-A table has two names, because Airflow needs one at DAG parse time and the table's real location is only
-known on the worker (the host, database or bucket lives in an Airflow connection, and parse time never looks
-connections up):
+One asset per table, and its location
+-------------------------------------
+A table is one asset, named by a URI known at DAG parse time; its real location is only known on the worker
+(the host, database or bucket lives in an Airflow connection, and parse time never looks connections up), so
+it travels in the event's ``extra`` (and in the OpenLineage datasets), not as a second asset:
 
 * the **logical URI** ``dlt://<target>/<dataset>/<table>``, known at parse time. ``<target>`` is the
   ``destination_conn_id`` when there is one, else the destination's name (``duckdb``, ``bigquery``...); the
@@ -32,15 +32,15 @@ connections up):
 
 What Airflow receives
 ---------------------
-* Tables known at parse time -- the resources of a source *object* passed to the operator (a factory is never
-  called at parse time just for this), when ``dataset_name`` is given and both names are already what dlt
+* Tables known at parse time -- the resources of a source *object* passed to the operator, or for a factory
+  (never called at parse time just for this) the ``resources`` named, each loading the table of its name, when ``dataset_name`` is given and both names are already what dlt
   writes (lower-case ``[a-z][a-z0-9_]*``) -- are declared as outlets with their logical URI. Airflow emits their
   event when the task succeeds; the task fills in ``extra`` (``rows`` is 0 when the resource yielded nothing).
-* Every other table (child tables such as ``issues__labels``, tables of factories, dynamic table names) and
-  every location URI reaches Airflow through the asset alias ``dlt:<pipeline_name>``, also an outlet of the
+* Every other table (child tables such as ``issues__labels``, tables of factories without ``resources``,
+  dynamic table names) reaches Airflow through the asset alias ``dlt:<pipeline_name>``, also an outlet of the
   task: ``outlet_events[alias].add(Asset(uri), extra=...)``.
 * ``extra`` of every event: ``rows``, ``load_id``, ``pipeline_name``, ``dataset_name``, ``table``,
-  ``destination``, and on logical events ``location`` (the location URI, when known). ``dataset_name`` and
+  ``destination``, and ``location`` (the location URI, when known). ``dataset_name`` and
   the URIs use the names dlt used at the destination (``My-Data`` becomes ``my_data``).
 
 ``emit_assets=False`` declares no outlets and emits nothing.

@@ -61,11 +61,13 @@ def declare(
 
     target = destination_target(destination_conn_id, destination, pipeline_name)
     alias = AssetAlias(alias_name(pipeline_name))
-    if is_templated(destination_conn_id) or not is_plain_identifier(dataset_name) or source_spec.is_factory:
+    if is_templated(destination_conn_id) or not is_plain_identifier(dataset_name):
         return DeclaredAssets(target, {}, alias)
-    tables = [
-        t for t in tables_known_at_parse_time(source_spec.target, resource_names) if is_plain_identifier(t)
-    ]
+    if source_spec.is_factory:  # not called at parse time: a named resource loads the table of its name
+        known = list(resource_names or [])
+    else:
+        known = tables_known_at_parse_time(source_spec.target, resource_names)
+    tables = [t for t in known if is_plain_identifier(t)]
     return DeclaredAssets(
         target, {t: Asset(logical_uri(target, str(dataset_name), t)) for t in tables}, alias
     )
@@ -93,8 +95,11 @@ def emit_asset_events(
     target: str,
     location: "DestinationLocation | None",
 ) -> list[str]:
-    """Record one event per loaded table (logical URI, and location URI when known); returns the URIs.
+    """Record one event per loaded table on its logical asset; returns the URIs.
 
+    A table declared at parse time gets its event on that outlet (Airflow then shows the task as its
+    producer); a table found at run time gets it through the alias. The location URI of a table is part of
+    the event's ``extra`` (``location``), not an asset of its own: one asset per table.
     ``target`` is the logical target with templates rendered (``declared.target`` is the parse-time one).
     """
     from airflow_dlt_provider._compat import Asset, ensure_asset_alias_registered
@@ -114,7 +119,4 @@ def emit_asset_events(
         if declared_asset is None or declared_asset.uri != logical:  # e.g. dlt chose another dataset name
             alias_events.add(Asset(logical), extra={**extra, "location": physical})
         emitted.append(logical)
-        if physical is not None and table in rows:
-            alias_events.add(Asset(physical), extra=extra)
-            emitted.append(physical)
     return emitted

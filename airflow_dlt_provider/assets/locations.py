@@ -202,10 +202,12 @@ class RunDetails:
 
     location: DestinationLocation | None = None
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    schema_tables: frozenset[str] = frozenset()  # every table the pipeline's schema holds after the run
 
     def fill(self, pipeline: Any, tables: Iterable[str]) -> None:
         self.location = location_from_pipeline(pipeline)
         schema_tables = pipeline.default_schema.tables if pipeline.default_schema_name else {}
+        self.schema_tables = frozenset(schema_tables)
         for table in tables:
             columns = (schema_tables.get(table) or {}).get("columns") or {}
             self.columns[table] = {

@@ -1,5 +1,5 @@
 """Arguments checked at parse time without dlt: ``run_kwargs`` (what ``pipeline.run`` accepts),
-``on_schema_change``, ``parse_cache``.
+``on_schema_change``, ``expect_rows``, ``parse_cache``.
 
 The accepted values mirror dlt's own ``Literal`` types (``tests/test_run_kwargs.py`` compares them with the
 installed dlt, so a dlt release that adds a value fails that test by name). Values that are not plain data
@@ -9,7 +9,7 @@ installed dlt, so a dlt release that adds a value fails that test by name). Valu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 
@@ -111,12 +111,86 @@ def check_refresh_for_group(run_kwargs: Mapping[str, Any], task_count: int, deco
 ON_SCHEMA_CHANGE_VALUES = ("warn", "fail", "ignore")
 
 
-def check_on_schema_change(value: Any) -> str:
-    if value not in ON_SCHEMA_CHANGE_VALUES:
+def check_on_schema_change(value: Any) -> Any:
+    """``value`` if it is one of :data:`ON_SCHEMA_CHANGE_VALUES` or an alert (a callable or an Airflow
+    notifier: a ``BaseNotifier`` instance is callable), else raise."""
+    if isinstance(value, str) and value in ON_SCHEMA_CHANGE_VALUES:
+        return value
+    if callable(value) and not isinstance(value, (str, type)):
+        return value
+    raise InvalidArgumentError(
+        f"on_schema_change={value!r} is not one of: {', '.join(ON_SCHEMA_CHANGE_VALUES)}, "
+        "a callable taking (alert, context), or an Airflow notifier (a BaseNotifier instance)"
+    )
+
+
+def schema_change_mode(on_schema_change: Any) -> str:
+    """How the run treats schema changes: an alert loads and logs them like ``"warn"``, then is called."""
+    return on_schema_change if isinstance(on_schema_change, str) else "warn"
+
+
+class RowExpectation(NamedTuple):
+    """Rows a table should get in one run: ``min``/``max`` inclusive, ``None`` unbounded."""
+
+    min: int | None
+    max: int | None
+    action: Any  # "warn", "fail", or an alert (a callable or a BaseNotifier instance)
+
+
+EXPECT_ROWS_ACTIONS = ("warn", "fail")
+_EXPECT_ROWS_FORMS = (
+    "expect_rows maps a table name to (min, max) or (min, max, action): min and max are non-negative "
+    "integers or None (unbounded), min <= max; action is 'warn', 'fail', a callable taking (alert, "
+    "context) or an Airflow notifier. Example: expect_rows={'orders': (1, None), 'refunds': (None, 100, "
+    "'fail')}"
+)
+
+
+def check_expect_rows_action(action: Any, where: str = "expect_rows_action") -> Any:
+    if isinstance(action, str) and action in EXPECT_ROWS_ACTIONS:
+        return action
+    if callable(action) and not isinstance(action, (str, type)):
+        return action
+    raise InvalidArgumentError(
+        f"{where}={action!r} is not one of: {', '.join(EXPECT_ROWS_ACTIONS)}, a callable taking (alert, "
+        "context), or an Airflow notifier (a BaseNotifier instance)"
+    )
+
+
+def _bound(table: str, name: str, value: Any) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise InvalidArgumentError(
+        f"expect_rows[{table!r}] {name}={value!r} is not accepted. {_EXPECT_ROWS_FORMS}"
+    )
+
+
+def _expectation(table: Any, value: Any, default_action: Any) -> RowExpectation:
+    if not isinstance(table, str) or not table:
+        raise InvalidArgumentError(f"expect_rows key {table!r} is not a table name. {_EXPECT_ROWS_FORMS}")
+    if not isinstance(value, (tuple, list)) or len(value) not in (2, 3):
+        raise InvalidArgumentError(f"expect_rows[{table!r}]={value!r} is not accepted. {_EXPECT_ROWS_FORMS}")
+    low, high = _bound(table, "min", value[0]), _bound(table, "max", value[1])
+    if low is not None and high is not None and low > high:
         raise InvalidArgumentError(
-            f"on_schema_change={value!r} is not one of: {', '.join(ON_SCHEMA_CHANGE_VALUES)}"
+            f"expect_rows[{table!r}]={value!r}: min {low} is greater than max {high}. {_EXPECT_ROWS_FORMS}"
         )
-    return str(value)
+    if low is None and high is None:
+        raise InvalidArgumentError(
+            f"expect_rows[{table!r}]={value!r} expects nothing (min and max are both None). {_EXPECT_ROWS_FORMS}"
+        )
+    action = value[2] if len(value) == 3 else default_action
+    return RowExpectation(low, high, check_expect_rows_action(action, f"expect_rows[{table!r}] action"))
+
+
+def check_expect_rows(expect_rows: Any, action: Any = "warn") -> dict[str, RowExpectation]:
+    """``expect_rows`` as ``{table: RowExpectation}``, each without an action of its own taking ``action``."""
+    default_action = check_expect_rows_action(action)
+    if expect_rows is None:
+        return {}
+    if not isinstance(expect_rows, Mapping):
+        raise InvalidArgumentError(f"expect_rows={expect_rows!r} is not a dict. {_EXPECT_ROWS_FORMS}")
+    return {table: _expectation(table, value, default_action) for table, value in expect_rows.items()}
 
 
 PARSE_CACHE_MODES: tuple[str, ...] = ("variable", "file")

@@ -8,6 +8,7 @@ from typing import Any
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider._compat import BaseOperator, TaskGroup
 from airflow_dlt_provider.authoring.arguments import (
+    check_expect_rows,
     check_on_schema_change,
     check_parse_cache,
     check_refresh_for_group,
@@ -56,6 +57,8 @@ _GROUP_OWNED_ARGUMENTS = frozenset(
         "run_kwargs",
         "emit_assets",
         "on_schema_change",
+        "expect_rows",
+        "expect_rows_action",
         "pool",
         "task_group",
         "dag",
@@ -113,8 +116,12 @@ class DltTaskGroup(TaskGroup):
         ``None`` for Airflow's default pool (no protection of the pipeline state); any string as given.
     :param run_kwargs: passed to ``pipeline.run``.
     :param emit_assets: emit one Airflow asset event per loaded table.
-    :param on_schema_change: ``"warn"`` (default), ``"ignore"`` or ``"fail"``; passed to every task (see
-        ``DltRunOperator``).
+    :param on_schema_change: ``"warn"`` (default), ``"ignore"``, ``"fail"``, or a callable / Airflow notifier
+        called with the schema changes; passed to every task (see ``DltRunOperator``).
+    :param expect_rows: ``{table: (min, max)}`` or ``{table: (min, max, action)}``: rows per table and run
+        (``None`` unbounded). Each task checks the tables of its own resources (see ``DltRunOperator``).
+    :param expect_rows_action: ``"warn"`` (default), ``"fail"`` or a callable / notifier: what an unmet
+        expectation without its own action does.
     :param operator_kwargs: passed to every task (``retries``, ``execution_timeout``, ``queue``, ...).
     :param parse_cache: ``None`` (default: the factory is called on every parse), ``"variable"`` or
         ``"file"``: keep the graph of a slow factory between parses in an Airflow Variable
@@ -146,7 +153,9 @@ class DltTaskGroup(TaskGroup):
         pool: str | None | _AutoPool = AUTO_POOL,
         run_kwargs: Mapping[str, Any] | None = None,
         emit_assets: bool = True,
-        on_schema_change: str = "warn",
+        on_schema_change: Any = "warn",
+        expect_rows: Mapping[str, Sequence[Any]] | None = None,
+        expect_rows_action: Any = "warn",
         operator_kwargs: Mapping[str, Any] | None = None,
         parse_cache: str | None = None,
         max_parallel: int | None = None,
@@ -155,6 +164,7 @@ class DltTaskGroup(TaskGroup):
         # validate everything before the group is added to the DAG
         decompose = check_decompose(decompose)
         check_on_schema_change(on_schema_change)
+        check_expect_rows(expect_rows, expect_rows_action)
         check_pipeline_name(pipeline_name)
         run_kwargs = check_run_kwargs(run_kwargs)
         resource_items = _normalise_resources(resources)
@@ -220,6 +230,8 @@ class DltTaskGroup(TaskGroup):
                 run_kwargs=run_kwargs,
                 emit_assets=emit_assets,
                 on_schema_change=on_schema_change,
+                expect_rows=expect_rows,
+                expect_rows_action=expect_rows_action,
                 pool=planned.pool,
                 task_group=self,
                 dag=self.dag,

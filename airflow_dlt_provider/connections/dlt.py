@@ -5,7 +5,10 @@
 - ``destination``: the dlt destination (``postgres``, ``snowflake``, ``filesystem``, ...).
 - ``credentials``: the destination's dlt credentials, as a dict of dlt field names or a native value
   (a connection string, a service account JSON string).
-- ``destination_config``: other keyword arguments of the destination factory (``bucket_url``, ``location``).
+- ``secret_credentials``: secret dlt credential fields as a JSON object (``{"private_key": "..."}``), merged
+  into ``credentials``; every value is masked (the form's masked field: ``credentials`` is shown as typed).
+- ``destination_config``: other keyword arguments of the destination factory (``bucket_url``, ``location``);
+  a JSON object or its text.
 
 The standard fields, when set, become ``host``, ``port``, ``username``, ``password`` and ``database``
 credentials (merged under ``credentials``).
@@ -41,14 +44,23 @@ class DltConnectionMapping(ConnectionMapping):
         "password": "password",
         "database": "schema",
         "credentials": "extra.credentials",
+        "secret_credentials": "extra.secret_credentials",
     }
     config_fields = {"destination": "extra.destination", "destination_config": "extra.destination_config"}
-    secret_fields = ("password",)
+    secret_fields = ("password", "secret_credentials")
 
     def values(self) -> MappedValues:
         values = super().values()
         credentials = self.transform_credentials(values.credentials.pop("credentials", None))
+        secret = self._secret_credentials(values.credentials.pop("secret_credentials", None))
         mask_dlt_credentials(credentials)
+        if secret:
+            if isinstance(credentials, str):
+                raise ConnectionMappingError(
+                    f"Airflow connection {self.conn_id!r}: extra.credentials is a native value (a connection "
+                    "string), so extra.secret_credentials cannot be merged into it; give both as JSON objects"
+                )
+            credentials = {**(credentials or {}), **secret}
         standard = values.credentials
         if isinstance(credentials, str):
             if standard:
@@ -60,13 +72,28 @@ class DltConnectionMapping(ConnectionMapping):
             values.credentials = {"native": credentials}
         else:
             values.credentials = {**(credentials or {}), **standard}
-        config = values.config.pop("destination_config", None) or {}
+        config = self.transform_credentials(values.config.pop("destination_config", None) or {})
         if not isinstance(config, dict):
             raise ConnectionMappingError(
                 f"Airflow connection {self.conn_id!r}: extra.destination_config must be a JSON object"
             )
         values.config.update(config)
         return values
+
+    def _secret_credentials(self, value: Any) -> dict[str, Any]:
+        """``extra.secret_credentials``: a JSON object of secret dlt fields (the form's masked field); every
+        value is masked."""
+        parsed = self.transform_credentials(value)
+        if parsed is None or parsed == "":
+            return {}
+        if not isinstance(parsed, dict):
+            raise ConnectionMappingError(
+                f"Airflow connection {self.conn_id!r}: extra.secret_credentials must be a JSON object of dlt "
+                'credential fields, e.g. {"private_key": "..."} (its value is not shown)'
+            )
+        for secret in parsed.values():
+            mask_secret_value(secret)
+        return parsed
 
     def transform_credentials(self, value: Any) -> Any:
         if value is None or isinstance(value, dict):

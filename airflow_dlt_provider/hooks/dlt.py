@@ -79,18 +79,29 @@ class DltHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """The extra fields of the connection form (Airflow < 3.2; newer ones read ``conn-fields``)."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_appbuilder.fieldwidgets import (
+            BS3PasswordFieldWidget,
+            BS3TextAreaFieldWidget,
+            BS3TextFieldWidget,
+        )
         from flask_babel import lazy_gettext
         from wtforms import PasswordField, StringField
 
+        # Airflow 2 takes only String/Password/Integer/Boolean fields: a choice is a text field naming the
+        # accepted values, a multi-line field a text field with a text-area widget
         widgets: dict[str, Any] = {}
         for name, spec in form.CONN_FIELDS.items():
-            secret = spec["schema"].get("format") == "password"
-            field_class = PasswordField if secret else StringField
-            widget = BS3PasswordFieldWidget() if secret else BS3TextFieldWidget()
-            widgets[name] = field_class(
-                lazy_gettext(spec["label"]), description=spec.get("description", ""), widget=widget
-            )
+            label, schema = lazy_gettext(spec["label"]), spec["schema"]
+            description = spec.get("description", "")
+            if "enum" in schema:
+                description = f"{description}: {', '.join(schema['enum'])}"
+            if schema.get("format") == "password":
+                widgets[name] = PasswordField(label, description=description, widget=BS3PasswordFieldWidget())
+            else:
+                widget = (
+                    BS3TextAreaFieldWidget() if schema.get("format") == "multiline" else BS3TextFieldWidget()
+                )
+                widgets[name] = StringField(label, description=description, widget=widget)
         return widgets
 
     @classmethod

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_dlt_provider._compat import BaseOperator
 from airflow_dlt_provider.assets import events
 from airflow_dlt_provider.assets.uris import destination_target
-from airflow_dlt_provider.authoring.arguments import check_on_schema_change, check_run_kwargs
+from airflow_dlt_provider.authoring.arguments import (
+    check_expect_rows,
+    check_on_schema_change,
+    check_run_kwargs,
+)
 from airflow_dlt_provider.authoring.names import MAX_DERIVED_PIPELINE_NAME_BYTES, check_pipeline_name
 from airflow_dlt_provider.authoring.sources import check_resource_names, resolve_source_spec
 from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.operators.task_doc import destination_label, task_doc_md
 from airflow_dlt_provider.plugins.links import DltPipelineLink
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, pool_name_for, resolve_pool
 
@@ -19,6 +25,9 @@ if TYPE_CHECKING:
     from airflow_dlt_provider.assets.locations import RunDetails
 
 __all__ = ["DltRunOperator"]
+
+# a module logger (Airflow 3's self.log is not a standard logger): the same path into the task log as runtime's
+log = logging.getLogger("airflow_dlt_provider.operators")
 
 
 def _normalise_resources(resources: str | Sequence[str] | None) -> list[str] | None:
@@ -53,6 +62,15 @@ class DltRunOperator(BaseOperator):
         (load, log at INFO) or ``"fail"`` (a new table or column under a resource that already has tables
         fails the task before anything is loaded; the first tables of this task's resources are expected,
         also when other tasks of the pipeline loaded before). See ``airflow_dlt_provider.runtime.schema_guard``.
+        A callable or an Airflow notifier (``BaseNotifier``) loads like ``"warn"`` and is then called with the
+        schema changes: ``callable(alert, context)``, or ``notifier(context)`` with ``context["dlt_alert"]``
+        (see ``airflow_dlt_provider.runtime.alerts``).
+    :param expect_rows: rows per table and run, ``{"orders": (1, None)}`` (min, max; ``None`` unbounded) or
+        ``{"orders": (1, None, "fail")}`` with the action of that table; reported in the summary under
+        ``row_expectations``.
+    :param expect_rows_action: what an unmet expectation does when its tuple names no action: ``"warn"``
+        (default: a WARNING log line), ``"fail"`` (the task fails after the load: the rows stay loaded) or an
+        alert (callable or notifier, called like ``on_schema_change``'s).
     :param pool: default ``dlt_<pipeline_name>``; ``None`` for Airflow's default pool; any string as given.
 
     Returns (XCom) the JSON load summary: rows per table, load ids, schema changes, times.
@@ -77,7 +95,9 @@ class DltRunOperator(BaseOperator):
         source_conn_ids: Mapping[str, str] | None = None,
         run_kwargs: Mapping[str, Any] | None = None,
         emit_assets: bool = True,
-        on_schema_change: str = "warn",
+        on_schema_change: Any = "warn",
+        expect_rows: Mapping[str, Sequence[Any]] | None = None,
+        expect_rows_action: Any = "warn",
         pool: str | None | _AutoPool = AUTO_POOL,
         progress_period_seconds: float = 30.0,
         **kwargs: Any,
@@ -102,7 +122,10 @@ class DltRunOperator(BaseOperator):
         self.progress_period_seconds = progress_period_seconds
         self._check_source_arguments()
         self.on_schema_change = check_on_schema_change(on_schema_change)
+        self.expect_rows = check_expect_rows(expect_rows, expect_rows_action)
         self._declared_assets = self._declare_assets() if emit_assets else None
+        if not self.doc_md:
+            self.doc_md = task_doc_md(self, self._declared_assets)
         self._last_run: tuple[dict[str, Any], RunDetails] | None = None
 
     def _declare_assets(self) -> events.DeclaredAssets:
@@ -131,8 +154,15 @@ class DltRunOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_dlt_provider.assets.locations import RunDetails
-        from airflow_dlt_provider.runtime import pipeline_run
+        from airflow_dlt_provider.runtime import alerts, pipeline_run
 
+        log.info(  # the task's first line: which connection (its id, never its content)
+            "dlt pipeline %r, destination connection %r (destination %s), pool %r",
+            self.pipeline_name,
+            self.destination_conn_id,
+            destination_label(self.destination, self.destination_conn_id),
+            self.pool,
+        )
         request = pipeline_run.RunRequest(
             source=self._source_spec,
             pipeline_name=self.pipeline_name,
@@ -145,6 +175,7 @@ class DltRunOperator(BaseOperator):
             run_kwargs=self.run_kwargs,
             progress_period_seconds=self.progress_period_seconds,
             on_schema_change=self.on_schema_change,
+            expect_rows=self.expect_rows,
             holds_pipeline_pool=self._holds_pipeline_pool(),
             details=RunDetails(),
         )
@@ -152,6 +183,9 @@ class DltRunOperator(BaseOperator):
         self._last_run = (summary, request.details)
         if self._declared_assets is not None:
             self._emit_asset_events(context, summary, request.details)
+        if any(e["status"] != "ok" and e["action"] == "fail" for e in summary["row_expectations"].values()):
+            context["ti"].xcom_push(key="return_value", value=summary)  # the summary of what was loaded
+            alerts.raise_on_failed_expectations(summary)
         return summary
 
     def _holds_pipeline_pool(self) -> bool:
@@ -165,6 +199,15 @@ class DltRunOperator(BaseOperator):
             context["outlet_events"], summary, self._declared_assets, target, details.location
         )
         self.log.info("asset events for %d table(s): %s", len(summary.get("rows") or {}), ", ".join(uris))
+        unknown = sorted(t for t in self._declared_assets.tables if t not in details.schema_tables)
+        if unknown and details.schema_tables:
+            self.log.warning(
+                "declared asset(s) for table(s) %s, named after their resources, match no table of the "
+                "pipeline's schema (a resource with a table_name of its own?): Airflow records an event for "
+                "them all the same; the tables this run loaded reached Airflow through the alias %r",
+                ", ".join(unknown),
+                self._declared_assets.alias.name,
+            )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage output datasets, one per loaded table with its columns (needs the OpenLineage provider)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_dlt_provider import _compat
+from airflow_dlt_provider.authoring.arguments import schema_change_mode
 from airflow_dlt_provider.authoring.sources import SourceSpec, instantiate_source, select_resources
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import pool_name_for
@@ -45,7 +46,8 @@ class RunRequest:
     run_kwargs: Mapping[str, Any] = field(default_factory=dict)
     working_dir: Path | None = None
     progress_period_seconds: float = DEFAULT_PROGRESS_PERIOD_SECONDS
-    on_schema_change: str = "warn"  # see checks.py
+    on_schema_change: Any = "warn"  # "warn", "fail", "ignore" or an alert (see schema_guard.py, alerts.py)
+    expect_rows: Mapping[str, Any] = field(default_factory=dict)  # {table: arguments.RowExpectation}
     holds_pipeline_pool: bool = False  # the task runs in the pipeline's own one-slot pool
     details: Any = None  # an assets.RunDetails to fill (destination location, columns) for assets/lineage
 
@@ -332,7 +334,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
 
     working_dir = place.working_dir
 
-    from airflow_dlt_provider.runtime import intervals, reporting, resume, schema_guard
+    from airflow_dlt_provider.runtime import alerts, intervals, reporting, resume, schema_guard
 
     with dlt_logs_to_task_log():
         kwargs = {**dict(request.source_kwargs or {}), **source_credentials(request.source_conn_ids)}
@@ -374,7 +376,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
                     pipeline,
                     source,
                     request.run_kwargs,
-                    on_schema_change=request.on_schema_change,
+                    on_schema_change=schema_change_mode(request.on_schema_change),
                     baseline=baseline,
                 ),
                 owner=place.owner,
@@ -389,14 +391,42 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
         summary["columns"] = table_columns(pipeline, outcome.rows)
     log.info("dlt pipeline %r finished in %.1f s", pipeline.pipeline_name, elapsed)
     expected = schema_guard.expected_new_tables(baseline, pipeline, summary["schema_changes"]["new_tables"])
-    reporting.log_run(pipeline, load_info, summary, request.on_schema_change, expected)
+    mode = schema_change_mode(request.on_schema_change)
+    reporting.log_run(pipeline, load_info, summary, mode, expected)
+    changes, _ = reporting.split_schema_changes(summary["schema_changes"], expected)
+    summary["row_expectations"] = _row_expectations(request, pipeline, source, summary["rows"])
+    alerts.log_row_expectations(request.pipeline_name, summary["row_expectations"])
     if request.details is not None:
         request.details.fill(pipeline, summary["rows"])
     loaded = list(pipeline.list_completed_load_packages())
     if pipeline.is_active:  # a later run in this process (dag.test, a test session) must not inherit it
         pipeline.deactivate()
     _clean_up(place, request, context, loaded)
+    handlers = alerts.handlers_for(
+        request.on_schema_change, changes, request.expect_rows, summary["row_expectations"]
+    )
+    alerts.send_alerts(handlers, summary, changes, context)
     return summary
+
+
+def _row_expectations(
+    request: RunRequest, pipeline: Any, source: Any, rows: Mapping[str, int]
+) -> dict[str, dict[str, Any]]:
+    """The summary's ``row_expectations`` for the expected tables this task loads (see alerts.py)."""
+    from airflow_dlt_provider.runtime import alerts, schema_guard
+
+    if not request.expect_rows:
+        return {}
+    schema_tables = schema_guard.tables_of_schema(pipeline, source.schema.name)
+    owners = {table: schema_guard.resource_of(schema_tables, table) for table in schema_tables}
+    tables = alerts.tables_of_task(
+        request.expect_rows,
+        rows,
+        owners,
+        set(source.selected_resources.keys()),
+        all_resources=request.resources is None,
+    )
+    return alerts.check_rows(request.expect_rows, rows, tables)
 
 
 def _finish_pending(pipeline: Any, run_kwargs: Mapping[str, Any]) -> Any:

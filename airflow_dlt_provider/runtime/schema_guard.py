@@ -109,12 +109,12 @@ def read_baseline(
     pipeline: Any, schema_name: str, resources: Iterable[str], sync_error: BaseException | None = None
 ) -> Baseline:
     tables = typed_columns(pipeline, schema_name)
-    schema_tables = _schema_tables(pipeline, schema_name)
+    schema_tables = tables_of_schema(pipeline, schema_name)
     owners = {resource_of(schema_tables, table) for table in tables}
     return Baseline(schema_name, tables, frozenset(owners & set(resources)), sync_error)
 
 
-def _schema_tables(pipeline: Any, schema_name: str) -> Mapping[str, Any]:
+def tables_of_schema(pipeline: Any, schema_name: str) -> Mapping[str, Any]:
     return pipeline.schemas[schema_name].tables if schema_name in pipeline.schema_names else {}
 
 
@@ -130,7 +130,7 @@ def expected_new_tables(baseline: Baseline, pipeline: Any, new_tables: Collectio
     """The tables of ``new_tables`` whose resource had no table before the run (none when unknown)."""
     if not baseline.known:
         return set()
-    schema_tables = _schema_tables(pipeline, baseline.schema_name)
+    schema_tables = tables_of_schema(pipeline, baseline.schema_name)
     return {
         table
         for table in new_tables

@@ -10,7 +10,7 @@ import pendulum
 import pytest
 from conftest import expected_sample_counts
 from github_sample_source import github_sample
-from helpers import asset_events, run_dag_file
+from helpers import asset_events, metadata_rows, run_dag_file
 
 from airflow_dlt_provider import DltRunOperator
 from airflow_dlt_provider._compat import AIRFLOW_V_3, Asset, AssetAlias
@@ -180,6 +180,13 @@ def test_source_object_declares_its_tables_and_the_alias():
 def test_factory_templated_dataset_and_emit_assets_false():
     with _dag():
         factory = DltRunOperator(task_id="a", source=github_sample, pipeline_name="gh", dataset_name="raw")
+        named = DltRunOperator(
+            task_id="n",
+            source="github_sample_source:github_sample",
+            pipeline_name="gh",
+            dataset_name="raw",
+            resources=["users", "issues"],
+        )
         templated = DltRunOperator(
             task_id="b", source=github_sample(), pipeline_name="gh", dataset_name="raw_{{ ds_nodash }}"
         )
@@ -190,6 +197,12 @@ def test_factory_templated_dataset_and_emit_assets_false():
         )
     # a factory is not called at parse time: its tables arrive through the alias
     assert [type(o) for o in factory.outlets] == [AssetAlias]
+    # ... unless resources are named: a resource loads the table of its name (dlt's default)
+    assert sorted(getattr(o, "uri", None) or o.name for o in named.outlets) == [
+        "dlt://duckdb.gh/raw/issues",
+        "dlt://duckdb.gh/raw/users",
+        "dlt:gh",
+    ]
     assert [type(o) for o in templated.outlets] == [AssetAlias]
     assert off.outlets == []
     assert kept.outlets == [user_outlet]
@@ -214,20 +227,27 @@ def test_every_loaded_table_gets_an_event_with_its_rows(dags_folder):
 
     duckdb_file = default_duckdb_path(pipeline).resolve()
     for table, rows in expected.items():
-        logical = f"dlt://duckdb.{pipeline}/raw/{table}"
-        location = f"duckdb:{duckdb_file}/raw/{table}"
-        for uri in (logical, location):
-            extra = events[uri]
-            assert extra["rows"] == rows, (uri, extra)
-            assert extra["load_id"] == load_id
-            assert extra["pipeline_name"] == pipeline
-            assert extra["dataset_name"] == "raw"
-            assert extra["table"] == table
-        assert events[logical]["location"] == location
-    # issues was a declared outlet; the child table came through the alias; nothing else
-    assert set(events) == {f"dlt://duckdb.{pipeline}/raw/{t}" for t in expected} | {
-        f"duckdb:{duckdb_file}/raw/{t}" for t in expected
-    }
+        extra = events[f"dlt://duckdb.{pipeline}/raw/{table}"]
+        assert extra["rows"] == rows, (table, extra)
+        assert extra["load_id"] == load_id
+        assert extra["pipeline_name"] == pipeline
+        assert extra["dataset_name"] == "raw"
+        assert extra["table"] == table
+        assert extra["location"] == f"duckdb:{duckdb_file}/raw/{table}"  # in the extra, not an asset
+    # one asset per table: issues was a declared outlet, the child table came through the alias
+    assert set(events) == {f"dlt://duckdb.{pipeline}/raw/{t}" for t in expected}
+    assert _producing_tasks(f"dlt://duckdb.{pipeline}/raw/issues") == [(result.dag_id, "load")]
+
+
+def _producing_tasks(uri: str) -> list[tuple[str, str]]:
+    """What Airflow's asset page lists under "Producing Tasks": the outlet references of the asset."""
+    table, ref, column = ("asset", "task_outlet_asset_reference", "asset_id")
+    if not AIRFLOW_V_3:
+        table, ref, column = ("dataset", "task_outlet_dataset_reference", "dataset_id")
+    return metadata_rows(
+        f"SELECT r.dag_id, r.task_id FROM {ref} r JOIN {table} a ON a.id = r.{column} WHERE a.uri = :uri",
+        uri=uri,
+    )
 
 
 def test_emit_assets_false_records_no_event(dags_folder):

@@ -58,4 +58,6 @@ def test_consumer_dag_runs_on_the_asset_of_the_dlt_dag(airflow_cluster: AirflowC
         extra = events[f"{logical}/{table}"]
         assert extra["rows"] == expected[table]
         assert extra["pipeline_name"] == PIPELINE and extra["dataset_name"] == "github_raw"
-        assert events[extra["location"]]["rows"] == expected[table]
+        assert (
+            extra["location"].startswith("duckdb:/") and extra["location"] not in events
+        )  # one asset per table

@@ -43,10 +43,14 @@ def test_providers_manager_registers_the_dlt_type_with_its_form():
     behaviour = manager.field_behaviours["dlt"]
     assert behaviour["relabeling"] == {"schema": "Database", "login": "Username"}
     widgets = manager.connection_form_widgets
-    assert {"extra__dlt__destination", "extra__dlt__credentials", "extra__dlt__destination_config"} <= set(
-        widgets
-    )
-    assert widgets["extra__dlt__credentials"].is_sensitive
+    assert {
+        "extra__dlt__destination",
+        "extra__dlt__credentials",
+        "extra__dlt__secret_credentials",
+        "extra__dlt__destination_config",
+    } <= set(widgets)
+    assert widgets["extra__dlt__secret_credentials"].is_sensitive
+    assert not widgets["extra__dlt__credentials"].is_sensitive
 
 
 def test_hook_methods_for_older_airflow():
@@ -87,3 +91,40 @@ def test_test_connection_reaches_postgres_and_never_shows_the_password(postgres_
     assert not ok and "authentication failed" in message
     assert wrong_password not in message and password not in message
     assert "Wrong-pw" not in message
+
+
+def test_the_form_offers_dlts_destinations_a_multiline_json_and_masks_only_secrets():
+    import dlt.destinations
+
+    assert set(form.DESTINATIONS) == set(dlt.destinations.__all__) - {"destination"}
+    fields = form.CONN_FIELDS
+    assert fields["destination"]["schema"]["enum"] == list(form.DESTINATIONS)
+    assert fields["credentials"]["schema"]["format"] == "multiline"  # readable, not one masked line
+    assert fields["destination_config"]["schema"]["format"] == "multiline"
+    assert fields["secret_credentials"]["schema"]["format"] == "password"
+    assert {spec["schema"]["section"] for spec in fields.values()} == {form.SECTION}
+
+
+def test_secret_credentials_are_merged_and_masked(make_conn, tmp_path):
+    from airflow_dlt_provider import _compat
+    from airflow_dlt_provider.connections import map_connection
+
+    secret = "Form-secret-7731"
+    conn_id = make_conn(
+        "dlt",
+        extra={
+            "destination": "postgres",
+            "credentials": '{"host": "db.example", "username": "loader", "database": "dwh"}',
+            "secret_credentials": json.dumps({"password": secret}),
+            "destination_config": '{"create_indexes": false}',
+        },
+    )
+    mapped = map_connection(conn_id)
+    assert mapped.kwargs["credentials"] == {
+        "host": "db.example",
+        "username": "loader",
+        "database": "dwh",
+        "password": secret,
+    }
+    assert mapped.kwargs["create_indexes"] is False
+    assert secret not in str(_compat.redact(f"connection failed for {secret}"))

@@ -1,0 +1,191 @@
+"""Alerts: on_schema_change with a callable or an Airflow notifier, and row expectations per table."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+
+import pytest
+from helpers import duckdb_counts, run_dag_file
+from observability_sources import RecordingNotifier, people
+
+from airflow_dlt_provider.authoring.arguments import RowExpectation, check_expect_rows, check_on_schema_change
+from airflow_dlt_provider.authoring.sources import resolve_source_spec
+from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.runtime import pipeline_run
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# ---------------------------------------------------------------- parse time
+
+
+def test_expect_rows_forms_are_accepted_with_their_action():
+    notifier = RecordingNotifier("/dev/null")
+    checked = check_expect_rows(
+        {"orders": (1, None), "refunds": [None, 100, "fail"], "users": (0, 5, notifier)}, "warn"
+    )
+    assert checked == {
+        "orders": RowExpectation(1, None, "warn"),
+        "refunds": RowExpectation(None, 100, "fail"),
+        "users": RowExpectation(0, 5, notifier),
+    }
+    assert check_expect_rows(None, "fail") == {}
+
+
+@pytest.mark.parametrize(
+    ("expect_rows", "action", "message"),
+    [
+        ({"orders": 1}, "warn", r"expect_rows\['orders'\]=1 is not accepted"),
+        ({"orders": (5, 1)}, "warn", "min 5 is greater than max 1"),
+        ({"orders": (-1, None)}, "warn", "min=-1 is not accepted"),
+        ({"orders": (1.5, None)}, "warn", "min=1.5 is not accepted"),
+        ({"orders": (None, None)}, "warn", "expects nothing"),
+        (
+            {"orders": (1, None, "stop")},
+            "warn",
+            r"expect_rows\['orders'\] action='stop' is not one of: warn, fail",
+        ),
+        ({"orders": (1, None)}, "error", "expect_rows_action='error' is not one of: warn, fail"),
+        (["orders"], "warn", "is not a dict"),
+    ],
+)
+def test_bad_expect_rows_fail_at_parse_time_saying_what_is_accepted(expect_rows, action, message):
+    with pytest.raises(InvalidArgumentError, match=message) as excinfo:
+        check_expect_rows(expect_rows, action)
+    assert "Example: expect_rows=" in str(excinfo.value) or "a callable taking (alert, context)" in str(
+        excinfo.value
+    )
+
+
+def test_on_schema_change_accepts_a_callable_or_a_notifier_but_not_a_class():
+    notifier = RecordingNotifier("/dev/null")
+    assert check_on_schema_change(notifier) is notifier
+    assert check_on_schema_change(print) is print
+    with pytest.raises(InvalidArgumentError, match="or an Airflow notifier"):
+        check_on_schema_change(RecordingNotifier)
+
+
+def test_the_group_checks_expect_rows_before_building_tasks():
+    from airflow_dlt_provider import DltTaskGroup
+
+    with pytest.raises(InvalidArgumentError, match="min 3 is greater than max 2"):
+        DltTaskGroup("g", source=people, pipeline_name="p", expect_rows={"users": (3, 2)})
+
+
+# ---------------------------------------------------------------- run time (real runs into DuckDB)
+
+
+def _run(tmp_path: Path, pipeline: str, **kwargs):
+    source_kwargs = kwargs.pop("source_kwargs", {})
+    request = pipeline_run.RunRequest(
+        source=resolve_source_spec(people),
+        pipeline_name=pipeline,
+        source_kwargs=source_kwargs,
+        dataset_name="raw",
+        working_dir=tmp_path / uuid.uuid4().hex[:6],
+        **kwargs,
+    )
+    return pipeline_run.run(request)
+
+
+def test_a_callable_gets_the_schema_change_and_unmet_expectations_warn(tmp_path, caplog):
+    pipeline = _unique("alert")
+    calls: list[tuple[dict, object]] = []
+    first = _run(tmp_path, pipeline, on_schema_change=lambda alert, context: calls.append((alert, context)))
+    assert calls == []  # the first tables of a resource are no schema change
+    assert first["row_expectations"] == {}
+
+    caplog.set_level(logging.INFO, logger="airflow_dlt_provider")
+    summary = _run(
+        tmp_path,
+        pipeline,
+        source_kwargs={"extra_column": "nickname"},
+        on_schema_change=lambda alert, context: calls.append((alert, context)),
+        expect_rows=check_expect_rows({"users": (10, None), "nobody": (None, 5)}),
+    )
+    [(alert, context)] = calls
+    assert context is None  # no task context outside Airflow
+    assert alert["reasons"] == ["schema_change"]  # the expectation's action is "warn": no alert for it
+    assert alert["schema_changes"] == {"new_tables": [], "new_columns": {"users": ["nickname"]}}
+    assert "new column(s) nickname in users" in alert["message"]
+    # "nobody" is no table of this task's resources... but the task runs every resource: it answers for it
+    assert summary["row_expectations"] == {
+        "nobody": {"rows": 0, "min": None, "max": 5, "status": "ok", "action": "warn"},
+        "users": {"rows": 3, "min": 10, "max": None, "status": "below", "action": "warn"},
+    }
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert (
+        f"row expectation not met (action warn): pipeline {pipeline!r} table 'users' loaded 3 row(s) in "
+        "this run, expected at least 10" in warnings
+    )
+
+
+def test_a_notifier_gets_schema_change_and_rows_once_in_a_real_dag_run(dags_folder, tmp_path):
+    pipeline = _unique("notify")
+    out = tmp_path / "alerts.jsonl"
+    body = (
+        "alert = RecordingNotifier({out!r}, text='dlt: {{{{ dlt_alert.message }}}}')\n"
+        "DltRunOperator(task_id='load', source=people, pipeline_name={pipeline!r}, dataset_name='raw', "
+        "source_kwargs={kwargs!r}, on_schema_change=alert, expect_rows={{'users': (None, 3)}}, "
+        "expect_rows_action=alert, retries=0)"
+    )
+    imports = "from observability_sources import people, RecordingNotifier"
+    first = run_dag_file(
+        dags_folder, _unique("dag"), body.format(out=str(out), pipeline=pipeline, kwargs={}), imports
+    )
+    assert first.state == "success" and _records(out) == []
+
+    second = run_dag_file(
+        dags_folder,
+        _unique("dag"),
+        body.format(out=str(out), pipeline=pipeline, kwargs={"rows": 4, "extra_column": "nickname"}),
+        imports,
+    )
+    assert second.state == "success", second.task_states  # "warn": loaded, alerted
+    [record] = _records(out)  # one call for both reasons
+    alert = record["alert"]
+    assert record["task_id"] == "load" and alert["task_id"] == "load" and alert["dag_id"] == second.dag_id
+    assert alert["reasons"] == ["schema_change", "row_expectations"]
+    assert alert["schema_changes"]["new_columns"] == {"users": ["nickname"]}
+    assert alert["row_expectations"] == {
+        "users": {"rows": 4, "min": None, "max": 3, "status": "above", "action": "warn"}
+    }
+    assert record["text"] == "dlt: " + alert["message"]  # the notifier's template was rendered
+    assert "table 'users' loaded 4 row(s) in this run, expected at most 3" in record["text"]
+    assert second.xcom("load")["row_expectations"] == alert["row_expectations"]
+    assert duckdb_counts(pipeline, "raw") == {"users": 4}
+
+
+def test_fail_fails_only_the_task_of_the_table_and_keeps_its_rows(dags_folder):
+    pipeline = _unique("shop")
+    body = (
+        f"DltTaskGroup('shop', source=shop, pipeline_name={pipeline!r}, dataset_name='raw', "
+        "expect_rows={'orders': (None, 2), 'customers': (1, None)}, expect_rows_action='fail', "
+        "operator_kwargs={'retries': 2})"
+    )
+    imports = "from airflow_dlt_provider import DltTaskGroup\nfrom observability_sources import shop"
+    result = run_dag_file(dags_folder, _unique("dag"), body, imports)
+    assert result.task_states == {
+        "shop.customers": "success",
+        "shop.products": "success",
+        "shop.orders": "failed",  # no retry: it would load the rows again
+    }
+    # the rows of the failed task are loaded and stay loaded
+    assert duckdb_counts(pipeline, "raw")["orders"] == 3
+    assert result.xcom("shop.orders")["row_expectations"] == {
+        "orders": {"rows": 3, "min": None, "max": 2, "status": "above", "action": "fail"}
+    }
+    # each task answers for the tables of its own resources only
+    assert result.xcom("shop.customers")["row_expectations"] == {
+        "customers": {"rows": 3, "min": 1, "max": None, "status": "ok", "action": "fail"}
+    }
+    assert result.xcom("shop.products")["row_expectations"] == {}
