@@ -209,7 +209,7 @@ def object_storage_path(url: str, conn_id: str | None = None) -> Any:
 
 def get_connection(conn_id: str) -> Any:
     """Look up an Airflow connection (environment, secrets backends, metadata DB)."""
-    return BaseHook.get_connection(conn_id)
+    return __getattr__("BaseHook").get_connection(conn_id)
 
 
 def secrets_backends() -> list[Any]:

@@ -6,7 +6,7 @@ installed dlt, so a dlt release that adds a value fails that test by name). Valu
 (callables, dlt objects, templated strings) are left to dlt.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: see plan.py (RowExpectation is defined on every DAG parse).
 
 from collections.abc import Mapping
 from typing import Any, NamedTuple

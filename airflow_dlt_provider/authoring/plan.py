@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from airflow_dlt_provider import _dlt_internals
 from airflow_dlt_provider.authoring.names import HASH_LENGTH, derived_pipeline_name, short_hash
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, resolve_pool
@@ -141,7 +140,7 @@ def components_from_resources(resources: Iterable[Any]) -> list[Component]:
         forest.add(name)
         if seen:
             continue  # already reached as the parent of a resource walked earlier; its chain is joined
-        _join_chain(forest, name, _dlt_internals.parent_pipe_names(resource))  # lazy: stops at a seen pipe
+        _join_chain(forest, name, parent_pipe_names(resource))  # lazy: stops at a seen pipe
     return _group_in_order(selected, forest)
 
 
@@ -182,7 +181,7 @@ class SourceGraph(NamedTuple):
         for resource in source.resources.selected.values():
             name = str(resource.name)
             selected.append(name)
-            for parent_name in _dlt_internals.parent_pipe_names(resource):  # lazy: stops at a known pipe
+            for parent_name in parent_pipe_names(resource):  # lazy: stops at a known pipe
                 if name in parents:
                     break
                 parents[name] = parent_name
@@ -447,3 +446,11 @@ def resource_items_valid(resources: Any) -> bool:
         else:
             return False
     return True
+
+
+def parent_pipe_names(resource: Any) -> Iterator[str]:
+    """``_dlt_internals.parent_pipe_names``, imported on first use: only live sources have parents to walk, and
+    a parse of an import-string group never needs the module."""
+    from airflow_dlt_provider import _dlt_internals
+
+    return _dlt_internals.parent_pipe_names(resource)

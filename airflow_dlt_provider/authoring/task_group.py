@@ -14,13 +14,6 @@ from airflow_dlt_provider.authoring.arguments import (
     check_refresh_for_group,
     check_run_kwargs,
 )
-from airflow_dlt_provider.authoring.mapped import (
-    build_mapped_tasks,
-    check_mapped,
-    check_max_parallel,
-    check_no_parse_cache,
-    mapped_plan,
-)
 from airflow_dlt_provider.authoring.names import check_pipeline_name
 from airflow_dlt_provider.authoring.plan import (
     Plan,
@@ -171,6 +164,8 @@ class DltTaskGroup(TaskGroup):
         task_kwargs = _check_operator_kwargs(operator_kwargs, pool)
         spec = resolve_source_spec(source)
         if decompose == "mapped":  # components are found at run time: nothing is called here
+            from airflow_dlt_provider.authoring.mapped import check_no_parse_cache
+
             check_no_parse_cache(parse_cache)
             run_arguments = {
                 "source": source,
@@ -195,7 +190,10 @@ class DltTaskGroup(TaskGroup):
                 run_arguments=run_arguments,
             )
             return
-        check_max_parallel(max_parallel, decompose)
+        if max_parallel is not None:  # refused: authoring/mapped.py is imported for mapped groups only
+            from airflow_dlt_provider.authoring.mapped import check_max_parallel
+
+            check_max_parallel(max_parallel, decompose)
         cache = _cache_location(check_parse_cache(parse_cache), group_id, task_group_kwargs)
         graph = _source_graph(spec, resource_items, decompose, source_kwargs, cache)
 
@@ -259,6 +257,13 @@ class DltTaskGroup(TaskGroup):
         run_arguments: dict[str, Any],
     ) -> None:
         """``decompose="mapped"``: ``discover`` and the mapped ``load`` (see ``authoring/mapped.py``)."""
+        from airflow_dlt_provider.authoring.mapped import (
+            build_mapped_tasks,
+            check_mapped,
+            check_max_parallel,
+            mapped_plan,
+        )
+
         parallel = check_max_parallel(max_parallel, "mapped")
         assert parallel is not None
         names = flatten_resource_names(resource_items) if resource_items is not None else None

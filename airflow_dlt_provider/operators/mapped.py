@@ -122,9 +122,12 @@ class DltMappedRunOperator(DltRunOperator):
 
     def _through_group_alias(self, declared: events.DeclaredAssets) -> events.DeclaredAssets:
         alias = AssetAlias(alias_name(self.group_pipeline_name))
-        kept = [outlet for outlet in self.outlets if outlet != declared.alias and outlet != alias]
+        # the mapped task declared only the group's alias at parse time (its tables were unknown then), and
+        # Airflow drops events on outlets the parsed task did not declare: every table goes through the alias
+        own = declared.outlets
+        kept = [outlet for outlet in self.outlets if outlet not in own and outlet != alias]
         self.outlets = [*kept, alias]
-        return declared._replace(alias=alias)
+        return declared._replace(alias=alias, tables={})
 
     def _holds_pipeline_pool(self) -> bool:
         return True
