@@ -169,6 +169,7 @@ def test_task_logs_of_a_real_scheduler_never_show_the_password(
         imports=_imports(),
         dag_id=dag_id,
         schedule="None",
+        dag_args="",
         body=textwrap.indent(textwrap.dedent(_group_and_canary(pipeline, conn_id)), "    "),
     )
     airflow_cluster.add_dag_file(code, name=dag_id)
