@@ -128,6 +128,8 @@ def _duckdb_destinations(dag: Any) -> Iterator[list[str]]:
 def _is_mapped_dlt_task(task: Any) -> bool:
     from airflow_dlt_provider.operators.run import DltRunOperator
 
+    if isinstance(task, DltRunOperator) or not hasattr(task, "partial_kwargs"):  # a plain task: no map
+        return False
     operator_class = getattr(task, "operator_class", None)
     return isinstance(operator_class, type) and issubclass(operator_class, DltRunOperator)
 
