@@ -163,21 +163,24 @@ class DltTaskGroup(TaskGroup):
         resource_items = _normalise_resources(resources)
         task_kwargs = _check_operator_kwargs(operator_kwargs, pool)
         spec = resolve_source_spec(source)
+        # the DltRunOperator arguments every task of the group shares, whatever the mode
+        run_arguments = {
+            "source": source,
+            "source_kwargs": source_kwargs,
+            "destination": destination,
+            "destination_conn_id": destination_conn_id,
+            "dataset_name": dataset_name,
+            "source_conn_ids": source_conn_ids,
+            "run_kwargs": run_kwargs,
+            "emit_assets": emit_assets,
+            "on_schema_change": on_schema_change,
+            "expect_rows": expect_rows,
+            "expect_rows_action": expect_rows_action,
+        }
         if decompose == "mapped":  # components are found at run time: nothing is called here
             from airflow_dlt_provider.authoring.mapped import check_no_parse_cache
 
             check_no_parse_cache(parse_cache)
-            run_arguments = {
-                "source": source,
-                "source_kwargs": source_kwargs,
-                "destination": destination,
-                "destination_conn_id": destination_conn_id,
-                "dataset_name": dataset_name,
-                "source_conn_ids": source_conn_ids,
-                "run_kwargs": run_kwargs,
-                "emit_assets": emit_assets,
-                "on_schema_change": on_schema_change,
-            }
             self._init_mapped(
                 group_id,
                 pipeline_name,
@@ -217,22 +220,12 @@ class DltTaskGroup(TaskGroup):
         for planned in self.plan.tasks:
             task = DltRunOperator(
                 task_id=planned.task_id,
-                source=source,
                 pipeline_name=planned.pipeline_name,
-                source_kwargs=source_kwargs,
                 resources=list(planned.resources) if planned.resources is not None else None,
-                destination=destination,
-                destination_conn_id=destination_conn_id,
-                dataset_name=dataset_name,
-                source_conn_ids=source_conn_ids,
-                run_kwargs=run_kwargs,
-                emit_assets=emit_assets,
-                on_schema_change=on_schema_change,
-                expect_rows=expect_rows,
-                expect_rows_action=expect_rows_action,
                 pool=planned.pool,
                 task_group=self,
                 dag=self.dag,
+                **run_arguments,
                 **task_kwargs,
             )
             tasks[planned.task_id] = task

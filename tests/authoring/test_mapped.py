@@ -179,7 +179,8 @@ def test_mapped_loads_what_serialize_loads(dags_folder, make_conn, tmp_path):
     kwargs = dict(source=shop, destination_conn_id={conn_id!r}, source_kwargs={{"rows": "{{{{ 1 + 2 }}}}"}})
     DltTaskGroup("serialize", pipeline_name="serialize_{suffix}", dataset_name="serialize", decompose="serialize",
                  resources=["customers", ["orders", "order_events"], "products"], **kwargs)
-    DltTaskGroup("mapped", pipeline_name="mapped_{suffix}", dataset_name="mapped", decompose="mapped", **kwargs)
+    DltTaskGroup("mapped", pipeline_name="mapped_{suffix}", dataset_name="mapped", decompose="mapped",
+                 expect_rows={{"products": (100, None)}}, **kwargs)
     """
     mapped_sources.CALLS.clear()
     result = run_dag_file(
@@ -214,6 +215,11 @@ def test_mapped_loads_what_serialize_loads(dags_folder, make_conn, tmp_path):
         2: {"products": 6},
     }
     assert {s["pipeline_name"] for s in summaries.values()} == {c["pipeline_name"] for c in discovered}
+    # the group's expect_rows reaches every map index; each checks the tables of its own component
+    assert [summaries[i]["row_expectations"] for i in (0, 1)] == [{}, {}]
+    assert summaries[2]["row_expectations"] == {
+        "products": {"rows": 6, "min": 100, "max": None, "status": "below", "action": "warn"}
+    }
     names = metadata_rows(
         "SELECT map_index, rendered_map_index FROM task_instance WHERE dag_id = :dag_id AND task_id = 'mapped.load'",
         dag_id=dag_id,
