@@ -111,17 +111,22 @@ def check_refresh_for_group(run_kwargs: Mapping[str, Any], task_count: int, deco
 ON_SCHEMA_CHANGE_VALUES = ("warn", "fail", "ignore")
 
 
-def check_on_schema_change(value: Any) -> Any:
-    """``value`` if it is one of :data:`ON_SCHEMA_CHANGE_VALUES` or an alert (a callable or an Airflow
-    notifier: a ``BaseNotifier`` instance is callable), else raise."""
-    if isinstance(value, str) and value in ON_SCHEMA_CHANGE_VALUES:
+def _word_or_alert(value: Any, words: tuple[str, ...], where: str) -> Any:
+    """``value`` if it is one of ``words`` or an alert (a callable or an Airflow notifier: a ``BaseNotifier``
+    instance is callable), else raise naming ``where`` and what is accepted."""
+    if isinstance(value, str) and value in words:
         return value
     if callable(value) and not isinstance(value, (str, type)):
         return value
     raise InvalidArgumentError(
-        f"on_schema_change={value!r} is not one of: {', '.join(ON_SCHEMA_CHANGE_VALUES)}, "
-        "a callable taking (alert, context), or an Airflow notifier (a BaseNotifier instance)"
+        f"{where}={value!r} is not one of: {', '.join(words)}, a callable taking (alert, context), "
+        "or an Airflow notifier (a BaseNotifier instance)"
     )
+
+
+def check_on_schema_change(value: Any) -> Any:
+    """``value`` if it is one of :data:`ON_SCHEMA_CHANGE_VALUES` or an alert, else raise."""
+    return _word_or_alert(value, ON_SCHEMA_CHANGE_VALUES, "on_schema_change")
 
 
 def schema_change_mode(on_schema_change: Any) -> str:
@@ -147,14 +152,7 @@ _EXPECT_ROWS_FORMS = (
 
 
 def check_expect_rows_action(action: Any, where: str = "expect_rows_action") -> Any:
-    if isinstance(action, str) and action in EXPECT_ROWS_ACTIONS:
-        return action
-    if callable(action) and not isinstance(action, (str, type)):
-        return action
-    raise InvalidArgumentError(
-        f"{where}={action!r} is not one of: {', '.join(EXPECT_ROWS_ACTIONS)}, a callable taking (alert, "
-        "context), or an Airflow notifier (a BaseNotifier instance)"
-    )
+    return _word_or_alert(action, EXPECT_ROWS_ACTIONS, where)
 
 
 def _bound(table: str, name: str, value: Any) -> int | None:
