@@ -19,7 +19,6 @@ interleaved; reports trigger -> seen finished and the run's start -> end.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_e2e import SOURCE as E2E_SOURCE  # noqa: E402
-from bench_parse import _compile_bytecode, _parse_in_fresh_process  # noqa: E402
+from bench_parse import _parse_in_fresh_process, parse_env, warm_up_parses  # noqa: E402
 
 WIDE_SOURCE = """\
 import dlt
@@ -65,20 +64,7 @@ with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz=
 """
 
 
-def _parse_env(home: Path, dags: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "PYTHONPATH": os.pathsep.join([str(dags), os.environ.get("PYTHONPATH", "")]),
-        "RUNTIME__DLT_TELEMETRY": "false",
-    }
-
-
 def parse_part(sizes: list[int], repeats: int) -> None:
-    _compile_bytecode()
     home = Path(tempfile.mkdtemp(prefix="bench-mapped-"))
     dags = home / "dags"
     (dags / "warm_up").mkdir(parents=True)
@@ -87,7 +73,7 @@ def parse_part(sizes: list[int], repeats: int) -> None:
         'with DAG("warm_up", schedule=None, start_date=pendulum.datetime(2026, 1, 1)):\n    pass\n'
     )
     (dags / "bench_mapped_source.py").write_text(WIDE_SOURCE)
-    env = _parse_env(home, dags)
+    env = parse_env(home, dags)
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, check=True
     )
@@ -98,8 +84,7 @@ def parse_part(sizes: list[int], repeats: int) -> None:
             path = dags / f"{dag_id}.py"
             path.write_text(PARSE_DAG.format(dag_id=dag_id, n=n, decompose=decompose, extra=extra))
             files[(decompose, n)] = path
-            if decompose == "serialize":
-                _parse_in_fresh_process(path, env)  # fills the parse cache
+    warm_up_parses(files.values(), env)  # bytecode, and serialize's parse cache
     samples: dict[tuple[str, int], list[dict]] = {key: [] for key in files}
     for _ in range(repeats):
         for key, path in files.items():  # interleaved: load changes hit every case alike

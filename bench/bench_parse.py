@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,12 +159,9 @@ def _parse_in_fresh_process(path: Path, env: dict[str, str]) -> dict:
     return dict(json.loads(lines[-1]))
 
 
-def process_mode(repeats: int, cases: list[str]) -> list[dict]:
-    home = Path(tempfile.mkdtemp(prefix="bench-parse-"))
-    dags = home / "dags"
-    dags.mkdir()
-    files = {case: path for case, path in _write_case_files(dags).items() if case in cases or case == "plain"}
-    env = {
+def parse_env(home: Path, dags: Path) -> dict[str, str]:
+    """The environment of a throwaway Airflow home (SQLite) whose DAGs folder is on the Python path."""
+    return {
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
@@ -172,14 +170,26 @@ def process_mode(repeats: int, cases: list[str]) -> list[dict]:
         "PYTHONPATH": os.pathsep.join([str(dags), os.environ.get("PYTHONPATH", "")]),
         "RUNTIME__DLT_TELEMETRY": "false",
     }
+
+
+def warm_up_parses(paths: Iterable[Path], env: dict[str, str]) -> None:
+    """One untimed parse of each file with bytecode writing on: it fills parse caches and writes the ``.pyc``
+    files a wheel install would have (an editable install, uv and ``PYTHONDONTWRITEBYTECODE`` leave sources to
+    be compiled on every fresh parse, a cost a deployment does not pay)."""
+    for path in paths:
+        _parse_in_fresh_process(path, {**env, "PYTHONDONTWRITEBYTECODE": ""})
+
+
+def process_mode(repeats: int, cases: list[str]) -> list[dict]:
+    home = Path(tempfile.mkdtemp(prefix="bench-parse-"))
+    dags = home / "dags"
+    dags.mkdir()
+    files = {case: path for case, path in _write_case_files(dags).items() if case in cases or case == "plain"}
+    env = parse_env(home, dags)
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, check=True
     )
-    # One untimed parse of each case first, with bytecode writing on: it warms the parse cache and writes the
-    # ``.pyc`` files a wheel install would have (an editable install, uv and ``PYTHONDONTWRITEBYTECODE`` leave
-    # sources to be compiled on every fresh parse, a cost a deployment does not pay).
-    for path in files.values():
-        _parse_in_fresh_process(path, {**env, "PYTHONDONTWRITEBYTECODE": ""})
+    warm_up_parses(files.values(), env)
     samples: dict[str, list[dict]] = {case: [] for case in files}
     for _ in range(repeats):
         for case, path in files.items():  # interleaved, so load changes hit every case alike
