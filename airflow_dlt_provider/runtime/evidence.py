@@ -6,12 +6,20 @@ Two questions, each answered from what dlt writes at the destination (``docs/con
   destinations) or the file ``_dlt_loads/<schema>__L.jsonl`` (filesystem) only in ``complete_load``, after
   every job of the package and every followup job committed. Present: yes. Absent: no. A function
   destination (``@dlt.destination``) keeps no such record: unknown (``None``).
-- **Did job ``J`` of package ``L`` commit?** Every row dlt loads carries ``_dlt_load_id = L``; a SQL job runs
-  in one transaction (``INSERT ... SELECT`` on DuckDB, ``BEGIN ... COMMIT`` for insert-values on
-  PostgreSQL), so its rows are all there or none is. ``_dlt_id`` of the job file's first row together with
-  ``_dlt_load_id = L`` in the table (or staging table) the job writes to answers it: a row of an earlier
-  load never matches, even where ``_dlt_id`` is a hash of the key (``upsert``) or of the row (``scd2``),
-  because its ``_dlt_load_id`` differs. When the file has no ``_dlt_id`` or the lookup fails: unknown.
+- **Did job ``J`` of package ``L`` commit?** A SQL job runs in one transaction (``INSERT ... SELECT`` on
+  DuckDB, ``BEGIN ... COMMIT`` for insert-values on PostgreSQL), so its rows are all there or none is; the
+  row with the ``_dlt_id`` of the job file's first row answers it, in the table (or staging table) the job
+  writes to, where that row can only come from ``L``:
+  - a root table carries ``_dlt_load_id``: the lookup asks for ``_dlt_load_id = L`` too, so a row of an
+    earlier load never matches, even where ``_dlt_id`` is a hash of the key (``upsert``) or of the row
+    (``scd2``);
+  - a nested table has no ``_dlt_load_id``; its ``_dlt_id`` is derived from its parent's, which is random
+    for ``append``, ``replace`` and ``delete-insert``, so it belongs to ``L`` alone;
+  - tables loaded through the staging dataset (merge, ``replace`` through staging) and ``replace`` tables
+    are emptied when dlt initialises the package (once per package): the caller consults this only when
+    that initialisation has happened for ``L`` (``_dlt_internals.schema_update_applied``), so every row
+    there is ``L``'s -- for ``upsert``/``scd2`` nested tables too.
+  When the file has no ``_dlt_id`` or the lookup fails: unknown.
 """
 
 from __future__ import annotations
@@ -104,15 +112,16 @@ def job_committed(
         row_id = None
     if row_id is None:
         return None
+    columns = (client.schema.tables.get(table_name) or {}).get("columns") or {}
+    where = f"{sql_client.escape_column_name(id_column)} = %s"
+    args: list[Any] = [row_id]
+    if load_column in columns:
+        where += f" AND {sql_client.escape_column_name(load_column)} = %s"
+        args.append(load_id)
     try:
         with _dlt_internals.staging_dataset_for(client, table_name):
             table = sql_client.make_qualified_table_name(table_name)
-            found = sql_client.execute_sql(
-                f"SELECT 1 FROM {table} WHERE {sql_client.escape_column_name(id_column)} = %s "
-                f"AND {sql_client.escape_column_name(load_column)} = %s",
-                row_id,
-                load_id,
-            )
+            found = sql_client.execute_sql(f"SELECT 1 FROM {table} WHERE {where}", *args)
     except Exception as error:
         if _is_missing_table(error):
             return False  # no table: nothing of this job can be there

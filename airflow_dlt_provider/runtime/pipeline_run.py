@@ -354,6 +354,8 @@ def _keep_in_store(place: _Place, pipeline_name: str) -> None:
             _compat.redact(str(error)),
             place.working_dir,
         )
+        return
+    workdir.remove(place.working_dir)  # the store holds it now: no stale copy left on this worker
 
 
 def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | None) -> dict[str, Any]:

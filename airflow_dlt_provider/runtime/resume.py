@@ -233,7 +233,8 @@ def _log_found(pipeline: Any, mine: list[str], others: list[str], records: Mappi
     if others:
         owners = sorted({ledger.owner_of(records, load_id) or "an unrecorded task" for load_id in others})
         log.warning(
-            "found %d pending load package(s) of pipeline %r left by %s: loading them first (load ids: %s; "
+            "found %d pending load package(s) of pipeline %r left by %s: loading them before this task extracts "
+            "(load ids: %s; "
             "their source is not called again)",
             len(others),
             pipeline.pipeline_name,
@@ -565,7 +566,7 @@ def packages_left_in(working_dir: Path, pipeline_name: str) -> list[str]:
 def describe_kept(working_dir: Path, pipeline_name: str, shared: bool = False) -> str:
     """What a failed attempt leaves in ``working_dir`` and what the next attempt will do with it."""
     if not (working_dir / pipeline_name).exists():
-        return f"nothing to load was kept in {working_dir}: the retry extracts again (state from the destination)"
+        return f"nothing was kept in {working_dir}: the retry extracts again (state from the destination)"
     try:
         import dlt
 
@@ -582,8 +583,7 @@ def describe_kept(working_dir: Path, pipeline_name: str, shared: bool = False) -
         return f"kept {working_dir}; no load package was pending, so the retry extracts again"
     text = (
         f"kept {working_dir} with {len(pending)} pending load package(s) ({', '.join(pending)}): the retry "
-        "loads them on the destination's evidence (jobs that committed are not loaded again) and does not "
-        "extract again"
+        "loads them and does not extract again (jobs the destination shows committed are not loaded again)"
     )
     if shared:
         text += (

@@ -99,7 +99,16 @@ class Scenario:
         return sorted(row["id"] for row in rows if row["table"] == "items")
 
     def store_entry(self) -> Path:
-        return self.store / path_part(self.pipeline)
+        """The store's entry of the pipeline for its one binding (destination and dataset)."""
+        root = self.store / path_part(self.pipeline)
+        entries = [p for p in root.iterdir() if p.is_dir() and p.name != package_store.DONE_FOLDER]
+        assert len(entries) == 1, entries
+        return entries[0]
+
+    def local_folder(self, worker: Path) -> Path:
+        """The pipeline's folder on a worker (one binding)."""
+        (folder,) = (worker / PIPELINES_FOLDER / path_part(self.pipeline)).iterdir()
+        return folder
 
     def archived_names(self) -> list[str]:
         with tarfile.open(self.store_entry() / package_store.ARCHIVE_NAME) as tar:
@@ -174,8 +183,11 @@ def test_next_run_finishes_the_pending_package_of_a_failed_run_first(scenario, t
     log = caplog.text
     assert f"left by {s.key(first)}: loading them before this task extracts" in log
     assert "package store: restored the pipeline folder" in log
-    # run 1 never reported its package: only the small ledger stays, so clearing run 1 reports it
-    assert sorted(s.archived_names()) == sorted([resume.OWNERS_FILE, resume.ROWS_FILE])
+    # nothing left to load: the entry is gone; run 1's done record (its package was loaded by run 2) stays,
+    # so a retry of run 1 reports it (confirmed at the destination) instead of extracting again
+    root = s.store / path_part(s.pipeline)
+    assert [p.name for p in root.iterdir()] == [package_store.DONE_FOLDER]
+    assert len(list((root / package_store.DONE_FOLDER).iterdir())) == 2
 
 
 @pytest.mark.parametrize("with_store", [True, False], ids=["store", "no_store"])
@@ -186,8 +198,8 @@ def test_two_workers_share_pending_packages_only_through_the_store(scenario, tmp
     worker_a, worker_b = tmp_path / "worker_a", tmp_path / "worker_b"
     s.on_worker(worker_a)
     _fail_run_1(s, caplog)
-    kept_on_a = worker_a / PIPELINES_FOLDER / s.pipeline
     if not with_store:  # the failure report names the folder that holds the package
+        kept_on_a = s.local_folder(worker_a)
         assert f"kept {kept_on_a} with 1 pending load package(s)" in caplog.text
     s.on_worker(worker_b)
 
@@ -237,7 +249,7 @@ def test_an_interrupted_upload_leaves_the_previous_complete_copy(scenario, tmp_p
     assert second.task_states == {"load": "success"}
     assert s.sink_ids() == FIRST + SECOND
     assert not partial.exists()  # the next complete upload removed the leftover
-    assert not list(s.store_entry().glob(f"*{package_store.TMP_SUFFIX}"))
+    assert not list(s.store.rglob(f"*{package_store.TMP_SUFFIX}"))
 
 
 def test_a_worker_killed_during_the_load_leaves_its_package_in_the_store(scenario, tmp_path, caplog):
@@ -246,9 +258,7 @@ def test_a_worker_killed_during_the_load_leaves_its_package_in_the_store(scenari
     s.on_worker(tmp_path / "worker_a")
     _fail_run_1(s, caplog)
     during_load = s.work / "store_during_load"
-    assert (
-        during_load / path_part(s.pipeline) / package_store.ARCHIVE_NAME
-    ).exists()  # copied before loading
+    assert list((during_load / path_part(s.pipeline)).glob(f"*/{package_store.ARCHIVE_NAME}"))  # copied before loading
     # a killed worker uploads nothing after the failure: the store holds what it held during the load
     shutil.rmtree(s.store)
     shutil.copytree(during_load, s.store)
@@ -270,28 +280,59 @@ def test_upload_replaces_the_previous_copy_atomically_and_download_restores_it(t
     (local / "p").mkdir(parents=True)
     (local / "p" / "state.json").write_text("1")
     (local / "p" / "trace.pickle").write_text("secret text")
-    store.upload("p", local)
+    store.upload("p", "bkey", local)
     (local / "p" / "state.json").write_text("2")
-    store.upload("p", local)
+    store.upload("p", "bkey", local)
 
     restored = tmp_path / "restored"
-    assert store.download("p", restored)
+    assert store.download("p", "bkey", restored, "p")
     assert (restored / "p" / "state.json").read_text() == "2"
     assert not (restored / "p" / "trace.pickle").exists()
     assert oct((restored / "p" / "state.json").stat().st_mode & 0o777) == oct(0o600)
-    assert [p.name for p in (tmp_path / "store" / "p").iterdir()] == [package_store.ARCHIVE_NAME]
-    store.remove("p")
-    assert not store.download("p", tmp_path / "again")
+    assert [p.name for p in (tmp_path / "store" / "p" / "bkey").iterdir()] == [package_store.ARCHIVE_NAME]
+    store.remove("p", "bkey")
+    assert not store.download("p", "bkey", tmp_path / "again", "p")
 
 
-def test_pipeline_names_stay_inside_the_store(tmp_path):
+def test_pipeline_names_and_binding_keys_stay_inside_the_store(tmp_path):
     store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
     local = tmp_path / "local"
     local.mkdir()
     (local / "f").write_text("x")
-    store.upload("..", local)
+    store.upload("..", "..", local)
     assert all(p.is_relative_to(tmp_path / "store") for p in (tmp_path / "store").rglob("*"))
-    assert (tmp_path / "store" / path_part("..") / package_store.ARCHIVE_NAME).exists()
+    assert (tmp_path / "store" / path_part("..") / path_part("..") / package_store.ARCHIVE_NAME).exists()
+
+
+def test_download_unpacks_only_the_pipeline_layout_as_regular_files(tmp_path):
+    """A forged archive: a pickle where dlt reads its trace, ``..`` and absolute names, links, other files."""
+    import io
+
+    archive = tmp_path / "store" / "p" / "bkey" / package_store.ARCHIVE_NAME
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w") as tar:
+
+        def add(name: str, data: bytes = b"x", kind: bytes = tarfile.REGTYPE, link: str = "") -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.size = kind, link, len(data) if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+        add("p/state.json", b"{}")
+        add("p/trace.pickle", b"cos\nsystem\n(S'id'\ntR.")
+        add("p/../../escaped", b"x")
+        add("/abs", b"x")
+        add("p/load/link", kind=tarfile.SYMTYPE, link="/etc/passwd")
+        add("p/schemas/hard", kind=tarfile.LNKTYPE, link="p/state.json")
+        add("run.sh", b"#!/bin/sh")
+        add("airflow_dlt_ledger.json", b"{}")
+    store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
+    local = tmp_path / "local"
+
+    assert store.download("p", "bkey", local, "p")
+
+    found = sorted(str(p.relative_to(local)) for p in local.rglob("*"))
+    assert found == ["airflow_dlt_ledger.json", "p", "p/state.json"]
+    assert not (tmp_path / "escaped").exists() and not list(tmp_path.rglob("abs"))
 
 
 def test_configured_store(monkeypatch):
