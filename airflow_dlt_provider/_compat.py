@@ -92,6 +92,7 @@ __all__ = [
     "register_dag_assets",
     "render_sqlalchemy_url",
     "secrets_backends",
+    "set_pool_slots",
     "variable_get",
     "variable_set",
 ]
@@ -428,6 +429,19 @@ def create_pool(name: str, slots: int, description: str) -> None:
         Pool.create_or_update_pool(
             name=name, slots=slots, description=description, include_deferred=False, session=session
         )
+
+
+def set_pool_slots(name: str, slots: int) -> None:
+    """Set the slots of the existing pool ``name`` (its description and other settings are kept).
+
+    INTERNAL ``airflow.models.pool.Pool`` (ORM) and ``create_session``: same reason as :func:`existing_pools`.
+    """
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(Pool).where(Pool.pool == name).values(slots=slots))
 
 
 # ---------------------------------------------------------------- a DAG run of dag.test() (pytest plugin)
