@@ -88,6 +88,7 @@ __all__ = [
     "get_current_context",
     "mask_secret",
     "object_storage_path",
+    "other_running_dag_runs",
     "redact",
     "register_dag_assets",
     "render_sqlalchemy_url",
@@ -442,6 +443,94 @@ def set_pool_slots(name: str, slots: int) -> None:
 
     with create_session() as session:
         session.execute(update(Pool).where(Pool.pool == name).values(slots=slots))
+
+
+# ---------------------------------------------------------------- other DAG runs (a mapped group's discover task)
+
+_FINISHED_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+
+
+def _state_text(state: Any) -> str | None:
+    return None if state is None else str(getattr(state, "value", state))
+
+
+def other_running_dag_runs(context: Any, task_ids: list[str]) -> list[dict[str, Any]]:
+    """The other *running* DAG runs of the running task's DAG in which one of ``task_ids`` is not finished.
+
+    Each: ``run_id``, ``run_type``, ``start_date`` and ``states`` (``{task_id or task_id_<map index>: state}``
+    of ``task_ids`` in that run). Backfill runs are DAG runs too.
+
+    Airflow 3 (a task talks to the API server, not the DB): ``RuntimeTaskInstance.get_dr_count`` and
+    ``get_task_states`` (public task-SDK methods), then INTERNAL ``airflow.sdk.execution_time.comms.GetDagRun``
+    through ``SUPERVISOR_COMMS`` for a candidate's state and start: no public call lists other DAG runs or
+    returns one with its start date. Airflow 2: the ``DagRun``/``TaskInstance`` ORM (tasks reach the DB).
+    """
+    ti = context["ti"]
+    dag_id, own_run_id = ti.dag_id, ti.run_id
+    if AIRFLOW_V_3:
+        if ti.get_dr_count(dag_id=dag_id, states=["running"]) <= 1:
+            return []
+        by_run = ti.get_task_states(dag_id=dag_id, task_ids=list(task_ids))
+        found = []
+        for run_id, states in sorted(by_run.items()):
+            texts = {key: _state_text(state) for key, state in states.items()}
+            if run_id == own_run_id or not any(text not in _FINISHED_TI_STATES for text in texts.values()):
+                continue
+            dag_run = _fetch_dag_run(dag_id, run_id)
+            if _state_text(dag_run.state) == "running":
+                found.append(
+                    {
+                        "run_id": run_id,
+                        "run_type": _state_text(dag_run.run_type),
+                        "start_date": dag_run.start_date,
+                        "states": texts,
+                    }
+                )
+            if len(found) >= 20:
+                break
+        return found
+    from airflow.models.dagrun import DagRun  # pragma: no cover - Airflow 2
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.execute(
+            select(DagRun.run_id, DagRun.run_type, DagRun.start_date).where(
+                DagRun.dag_id == dag_id, DagRun.state == "running", DagRun.run_id != own_run_id
+            )
+        ).all()
+        found = []
+        for run_id, run_type, start_date in runs[:200]:
+            rows = session.execute(
+                select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.run_id == run_id,
+                    TaskInstance.task_id.in_(list(task_ids)),
+                )
+            ).all()
+            texts = {
+                (task_id if map_index < 0 else f"{task_id}_{map_index}"): _state_text(state)
+                for task_id, map_index, state in rows
+            }
+            if any(text not in _FINISHED_TI_STATES for text in texts.values()):
+                found.append(
+                    {
+                        "run_id": run_id,
+                        "run_type": _state_text(run_type),
+                        "start_date": start_date,
+                        "states": texts,
+                    }
+                )
+    return found
+
+
+def _fetch_dag_run(dag_id: str, run_id: str) -> Any:
+    """A DAG run as the API server returns it to a task (Airflow 3; see :func:`other_running_dag_runs`)."""
+    from airflow.sdk.execution_time.comms import GetDagRun
+    from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
+
+    return SUPERVISOR_COMMS.send(GetDagRun(dag_id=dag_id, run_id=run_id))
 
 
 # ---------------------------------------------------------------- a DAG run of dag.test() (pytest plugin)
