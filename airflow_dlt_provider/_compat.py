@@ -615,20 +615,44 @@ def dlt_pipeline_link(pipeline_name: str, ti_key: Any) -> str:
 
 
 def readable_dag_ids_dependency() -> Any:
-    """A FastAPI dependency: the ids of the DAGs the caller may read, by Airflow's auth manager.
+    """A FastAPI dependency: the ids of the DAGs whose XComs the caller may read, by Airflow's auth manager.
 
-    No valid JWT (``Authorization: Bearer`` or the UI's ``_token`` cookie) -> 401/403, as on Airflow's own API.
+    Everything the ``/dlt`` plugin shows comes from XComs (the load summaries), so a DAG counts only if the
+    caller may read the DAG *and* its XComs (``DagAccessEntity.XCOM``), as Airflow's own XCom endpoints require
+    (``requires_access_dag("GET", DagAccessEntity.XCOM)``); a user who may see a DAG but not its XComs sees no
+    pipeline of it. No valid JWT (``Authorization: Bearer`` or the UI's ``_token`` cookie) -> 401/403, as on
+    Airflow's own API.
 
-    INTERNAL ``airflow.api_fastapi.core_api.security.get_user`` and ``airflow.api_fastapi.app.get_auth_manager``
-    (3.x): what Airflow's own routes depend on; no public API protects a plugin's FastAPI app.
+    INTERNAL ``airflow.api_fastapi.core_api.security.get_user``, ``airflow.api_fastapi.app.get_auth_manager``
+    and ``DagModel.get_dag_id_to_team_name_mapping`` (3.x, for multi-team deployments): what Airflow's own
+    routes depend on; no public API protects a plugin's FastAPI app.
     """
     from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
     from airflow.api_fastapi.core_api.security import get_user
     from fastapi import Depends
 
+    def team_names(dag_ids: set[str]) -> dict[str, Any]:
+        from airflow.models.dag import DagModel
+
+        mapping = getattr(DagModel, "get_dag_id_to_team_name_mapping", None)
+        return dict(mapping(list(dag_ids))) if mapping is not None and dag_ids else {}
+
     # a default-value dependency: an Annotated one would be resolved against this module's globals
     def readable_dag_ids(user: Any = Depends(get_user)) -> set[str]:  # noqa: B008
-        return set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+        manager = get_auth_manager()
+        dag_ids = set(manager.get_authorized_dag_ids(user=user, method="GET"))
+        teams = team_names(dag_ids)
+        return {
+            dag_id
+            for dag_id in dag_ids
+            if manager.is_authorized_dag(
+                method="GET",
+                access_entity=DagAccessEntity.XCOM,
+                details=DagDetails(id=dag_id, team_name=teams.get(dag_id)),
+                user=user,
+            )
+        }
 
     return readable_dag_ids
 
