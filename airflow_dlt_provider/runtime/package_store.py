@@ -85,6 +85,10 @@ class PackageStore:
         """The store's folder for one pipeline and binding (an ``ObjectStoragePath``)."""
         return self._root(pipeline_name) / path_part(binding_key)
 
+    def holder_entry(self, pipeline_name: str) -> Any:
+        """Where the lease of the pipeline's holder lives (``holder.py``), apart from every binding's entry."""
+        return self._root(pipeline_name) / ".holder"
+
     def where(self, pipeline_name: str, binding_key: str) -> str:
         return f"{display_url(self.url).rstrip('/')}/{path_part(pipeline_name)}/{path_part(binding_key)}"
 

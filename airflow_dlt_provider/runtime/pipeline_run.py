@@ -238,10 +238,32 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
         place = _place_for(request, context)
         # the store's upload comes after the failure report (it names the local folder), which keeps it private
         with (
+            _held(place, request.pipeline_name, context),
             _kept_in_store(place, request.pipeline_name),
             failures.classified(place.working_dir, request.pipeline_name, shared=place.shared),
         ):
             return _run_in(place, request, context)
+
+
+@contextlib.contextmanager
+def _held(place: _Place, pipeline_name: str, context: Mapping[str, Any] | None) -> Iterator[None]:
+    """One holder of the pipeline's folders at a time, whatever the pool's slots say (holder.py): a lock on
+    this worker and, with a package store, a lease in the store."""
+    if not place.shared or context is None:
+        yield
+        return
+    from airflow_dlt_provider.runtime.holder import hold_pipeline, holder_from_context, holder_settings
+
+    wait_seconds, lease_seconds = holder_settings()
+    store_entry = None if place.store is None else place.store.holder_entry(pipeline_name)
+    with hold_pipeline(
+        place.working_dir.parent,
+        holder=holder_from_context(context),
+        store_entry=store_entry,
+        wait_seconds=wait_seconds,
+        lease_seconds=lease_seconds,
+    ):
+        yield
 
 
 def _place_for(request: RunRequest, context: Mapping[str, Any] | None) -> _Place:
