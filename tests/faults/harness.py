@@ -169,30 +169,27 @@ def not_applicable() -> list[tuple[str, str, str]]:
 SAMPLE: frozenset[str] = frozenset(
     {
         "before_extract-duckdb-append-none",
-        "mid_extract-postgres-delete-insert-file",
+        "mid_extract-postgres-upsert-file",
         "after_extract-filesystem-append-none",
         "mid_normalize-duckdb-upsert-file",
         "after_normalize-postgres-scd2-none",
-        "before_load-duckdb-upsert-none",
-        "before_load-duckdb-scd2-none",
-        "before_load-postgres-upsert-file",
+        "before_load-duckdb-upsert-none",  # issue 22, scenario 1
+        "before_load-duckdb-scd2-none",  # scenario 1
         "before_load-function-append-none",
         "mid_load-duckdb-append-none",
-        "mid_load-postgres-insert-only-none",
-        "mid_load-filesystem-replace-file",
-        "mid_load-function-append-file",
-        "after_load-duckdb-delete-insert-file",
+        "mid_load-postgres-append-none",
+        "mid_load-filesystem-append-file",
+        "mid_load-function-append-file",  # scenario 7
+        "after_load-duckdb-delete-insert-file",  # scenario 6
         "after_load-function-append-none",
-        "after_load-filesystem-append-file",
-        "in_alert-duckdb-append-none",
-        "in_alert-postgres-replace-file",
-        "in_cleanup-duckdb-replace-none",
-        "in_cleanup-function-append-file",
+        "in_alert-duckdb-append-none",  # scenario 4
+        "in_alert-postgres-upsert-file",
+        "in_cleanup-duckdb-append-file",
+        "in_cleanup-function-append-none",
         "store_upload-duckdb-upsert-file",
         "store_download-postgres-append-file",
-        "store_download-function-append-file",
-        "store_remove-duckdb-append-file",
-        "store_remove-filesystem-append-file",
+        "store_remove-filesystem-append-file",  # scenario 6
+        "store_remove-function-append-file",
     }
 )
 
@@ -227,7 +224,7 @@ class Target:
         if self.kind == "duckdb":
             return dlt.destinations.duckdb(credentials=str(self.duckdb_path))
         if self.kind == "postgres":
-            return dlt.destinations.postgres(credentials=self.dsn)
+            return dlt.destinations.postgres(credentials=self.dsn or "")
         if self.kind == "filesystem":
             return dlt.destinations.filesystem(bucket_url=self.bucket.as_uri())
         if self.kind == "function":
@@ -812,7 +809,8 @@ class CellResult:
     seconds: float = 0.0
     missing: dict[str, int] = field(default_factory=dict)
     extra: dict[str, int] = field(default_factory=dict)
-    reported_rows: dict[str, int] | None = None
+    reported_rows: dict[str, int] | None = None  # the summary of run 2's successful attempt
+    clean_reported_rows: dict[str, int] = field(default_factory=dict)  # the clean run 2's summary
     expected_rows: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -893,6 +891,7 @@ class CleanTwins:
         self.workspace = workspace
         self.postgres = postgres
         self._rows: dict[tuple[str, str], Rows] = {}
+        self._reported: dict[tuple[str, str], dict[str, int]] = {}
 
     def rows(self, destination: str, disposition: str) -> Rows:
         key = (destination, disposition)
@@ -905,16 +904,22 @@ class CleanTwins:
                     failed = [_attempt_record(r) for r in results if not r.succeeded]
                     raise RuntimeError(f"the clean twin {destination}/{disposition} failed: {failed}")
                 self._rows[key] = read_tables(target)
+                self._reported[key] = dict((results[1].summary or {}).get("rows") or {})
             finally:
                 drop_target(target, self.postgres)
         return self._rows[key]
+
+    def reported(self, destination: str, disposition: str) -> dict[str, int]:
+        """Rows per table the clean run 2 reported in its summary."""
+        self.rows(destination, disposition)
+        return self._reported[(destination, disposition)]
 
 
 def run_cell(cell: Cell, workspace: Path, twins: CleanTwins, postgres: Any = None) -> CellResult:
     """Run one cell and judge it (see the module docstring)."""
     started = time.monotonic()
     work = workspace / "cells" / cell.id
-    base = {
+    base: dict[str, Any] = {
         "cell": cell.id,
         "fault": cell.fault,
         "destination": cell.destination,
@@ -956,6 +961,7 @@ def run_cell(cell: Cell, workspace: Path, twins: CleanTwins, postgres: Any = Non
         )
     else:
         result.reported_rows = run2[-1].summary.get("rows") if run2[-1].summary else None
+        result.clean_reported_rows = twins.reported(cell.destination, cell.disposition)
         verdict, detail, missing, extra = compare(got, clean, in_flight_bound(cell.destination), logs)
         result.status, result.detail, result.missing, result.extra = verdict, detail, missing, extra
     if result.status in ("LOST", "DUPLICATED", "no-success") and not result.detail.endswith("."):
