@@ -87,10 +87,13 @@ test: lint test-airflow3 test-oldest test-airflow2
 
 # The whole fault-injection matrix (tests/faults: every fault point x write disposition x destination x store),
 # in FAULTS_WORKERS concurrent pytest shards (each cell forks its attempts); the results go to
-# build/faults/results.json and docs/reliability.md. One cell: `make test-faults FAULTS_K=<cell id>`.
+# build/faults/results.json and docs/reliability.md. Some cells: `make test-faults FAULTS_K=<pytest -k expression>`
+# (their table goes to build/faults/reliability.md).
 FAULTS_WORKERS ?= 2
 FAULTS_K ?=
 FAULTS_DIR := build/faults
+# a part of the matrix (FAULTS_K) never overwrites the page of the whole matrix
+FAULTS_DOC ?= $(if $(FAULTS_K),$(FAULTS_DIR)/reliability.md,docs/reliability.md)
 test-faults: venv
 	rm -rf $(FAULTS_DIR) && mkdir -p $(FAULTS_DIR)
 	@start=$$(date +%s); pids=""; \
@@ -104,7 +107,7 @@ test-faults: venv
 	tail -n 3 $(FAULTS_DIR)/shard-*.log; \
 	$(VENV)/bin/python scripts/reliability_table.py $(FAULTS_DIR)/shard-*.jsonl \
 		--seconds $$(($$(date +%s) - start)) --workers $(FAULTS_WORKERS) \
-		--json $(FAULTS_DIR)/results.json --out docs/reliability.md || rc=1; \
+		--json $(FAULTS_DIR)/results.json --out $(FAULTS_DOC) || rc=1; \
 	exit $$rc
 
 clean:
