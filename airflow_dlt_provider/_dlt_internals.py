@@ -33,6 +33,7 @@ __all__ = [
     "job_table_name",
     "mark_state_restored",
     "package_progress",
+    "package_schema_tables",
     "package_writes_observed",
     "parent_pipe_names",
     "schema_update_applied",
@@ -516,3 +517,12 @@ def package_writes_observed(callback: Callable[[str], None]) -> Iterator[None]:
         for owner, name in targets:
             patches.enter_context(_patched(owner, name, after(getattr(owner, name))))
         yield
+
+
+def package_schema_tables(pipeline: Any, load_id: str) -> dict[str, Any]:
+    """The tables of the schema a normalized package was written with (``PackageStorage.load_schema``).
+
+    Why no public API: ``LoadPackageInfo.schema_update`` holds only the update already applied at the
+    destination; the schema guard must judge a package's tables and columns before anything is applied.
+    """
+    return dict(_package_storage(pipeline, "normalized").load_schema(load_id).tables)

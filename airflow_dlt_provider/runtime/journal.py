@@ -39,7 +39,10 @@ def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -
     def sync(load_id: str) -> None:
         with lock:
             try:
-                progress = _dlt_internals.package_progress(pipeline, load_id)
+                try:
+                    progress = _dlt_internals.package_progress(pipeline, load_id)
+                except FileNotFoundError:  # dlt moved the package on (loaded): nothing left to record
+                    return
                 if progress:
                     store.put_progress(pipeline_name, binding_key, load_id, progress)
             except Exception as error:

@@ -614,7 +614,7 @@ def _clean_up(place: _Place, request: RunRequest, context: Mapping[str, Any] | N
     if request.working_dir is not None:  # a folder the caller chose (tests, benchmarks), not under the base
         shutil.rmtree(working_dir, ignore_errors=True)
         return
-    kept = _drop_loaded_packages(pipeline, working_dir)
+    kept = _drop_loaded_packages(pipeline, working_dir, place.resume_place(request.pipeline_name))
     if kept or any(working_dir.glob(f"{request.pipeline_name}/load/*/*")):
         if place.store is not None:
             place.store.upload(request.pipeline_name, place.binding.key, working_dir)
@@ -630,11 +630,22 @@ def _clean_up(place: _Place, request: RunRequest, context: Mapping[str, Any] | N
         workdir.clean_superseded(task_working_dir(context), request.pipeline_name)
 
 
-def _drop_loaded_packages(pipeline: Any, working_dir: Path) -> list[str]:
-    """Delete completed packages without failed jobs; returns the load ids kept (with failed jobs)."""
+def _drop_loaded_packages(pipeline: Any, working_dir: Path, rplace: Any) -> list[str]:
+    """Delete completed packages without failed jobs; returns the load ids kept (with failed jobs).
+
+    A completed package of another task (its attempt stopped after dlt's load) gets that task's done
+    record first, so its retry reports it instead of extracting again.
+    """
     from airflow_dlt_provider import _dlt_internals
     from airflow_dlt_provider.runtime import ledger, resume
 
+    records = ledger.read_ledger(working_dir)
+    others = [
+        load_id
+        for load_id in pipeline.list_completed_load_packages()
+        if (ledger.owner_of(records, load_id) or rplace.owner) != rplace.owner
+    ]
+    resume.record_for_owners(pipeline, rplace, others, records)
     kept, dropped = [], []
     for load_id in pipeline.list_completed_load_packages():
         if resume.failed_jobs(pipeline, [load_id]):

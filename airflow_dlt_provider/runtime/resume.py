@@ -173,9 +173,9 @@ def finish_pending(
 ) -> Finished:
     """Load every pending package of the folder on dlt's evidence (module docstring, steps 1-4)."""
     pending = pending_load_ids(pipeline)
-    if not pending:
-        return Finished()
     records = ledger.read_ledger(place.folder)
+    if not pending:
+        return Finished(mine=_loaded_but_unrecorded(pipeline, place, records))
     extracting = extracting_owner(place.folder)
     mine = [
         load_id for load_id in pending if (ledger.owner_of(records, load_id) or extracting) == place.owner
@@ -188,14 +188,12 @@ def finish_pending(
     _reconcile_jobs(pipeline, [x for x in pending if x not in confirmed], restored_from_store)
     judge(pending_load_ids(pipeline))
     load_info = pipeline.load() if pending_load_ids(pipeline) else None
-    _record_for_owners(pipeline, place, others, records)
+    record_for_owners(pipeline, place, others, records)
     _raise_failed_jobs_of(pipeline, mine, others, records)
     return Finished(mine=mine, others=others, load_info=load_info)
 
 
-def _record_for_owners(
-    pipeline: Any, place: Place, others: Sequence[str], records: Mapping[str, Any]
-) -> None:
+def record_for_owners(pipeline: Any, place: Place, others: Sequence[str], records: Mapping[str, Any]) -> None:
     """Write the done record of each other task whose packages this task loaded (or whose jobs failed).
 
     Its retry then reports them -- once the destination confirms them -- instead of extracting again, or
@@ -220,6 +218,33 @@ def _record_for_owners(
             if failed
             else "are loaded: it reports them when it runs again",
         )
+
+
+def _loaded_but_unrecorded(pipeline: Any, place: Place, records: Mapping[str, Any]) -> list[str]:
+    """This task's packages that dlt completed but the attempt stopped before its done record (confirmed at
+    the destination): they are this task's load, not a reason to extract again."""
+    own = [
+        load_id
+        for load_id in pipeline.list_completed_load_packages()
+        if ledger.owner_of(records, load_id) == place.owner and not failed_jobs(pipeline, [load_id])
+    ]
+    if not own:
+        return []
+    schema_name = pipeline.get_load_package_info(own[0]).schema_name
+    recorded = evidence.loads_recorded(pipeline, schema_name, own)
+    confirmed = own if recorded is None and _is_function(pipeline, schema_name) else sorted(recorded or [])
+    if confirmed:
+        log.warning(
+            "load package(s) %s of this task were loaded before the earlier attempt stopped (confirmed at the "
+            "destination): not extracting again; reporting them",
+            ", ".join(confirmed),
+        )
+    return list(confirmed)
+
+
+def _is_function(pipeline: Any, schema_name: str) -> bool:
+    with pipeline.destination_client(schema_name) as client:
+        return client_is_function(client)
 
 
 def _log_found(pipeline: Any, mine: list[str], others: list[str], records: Mapping[str, Any]) -> None:
@@ -393,9 +418,8 @@ def refused_changes(
     for load_id in load_ids:
         if load_id not in pipeline.list_normalized_load_packages():
             continue
-        update = pipeline.get_load_package_info(load_id).schema_update or {}
         after = {name: list(columns) for name, columns in baseline.tables.items()}
-        for name, table in update.items():
+        for name, table in _dlt_internals.package_schema_tables(pipeline, load_id).items():
             if is_dlt_table(name):
                 continue
             typed = [c for c, col in (table.get("columns") or {}).items() if col.get("data_type")]

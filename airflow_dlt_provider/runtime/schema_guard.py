@@ -77,6 +77,11 @@ def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
     A failed sync is logged at WARNING and recorded in the baseline: the guard stays on.
     """
     sync_error: BaseException | None = None
+    if pipeline.has_pending_data:
+        # dlt wipes the working folder -- pending packages included -- when the dataset does not exist yet
+        # (a first run whose load failed); the local schema is the newest the pending packages know
+        log.info("pending load packages: the schema baseline is this folder's (no sync from the destination)")
+        return read_baseline(pipeline, source.schema.name, source.selected_resources.keys())
     try:
         pipeline.sync_destination()
     except Exception as error:
