@@ -552,6 +552,9 @@ def attempt_env(spec: AttemptSpec) -> dict[str, str | None]:
         "AIRFLOW__DLT__WORKING_DIR": str(spec.worker_dir / "work"),
         "AIRFLOW__DLT__PACKAGE_STORE": spec.store_url,
         "AIRFLOW__DLT__PACKAGE_STORE_CONN_ID": None,
+        # a killed attempt's store lease is taken over once it expires: the shortest lease keeps a kill cell's
+        # retry from waiting the default 120 s (the takeover itself is what the cell exercises)
+        "AIRFLOW__DLT__HOLDER_LEASE_SECONDS": "3",
         "NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS": str(fault_sources.FILE_MAX_ITEMS),
         "DATA_WRITER__FILE_MAX_ITEMS": str(fault_sources.FILE_MAX_ITEMS),
         "NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION": "true",
