@@ -347,7 +347,7 @@ def schema_update_applied(pipeline: Any, load_id: str) -> bool:
     return pipeline._get_load_storage().begin_schema_update(load_id) is None  # type: ignore[no-any-return]
 
 
-def tables_truncated_by_init(pipeline: Any, client: Any, table_names: Iterator[str] | list[str]) -> set[str]:
+def tables_truncated_by_init(client: Any, table_names: Iterator[str] | list[str]) -> set[str]:
     """The tables whose rows dlt deletes when it initialises a package again (see :func:`schema_update_applied`).
 
     ``JobClientBase.should_truncate_table_before_load`` (``replace`` with ``truncate-and-insert``) and

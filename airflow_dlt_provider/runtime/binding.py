@@ -111,20 +111,16 @@ def _function_name(callable_: Any) -> str:
 
 
 def read_binding(folder: Path) -> Binding | None:
-    path = folder / BINDING_FILE
-    try:
-        if path.stat().st_size > 64 * 1024:
-            return None
-        return Binding.from_json(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return None
+    from airflow_dlt_provider.runtime.ledger import read_json
+
+    return Binding.from_json(read_json(folder / BINDING_FILE))
 
 
 def write_binding(folder: Path, binding: Binding) -> None:
-    path = folder / BINDING_FILE
-    if read_binding(folder) == binding:
-        return
-    path.write_text(json.dumps(binding.to_json(), sort_keys=True))
+    from airflow_dlt_provider.runtime.ledger import write_json
+
+    if read_binding(folder) != binding:
+        write_json(folder / BINDING_FILE, binding.to_json())
 
 
 def other_bindings_note(pipeline_folder: Path, mine: Binding) -> list[str]:

@@ -461,9 +461,8 @@ class _Store:
             raise
         return True
 
-    def _create_local(self, name: str, data: bytes) -> bool:
-        os.makedirs(self.path, mode=0o700, exist_ok=True)
-        target = self._join(name)
+    def _write_part(self, name: str, data: bytes) -> str:
+        """``data`` written and synced to a new private file beside ``name``; returns its path."""
         part = self._join(f".{name}.{uuid.uuid4().hex}.part")
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
@@ -471,6 +470,12 @@ class _Store:
             os.fsync(fd)
         finally:
             os.close(fd)
+        return part
+
+    def _create_local(self, name: str, data: bytes) -> bool:
+        os.makedirs(self.path, mode=0o700, exist_ok=True)
+        target = self._join(name)
+        part = self._write_part(name, data)
         try:
             os.link(part, target)
         except FileExistsError:
@@ -493,14 +498,7 @@ class _Store:
 
     def overwrite(self, name: str, data: bytes) -> None:
         if self.local:
-            part = self._join(f".{name}.{uuid.uuid4().hex}.part")
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(part, self._join(name))
+            os.replace(self._write_part(name, data), self._join(name))
             return
         with self.fs.open(self._join(name), "wb") as handle:
             handle.write(data)

@@ -303,7 +303,7 @@ def _place_for(request: RunRequest, context: Mapping[str, Any] | None) -> _Place
 
 @contextlib.contextmanager
 def _kept_in_store(place: _Place, pipeline_name: str) -> Iterator[None]:
-    """Restore the pipeline folder from the store before the attempt; keep it there after a failure."""
+    """Keep the pipeline folder in the store after a failed attempt (``_restore_from_store`` reads it back)."""
     if place.store is None:
         yield
         return
@@ -482,7 +482,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
                 )
                 load_ids = list(getattr(load_info, "loads_ids", None) or [])
         elapsed = time.monotonic() - step_started
-    records = ledger_rows(working_dir, load_ids)
+    records = _ledger_rows(working_dir, load_ids)
     finished_at = datetime.now(timezone.utc)
     summary = build_summary(pipeline, load_info, started_at, finished_at, baseline.first_run)
     if finished.mine or not summary.get("rows"):
@@ -497,7 +497,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
     return _report(place, request, context, pipeline, source, summary, load_info, baseline)
 
 
-def ledger_rows(folder: Path, load_ids: list[str]) -> dict[str, int]:
+def _ledger_rows(folder: Path, load_ids: list[str]) -> dict[str, int]:
     from airflow_dlt_provider.runtime import ledger
 
     return ledger.rows_of(ledger.read_ledger(folder), load_ids)
@@ -538,15 +538,11 @@ def _report_done(
         "first_run": bool(facts.get("first_run")),
         "columns": facts.get("columns") or table_columns(pipeline, done["rows"]),
     }
-    load_info = _previous_load(done["load_ids"])
-    baseline = schema_guard.read_baseline(pipeline, source.schema.name, source.selected_resources.keys())
-    return _report(place, request, context, pipeline, source, summary, load_info, baseline)
-
-
-def _previous_load(load_ids: list[str]) -> Any:
     from airflow_dlt_provider.runtime.resume import PreviousLoad
 
-    return PreviousLoad(loads_ids=list(load_ids))
+    load_info = PreviousLoad(loads_ids=list(done["load_ids"]))
+    baseline = schema_guard.read_baseline(pipeline, source.schema.name, source.selected_resources.keys())
+    return _report(place, request, context, pipeline, source, summary, load_info, baseline)
 
 
 def _report(

@@ -90,6 +90,10 @@ class Place:
     binding_key: str = ""
     done_dir: Path | None = None  # where this worker keeps done records (ledger.py)
 
+    @property
+    def done_folder(self) -> Path:
+        return self.done_dir or self.folder / ledger.DONE_FOLDER
+
     def for_owner(self, owner: str) -> Place:
         return Place(self.folder, owner, self.store, self.store_name, self.binding_key, self.done_dir)
 
@@ -231,8 +235,7 @@ def _loaded_but_unrecorded(pipeline: Any, place: Place, records: Mapping[str, An
     if not own:
         return []
     schema_name = pipeline.get_load_package_info(own[0]).schema_name
-    recorded = evidence.loads_recorded(pipeline, schema_name, own)
-    confirmed = own if recorded is None and _is_function(pipeline, schema_name) else sorted(recorded or [])
+    confirmed = sorted(confirmed_loads(pipeline, schema_name, own) or [])
     if confirmed:
         log.warning(
             "load package(s) %s of this task were loaded before the earlier attempt stopped (confirmed at the "
@@ -242,9 +245,14 @@ def _loaded_but_unrecorded(pipeline: Any, place: Place, records: Mapping[str, An
     return list(confirmed)
 
 
-def _is_function(pipeline: Any, schema_name: str) -> bool:
+def confirmed_loads(pipeline: Any, schema_name: str, load_ids: Sequence[str]) -> set[str] | None:
+    """The load ids the destination confirms in ``_dlt_loads``; all of them for a function destination,
+    which keeps no such record (its own batch record decides); ``None`` when the destination cannot tell."""
+    recorded = evidence.loads_recorded(pipeline, schema_name, load_ids)
+    if recorded is not None:
+        return recorded
     with pipeline.destination_client(schema_name) as client:
-        return client_is_function(client)
+        return set(load_ids) if client_is_function(client) else None
 
 
 def _log_found(pipeline: Any, mine: list[str], others: list[str], records: Mapping[str, Any]) -> None:
@@ -313,7 +321,7 @@ def _reconcile_package(
             if callable(getattr(client, "list_table_files", None)):
                 return  # filesystem: a job rewrites the same file names; loading it again is exactly once
             tables = sorted({job.job_file_info.table_name for job in [*started, *new]})
-            emptied = set() if applied else _dlt_internals.tables_truncated_by_init(pipeline, client, tables)
+            emptied = set() if applied else _dlt_internals.tables_truncated_by_init(client, tables)
             for job in [*started, *new]:
                 _decide_job(pipeline, client, load_id, job, emptied, was_started=job in started or restored)
     except Exception as error:  # e.g. the destination is not reachable: dlt's own load decides and fails
@@ -497,7 +505,7 @@ def done_record(
 def write_done(place: Place, record: dict[str, Any]) -> None:
     """Record that this task instance's packages are loaded: locally and, with a store, in the store."""
     name = ledger.done_name(place.owner)
-    done_dir = place.done_dir or place.folder / ledger.DONE_FOLDER
+    done_dir = place.done_folder
     done_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ledger.write_json(done_dir / name, record)
     if place.store is not None:
@@ -514,8 +522,7 @@ def write_done(place: Place, record: dict[str, Any]) -> None:
 def read_done(place: Place, max_tries: Any) -> dict[str, Any] | None:
     """This task instance's done record, if any, from this worker or the store (checked, not yet confirmed)."""
     name = ledger.done_name(place.owner)
-    done_dir = place.done_dir or place.folder / ledger.DONE_FOLDER
-    record = ledger.valid_done_record(ledger.read_json(done_dir / name), place.owner)
+    record = ledger.valid_done_record(ledger.read_json(place.done_folder / name), place.owner)
     if record is None and place.store is not None:
         try:
             record = ledger.valid_done_record(place.store.get_done(place.store_name, name), place.owner)
@@ -543,17 +550,14 @@ def confirmed_done(pipeline: Any, record: Mapping[str, Any], schema_name: str) -
     load_ids = list(record["load_ids"])
     if not load_ids:
         return True
-    recorded = evidence.loads_recorded(pipeline, schema_name, load_ids)
+    recorded = confirmed_loads(pipeline, schema_name, load_ids)
     if recorded is None:
-        with pipeline.destination_client(schema_name) as client:
-            trusted = client_is_function(client)
-        if not trusted:
-            log.warning(
-                "the destination cannot confirm load package(s) %s of this task's done record: extracting "
-                "and loading again (at least once)",
-                ", ".join(load_ids),
-            )
-        return trusted
+        log.warning(
+            "the destination cannot confirm load package(s) %s of this task's done record: extracting "
+            "and loading again (at least once)",
+            ", ".join(load_ids),
+        )
+        return False
     missing = [x for x in load_ids if x not in recorded]
     if missing:
         log.warning(
