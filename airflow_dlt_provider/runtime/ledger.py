@@ -30,6 +30,9 @@ from airflow_dlt_provider.runtime.summary import is_dlt_table, rows_in_metrics
 log = logging.getLogger("airflow_dlt_provider.resume")
 
 LEDGER_FILE = "airflow_dlt_ledger.json"
+EXTRACTING_FILE = (
+    "airflow_dlt_extracting.json"  # who is extracting: packages without a recorded owner are theirs
+)
 DONE_FOLDER = ".done"
 DONE_RECORD_DAYS = 14
 MAX_RECORD_BYTES = 4 * 1024 * 1024

@@ -39,6 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.runtime.binding import BINDING_FILE
+from airflow_dlt_provider.runtime.ledger import EXTRACTING_FILE, LEDGER_FILE
 from airflow_dlt_provider.runtime.workdir import make_owner_only, path_part
 
 log = logging.getLogger("airflow_dlt_provider.package_store")
@@ -53,7 +55,7 @@ _LOAD_ID = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 _DONE_NAME = re.compile(r"^[0-9a-f]{32}\.json$")
 # dlt's pipeline folder as the provider keeps it: state, schemas and load packages; nothing else is unpacked
 _DLT_TOP = {"state.json", "schemas", "load", "normalize"}
-_PROVIDER_FILES = {"airflow_dlt_ledger.json", "airflow_dlt_binding.json"}
+_PROVIDER_FILES = {LEDGER_FILE, EXTRACTING_FILE, BINDING_FILE}
 
 
 def display_url(url: str) -> str:

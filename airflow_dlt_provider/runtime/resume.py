@@ -58,8 +58,6 @@ from airflow_dlt_provider.runtime import evidence, ledger
 
 log = logging.getLogger("airflow_dlt_provider.resume")
 
-EXTRACTING_FILE = "airflow_dlt_extracting.json"
-
 
 @dataclass
 class PreviousLoad:
@@ -103,11 +101,11 @@ class Place:
 
 def mark_extracting(folder: Path, owner: str) -> None:
     """Before dlt extracts: packages that appear without a recorded owner are ``owner``'s."""
-    ledger.write_json(folder / EXTRACTING_FILE, {"owner": owner})
+    ledger.write_json(folder / ledger.EXTRACTING_FILE, {"owner": owner})
 
 
 def extracting_owner(folder: Path) -> str | None:
-    value = ledger.read_json(folder / EXTRACTING_FILE)
+    value = ledger.read_json(folder / ledger.EXTRACTING_FILE)
     owner = value.get("owner") if isinstance(value, dict) else None
     return owner if isinstance(owner, str) else None
 
@@ -122,7 +120,7 @@ def record_after_step(
     name = getattr(step, "step", None)
     if name == "extract" and owner is not None:
         ledger.record_owner(folder, list(getattr(step_info, "loads_ids", None) or []), owner)
-        (folder / EXTRACTING_FILE).unlink(missing_ok=True)
+        (folder / ledger.EXTRACTING_FILE).unlink(missing_ok=True)
     if name == "normalize":
         ledger.record_rows(folder, step_info)
         if accepts is not None and owner is not None:

@@ -327,13 +327,14 @@ def test_download_unpacks_only_the_pipeline_layout_as_regular_files(tmp_path):
         add("p/schemas/hard", kind=tarfile.LNKTYPE, link="p/state.json")
         add("run.sh", b"#!/bin/sh")
         add("airflow_dlt_ledger.json", b"{}")
+        add("airflow_dlt_extracting.json", b"{}")  # who was extracting: travels with the packages
     store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
     local = tmp_path / "local"
 
     assert store.download("p", "bkey", local, "p")
 
     found = sorted(str(p.relative_to(local)) for p in local.rglob("*"))
-    assert found == ["airflow_dlt_ledger.json", "p", "p/state.json"]
+    assert found == ["airflow_dlt_extracting.json", "airflow_dlt_ledger.json", "p", "p/state.json"]
     assert not (tmp_path / "escaped").exists() and not list(tmp_path.rglob("abs"))
 
 
