@@ -24,7 +24,6 @@ __all__ = [
     "airflow_secrets_toml_key_names",
     "apply_package_progress",
     "commit_marker",
-    "commit_markers_supported",
     "complete_from_defaults",
     "complete_package_locally",
     "delete_loaded_package",
@@ -149,15 +148,6 @@ def mark_state_restored(pipeline: Any) -> None:
 
 def _normalized_packages(pipeline: Any) -> Any:
     return pipeline._get_load_storage().normalized_packages
-
-
-def commit_markers_supported(pipeline: Any) -> bool:
-    """Whether the installed dlt records a job's commit with a "pending transition" marker.
-
-    ``Pipeline._get_load_storage().normalized_packages.save_pending_transition``. Why no public API: see
-    :func:`write_commit_marker`.
-    """
-    return hasattr(_normalized_packages(pipeline), "save_pending_transition")
 
 
 def commit_marker(pipeline: Any, load_id: str, job_file_name: str) -> str | None:

@@ -227,9 +227,6 @@ def _normalized_package_with_a_started_job(tmp_path: Path):
 
 def test_commit_markers_make_dlts_loader_complete_the_started_job_without_running_it(tmp_path):
     pipeline, load_id = _normalized_package_with_a_started_job(tmp_path)
-    assert _dlt_internals.commit_markers_supported(pipeline), (
-        "_dlt_internals.commit_markers_supported: dlt no longer has PackageStorage.save_pending_transition"
-    )
     started = pipeline.get_load_package_info(load_id).jobs["started_jobs"]
     assert [j.job_file_info.table_name for j in started] == ["items"]
     name = Path(started[0].file_path).name
