@@ -40,13 +40,16 @@ def loads_recorded(pipeline: Any, schema_name: str, load_ids: Iterable[str]) -> 
     wanted = sorted(set(load_ids))
     if not wanted:
         return set()
+    if is_function_destination(pipeline):  # it keeps no record of loads
+        return None
     try:
         with pipeline.destination_client(schema_name) as client:
+            # the filesystem client also offers a sql_client (for reading its files): ask for its files first
+            if callable(getattr(client, "list_table_files", None)):
+                return _filesystem_loads_recorded(client, wanted)
             sql_client = getattr(client, "sql_client", None)
             if sql_client is not None:
                 return _sql_loads_recorded(client, sql_client, wanted)
-            if callable(getattr(client, "list_table_files", None)):
-                return _filesystem_loads_recorded(client, wanted)
     except Exception as error:
         if _is_missing_table(error):
             return set()
@@ -58,6 +61,13 @@ def loads_recorded(pipeline: Any, schema_name: str, load_ids: Iterable[str]) -> 
         )
         return None
     return None
+
+
+def is_function_destination(pipeline: Any) -> bool:
+    """A ``@dlt.destination`` function: no ``_dlt_loads``, only dlt's own record of delivered batches."""
+    import dlt
+
+    return isinstance(pipeline.destination, dlt.destinations.destination)  # subclasses of a custom one too
 
 
 def _sql_loads_recorded(client: Any, sql_client: Any, wanted: list[str]) -> set[str]:

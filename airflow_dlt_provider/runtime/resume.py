@@ -249,8 +249,7 @@ def confirmed_loads(pipeline: Any, schema_name: str, load_ids: Sequence[str]) ->
     recorded = evidence.loads_recorded(pipeline, schema_name, load_ids)
     if recorded is not None:
         return recorded
-    with pipeline.destination_client(schema_name) as client:
-        return set(load_ids) if client_is_function(client) else None
+    return set(load_ids) if evidence.is_function_destination(pipeline) else None
 
 
 def _log_found(pipeline: Any, mine: list[str], others: list[str], records: Mapping[str, Any]) -> None:
@@ -361,13 +360,9 @@ def _decide_job(
             load_id,
             table,
             "; a function destination resumes after its last recorded batch"
-            if client_is_function(client)
+            if evidence.is_function_destination(pipeline)
             else "",
         )
-
-
-def client_is_function(client: Any) -> bool:
-    return str(getattr(getattr(client, "config", None), "destination_type", "")).endswith("destination")
 
 
 def _raise_failed_jobs_of(
