@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,17 @@ def _param(cell: Cell) -> object:
 
 
 CELLS = all_cells()
+
+
+@pytest.fixture(scope="session")
+def fault_workspace() -> Iterator[Path]:
+    """Where the session's cells and clean twins keep their files (``FAULTS_KEEP=1`` keeps them)."""
+    path = Path(tempfile.mkdtemp(prefix="adp-faults-"))
+    try:
+        yield path
+    finally:
+        if os.environ.get("FAULTS_KEEP") != "1":
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
