@@ -15,7 +15,9 @@ connection ``[dlt] package_store_conn_id``), each ``(pipeline, binding)`` (see `
 ``<store>/<pipeline>/done/<hash of the task key>.json``
     the done records of ``ledger.py``.
 
-The store is untrusted input: an archive is unpacked member by member, only regular files and folders of
+The store is untrusted input. Every archive and record carries an HMAC of the workers' key over its bytes and
+its place (``store_signing.py``); one without a valid MAC is ignored with an error in the log, and the task
+extracts its own rows. An archive is checked whole before it is unpacked member by member, only regular files and folders of
 dlt's pipeline layout and the provider's own JSON records, inside the folder (no links, no ``..``, no
 absolute names, a size cap), never dlt's ``trace.pickle``; nothing is unpickled or executed. No record
 from the store makes a task skip loading rows unless the destination confirms them (``resume.py``).
@@ -41,6 +43,13 @@ from airflow_dlt_provider import _compat
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.runtime.binding import BINDING_FILE
 from airflow_dlt_provider.runtime.ledger import EXTRACTING_FILE, LEDGER_FILE
+from airflow_dlt_provider.runtime.store_signing import (
+    SigningWriter,
+    UnsignedRecordError,
+    copy_verified,
+    open_record,
+    sign_record,
+)
 from airflow_dlt_provider.runtime.workdir import make_owner_only, path_part
 
 log = logging.getLogger("airflow_dlt_provider.package_store")
@@ -102,17 +111,48 @@ class PackageStore:
     def download(self, pipeline_name: str, binding_key: str, local: Path, dlt_pipeline_name: str) -> bool:
         """Replace ``local`` by the store's copy of the pipeline folder; ``False`` when there is none.
 
-        A copy that cannot be unpacked completely (truncated, refused member) leaves no folder behind.
+        The copy's MAC is checked before anything is unpacked; a copy without a valid one is ignored (logged,
+        ``local`` left as it is). A copy that cannot be unpacked completely (truncated, refused member)
+        leaves no folder behind.
         """
         archive = self.entry(pipeline_name, binding_key) / ARCHIVE_NAME
         if not archive.exists():
             return False
         started = time.monotonic()
+        local.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        verified = local.parent / f".{local.name}.{uuid.uuid4().hex}.download"
+        try:
+            try:
+                with archive.open("rb") as source, open(verified, "wb") as target:
+                    copy_verified(source, target, _context("archive", pipeline_name, binding_key))
+            except UnsignedRecordError as refused:
+                log.error(
+                    "package store: ignored %s/%s: %s (forged, damaged, written by a provider before 0.2, or "
+                    "signed with another key: every worker needs the same [dlt] package_store_key or "
+                    "[core] fernet_key); this task extracts its own rows instead",
+                    self.where(pipeline_name, binding_key),
+                    ARCHIVE_NAME,
+                    refused,
+                )
+                return False
+            self._unpack_into(verified, local, dlt_pipeline_name, self.where(pipeline_name, binding_key))
+        finally:
+            verified.unlink(missing_ok=True)
+        log.info(
+            "package store: restored the pipeline folder of %r from %s (%.2f s)",
+            pipeline_name,
+            self.where(pipeline_name, binding_key),
+            time.monotonic() - started,
+        )
+        return True
+
+    @staticmethod
+    def _unpack_into(archive: Path, local: Path, dlt_pipeline_name: str, where: str) -> None:
         if local.exists():
             shutil.rmtree(local)
         local.mkdir(parents=True, mode=0o700)
         try:
-            with archive.open("rb") as handle, tarfile.open(fileobj=handle, mode="r|") as tar:
+            with tarfile.open(archive, mode="r:") as tar:
                 skipped = _unpack(tar, local, dlt_pipeline_name)
         except BaseException:
             shutil.rmtree(local, ignore_errors=True)
@@ -122,16 +162,9 @@ class PackageStore:
             log.warning(
                 "package store: ignored %d member(s) of %s that are not part of dlt's pipeline folder: %s",
                 len(skipped),
-                self.where(pipeline_name, binding_key),
+                where,
                 ", ".join(repr(name[:120]) for name in skipped[:10]),
             )
-        log.info(
-            "package store: restored the pipeline folder of %r from %s (%.2f s)",
-            pipeline_name,
-            self.where(pipeline_name, binding_key),
-            time.monotonic() - started,
-        )
-        return True
 
     def upload(self, pipeline_name: str, binding_key: str, local: Path) -> None:
         """Archive ``local`` into the store: to a ``*.tmp`` name first, then renamed over the previous copy."""
@@ -139,9 +172,12 @@ class PackageStore:
         folder = self.entry(pipeline_name, binding_key)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"{ARCHIVE_NAME}.{uuid.uuid4().hex}{TMP_SUFFIX}"
-        with tmp.open("wb") as handle, tarfile.open(fileobj=handle, mode="w|") as tar:
-            for child in sorted(local.iterdir()):
-                tar.add(child, arcname=child.name, filter=_without_excluded)
+        with tmp.open("wb") as handle:
+            signed = SigningWriter(handle, _context("archive", pipeline_name, binding_key))
+            with tarfile.open(fileobj=signed, mode="w|") as tar:  # type: ignore[call-overload]
+                for child in sorted(local.iterdir()):
+                    tar.add(child, arcname=child.name, filter=_without_excluded)
+            signed.finish()
         tmp.rename(folder / ARCHIVE_NAME)
         self._remove_leftovers(folder)
         log.info(
@@ -182,10 +218,11 @@ class PackageStore:
         self, pipeline_name: str, binding_key: str, load_id: str, progress: dict[str, Any]
     ) -> None:
         folder = self.entry(pipeline_name, binding_key) / PROGRESS_FOLDER
-        _put_json(folder, f"{load_id}.json", progress)
+        signed = sign_record(_context("progress", pipeline_name, binding_key, load_id), progress)
+        _put_json(folder, f"{load_id}.json", signed)
 
     def read_progress(self, pipeline_name: str, binding_key: str) -> dict[str, dict[str, Any]]:
-        """``{load_id: progress}`` of the entry (untrusted: names and sizes checked, JSON only)."""
+        """``{load_id: progress}`` of the entry (untrusted: names, sizes and MACs checked, JSON only)."""
         folder = self.entry(pipeline_name, binding_key) / PROGRESS_FOLDER
         if not folder.exists():
             return {}
@@ -194,7 +231,8 @@ class PackageStore:
             load_id = child.name.removesuffix(".json")
             if not child.name.endswith(".json") or not valid_load_id(load_id):
                 continue
-            value = _get_json(child)
+            context = _context("progress", pipeline_name, binding_key, load_id)
+            value = _opened(context, _get_json(child), child.name)
             if isinstance(value, dict):
                 found[load_id] = value
         return found
@@ -202,13 +240,16 @@ class PackageStore:
     # ---------------------------------------------------------------- done records
 
     def put_done(self, pipeline_name: str, name: str, record: dict[str, Any]) -> None:
-        _put_json(self._root(pipeline_name) / DONE_FOLDER, name, record)
+        signed = sign_record(_context("done", pipeline_name, name), record)
+        _put_json(self._root(pipeline_name) / DONE_FOLDER, name, signed)
 
     def get_done(self, pipeline_name: str, name: str) -> Any:
         if not _DONE_NAME.match(name):
             return None
         path = self._root(pipeline_name) / DONE_FOLDER / name
-        return _get_json(path) if path.exists() else None
+        if not path.exists():
+            return None
+        return _opened(_context("done", pipeline_name, name), _get_json(path), f"{DONE_FOLDER}/{name}")
 
     def expire_done(self, pipeline_name: str, days: float) -> None:
         folder = self._root(pipeline_name) / DONE_FOLDER
@@ -217,10 +258,27 @@ class PackageStore:
         limit = time.time() - days * 86400
         for child in folder.iterdir():
             with contextlib.suppress(Exception):
-                record = _get_json(child)
+                record = _opened(_context("done", pipeline_name, child.name), _get_json(child), None)
                 written = record.get("written_at_epoch") if isinstance(record, dict) else None
                 if not isinstance(written, (int, float)) or written < limit:
                     child.unlink()
+
+
+def _context(*where: str) -> str:
+    """What a MAC is bound to besides the bytes: the kind of record and its place (unambiguous for any name)."""
+    return json.dumps(list(where))
+
+
+def _opened(context: str, stored: Any, name: str | None) -> Any:
+    """The record inside a signed one, or ``None`` (logged when ``name`` is given) when its MAC is not valid."""
+    if stored is None:
+        return None
+    try:
+        return open_record(context, stored)
+    except UnsignedRecordError as refused:
+        if name is not None:
+            log.error("package store: ignored the record %s: %s", name, refused)
+        return None
 
 
 def _put_json(folder: Any, name: str, value: Any) -> None:
