@@ -28,6 +28,7 @@ __all__ = [
     "complete_package_locally",
     "delete_loaded_package",
     "dlt_logger_name",
+    "function_destination_settings",
     "incremental_function_default",
     "job_table_name",
     "mark_state_restored",
@@ -516,3 +517,24 @@ def package_schema_tables(pipeline: Any, load_id: str) -> dict[str, Any]:
     destination; the schema guard must judge a package's tables and columns before anything is applied.
     """
     return dict(_package_storage(pipeline, "normalized").load_schema(load_id).tables)
+
+
+def function_destination_settings(config: Any) -> dict[str, Any]:
+    """The plain, non-secret settings a ``@dlt.destination`` function's configuration adds to dlt's own
+    (its name and the function's own config arguments, e.g. an ``api_url``): where the function sends rows.
+
+    Private: dlt's ``is_secret_hint`` and the field list of ``CustomDestinationClientConfiguration`` (dlt's
+    own fields -- batch size, file format -- say how rows are delivered, not where). Only str/int/float/bool
+    values: anything else has no stable text across processes.
+    """
+    from dlt.common.configuration.specs.base_configuration import is_secret_hint
+    from dlt.destinations.impl.destination.configuration import CustomDestinationClientConfiguration
+
+    own = set(CustomDestinationClientConfiguration.get_resolvable_fields()) - {"destination_name"}
+    settings: dict[str, Any] = {}
+    for name, hint in type(config).get_resolvable_fields().items():
+        value = getattr(config, name, None)
+        if name in own or is_secret_hint(hint) or not isinstance(value, (str, int, float, bool)):
+            continue
+        settings[name] = value
+    return settings

@@ -433,3 +433,20 @@ def test_resume_seams_read_and_complete_a_normalized_package(tmp_path):
     _dlt_internals.delete_loaded_package(pipeline, load_id)
     assert not list(pipeline.list_completed_load_packages()), "_dlt_internals.delete_loaded_package"
     pipeline.deactivate()
+
+
+def test_function_destination_settings_keep_where_rows_go_and_drop_secrets(monkeypatch):
+    @dlt.destination(batch_size=10, name="contract_sink")
+    def contract_sink(items, table, api_url: str = dlt.config.value, api_key: str = dlt.secrets.value):
+        pass
+
+    monkeypatch.setenv("DESTINATION__CONTRACT_SINK__API_URL", "https://example.test/in")
+    monkeypatch.setenv("DESTINATION__CONTRACT_SINK__API_KEY", "s3cr3t-value")
+    factory = contract_sink()
+    config = factory.configuration(factory.spec(), accept_partial=True)
+
+    settings = _dlt_internals.function_destination_settings(config)
+
+    assert settings == {"destination_name": "contract_sink", "api_url": "https://example.test/in"}, (
+        "_dlt_internals.function_destination_settings: dlt's configuration fields changed"
+    )

@@ -6,7 +6,8 @@ pending by one must never be loaded by the other. The binding is
 
 - the destination type (``postgres``, ``duckdb``, ``filesystem``, ``destination`` for a function, ...),
 - a fingerprint of where it points, without credentials: host, port and database; a DuckDB file's path;
-  a filesystem's bucket URL without user info; a function destination's qualified name,
+  a filesystem's bucket URL without user info; a function destination's qualified name, its destination
+  name and a hash of its plain non-secret config arguments (an ``api_url``: where it sends rows),
 - the dataset name,
 
 and the pipeline's folder and package store entry are one per ``(pipeline_name, binding)``
@@ -69,12 +70,21 @@ def binding_for(destination: Any, dataset_name: str | None) -> Binding:
     points. ``dataset_name=None`` (dlt's configuration decides) is a binding of its own.
     """
     destination = _as_factory(destination)
-    destination_type = str(getattr(destination, "destination_type", destination))
+    if _is_function(destination):  # its type is the class dlt makes for it, named after the function
+        destination_type = "destination"
+    else:
+        destination_type = str(getattr(destination, "destination_type", destination)).rsplit(".", 1)[-1]
     return Binding(
-        destination_type=destination_type.rsplit(".", 1)[-1],
+        destination_type=destination_type,
         location=_location(destination, destination_type),
         dataset=CONFIGURED_DATASET if dataset_name is None else str(dataset_name),
     )
+
+
+def _is_function(destination: Any) -> bool:
+    import dlt
+
+    return isinstance(destination, dlt.destinations.destination)
 
 
 def _as_factory(destination: Any) -> Any:
@@ -95,11 +105,22 @@ def _location(destination: Any, destination_type: str) -> str:
     except Exception as error:  # e.g. a driver imported while resolving: the type and dataset still bind
         log.info("the location of destination %s is unknown (%s)", destination_type, type(error).__name__)
         return ""
-    if destination_type.rsplit(".", 1)[-1] == "destination":
-        return _function_name(getattr(config, "destination_callable", None))
+    if destination_type == "destination":
+        return _function_location(config)
     location = location_from_config(destination_type, config)
     parts = [location.host, str(location.port or ""), location.database, location.path]
     return "/".join(part or "" for part in parts).strip("/")
+
+
+def _function_location(config: Any) -> str:
+    from airflow_dlt_provider import _dlt_internals
+
+    function = _function_name(getattr(config, "destination_callable", None))
+    settings = _dlt_internals.function_destination_settings(config)
+    if not settings:
+        return function
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+    return f"{function} (settings {digest})"
 
 
 def _function_name(callable_: Any) -> str:
