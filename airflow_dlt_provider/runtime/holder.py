@@ -151,9 +151,9 @@ def holder_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """The holder record of the running task instance (``context["ti"]``), this host and this process."""
     ti = context["ti"]
     return {
-        "dag_id": ti.dag_id,
-        "run_id": ti.run_id,
-        "task_id": ti.task_id,
+        "dag_id": getattr(ti, "dag_id", None),
+        "run_id": getattr(ti, "run_id", None),
+        "task_id": getattr(ti, "task_id", None),
         "map_index": getattr(ti, "map_index", -1),
         "try_number": getattr(ti, "try_number", None),
         "hostname": socket.gethostname(),
