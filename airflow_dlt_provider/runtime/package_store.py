@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import shutil
 import tarfile
@@ -89,16 +90,19 @@ class PackageStore:
 
     # ---------------------------------------------------------------- paths
 
+    def _base(self) -> Any:
+        return _compat.object_storage_path(self.url, conn_id=self.conn_id)
+
     def _root(self, pipeline_name: str) -> Any:
-        return _compat.object_storage_path(self.url, conn_id=self.conn_id) / path_part(pipeline_name)
+        return _inside(self._base(), path_part(pipeline_name))
 
     def entry(self, pipeline_name: str, binding_key: str) -> Any:
         """The store's folder for one pipeline and binding (an ``ObjectStoragePath``)."""
-        return self._root(pipeline_name) / path_part(binding_key)
+        return _inside(self._root(pipeline_name), path_part(binding_key))
 
     def holder_entry(self, pipeline_name: str) -> Any:
         """Where the lease of the pipeline's holder lives (``holder.py``), apart from every binding's entry."""
-        return self._root(pipeline_name) / ".holder"
+        return _inside(self._root(pipeline_name), ".holder")
 
     def where(self, pipeline_name: str, binding_key: str) -> str:
         return f"{display_url(self.url).rstrip('/')}/{path_part(pipeline_name)}/{path_part(binding_key)}"
@@ -195,10 +199,11 @@ class PackageStore:
         archive = folder / ARCHIVE_NAME
         if archive.exists():
             archive.unlink()
-        progress = folder / PROGRESS_FOLDER
+        progress = _inside(folder, PROGRESS_FOLDER)
         if progress.exists():
             for child in progress.iterdir():
-                child.unlink()
+                if _is_record_name(child.name, valid_load_id):
+                    child.unlink()
             with contextlib.suppress(OSError):
                 progress.rmdir()
         self._remove_leftovers(folder)
@@ -217,13 +222,13 @@ class PackageStore:
     def put_progress(
         self, pipeline_name: str, binding_key: str, load_id: str, progress: dict[str, Any]
     ) -> None:
-        folder = self.entry(pipeline_name, binding_key) / PROGRESS_FOLDER
+        folder = _inside(self.entry(pipeline_name, binding_key), PROGRESS_FOLDER)
         signed = sign_record(_context("progress", pipeline_name, binding_key, load_id), progress)
         _put_json(folder, f"{load_id}.json", signed)
 
     def read_progress(self, pipeline_name: str, binding_key: str) -> dict[str, dict[str, Any]]:
         """``{load_id: progress}`` of the entry (untrusted: names, sizes and MACs checked, JSON only)."""
-        folder = self.entry(pipeline_name, binding_key) / PROGRESS_FOLDER
+        folder = _inside(self.entry(pipeline_name, binding_key), PROGRESS_FOLDER)
         if not folder.exists():
             return {}
         found: dict[str, dict[str, Any]] = {}
@@ -241,27 +246,59 @@ class PackageStore:
 
     def put_done(self, pipeline_name: str, name: str, record: dict[str, Any]) -> None:
         signed = sign_record(_context("done", pipeline_name, name), record)
-        _put_json(self._root(pipeline_name) / DONE_FOLDER, name, signed)
+        _put_json(_inside(self._root(pipeline_name), DONE_FOLDER), name, signed)
 
     def get_done(self, pipeline_name: str, name: str) -> Any:
         if not _DONE_NAME.match(name):
             return None
-        path = self._root(pipeline_name) / DONE_FOLDER / name
+        path = _inside(self._root(pipeline_name), DONE_FOLDER) / name
         if not path.exists():
             return None
         return _opened(_context("done", pipeline_name, name), _get_json(path), f"{DONE_FOLDER}/{name}")
 
     def expire_done(self, pipeline_name: str, days: float) -> None:
-        folder = self._root(pipeline_name) / DONE_FOLDER
+        folder = _inside(self._root(pipeline_name), DONE_FOLDER)
         if not folder.exists():
             return
         limit = time.time() - days * 86400
         for child in folder.iterdir():
+            if not _DONE_NAME.match(child.name):  # never a file the provider did not name
+                continue
             with contextlib.suppress(Exception):
                 record = _opened(_context("done", pipeline_name, child.name), _get_json(child), None)
                 written = record.get("written_at_epoch") if isinstance(record, dict) else None
-                if not isinstance(written, (int, float)) or written < limit:
+                if isinstance(written, (int, float)) and written < limit:  # unverified files stay
                     child.unlink()
+
+
+class StoreLinkError(ValueError):
+    """A folder inside the store is a symbolic link: the provider never follows one (it could point anywhere
+    on the worker, and the provider writes and removes files in these folders)."""
+
+
+def _inside(folder: Any, name: str) -> Any:
+    """``folder / name``, refused when it is a symbolic link in a local (``file://``) store."""
+    path = folder / name
+    local = _local_path(path)
+    if local is not None and os.path.islink(local):
+        raise StoreLinkError(
+            f"package store: {local} is a symbolic link; the provider never follows links inside the store "
+            "(remove it; only the store's own root may be a link)"
+        )
+    return path
+
+
+def _local_path(path: Any) -> str | None:
+    fs = getattr(path, "fs", None)
+    protocols = getattr(fs, "protocol", ()) if fs is not None else ()
+    protocols = protocols if isinstance(protocols, (tuple, list)) else (protocols,)
+    if not {"file", "local"} & set(protocols):
+        return None
+    return str(getattr(path, "path", path))
+
+
+def _is_record_name(name: str, valid: Any) -> bool:
+    return (name.endswith(".json") and valid(name.removesuffix(".json"))) or name.endswith(TMP_SUFFIX)
 
 
 def _context(*where: str) -> str:

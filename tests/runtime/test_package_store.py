@@ -443,6 +443,53 @@ def test_progress_and_done_records_count_only_with_the_workers_mac(tmp_path, cap
     assert caplog.text.count("ignored the record") == 4
 
 
+@pytest.mark.parametrize("linked", ["done", "progress", "entry", "pipeline"])
+def test_a_symlinked_folder_inside_the_store_is_never_followed(tmp_path, linked):
+    """Whoever can write to a ``file://`` store plants a link to a worker's folder where the provider writes
+    and removes files: it is refused, and nothing in the link's target is touched."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "important_dag.py").write_text("keep me")
+    (victim / "1700000000.1.json").write_text("{}")  # a name the provider's own clean-up would match
+    (victim / ("0" * 32 + ".json")).write_text("{}")
+    store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
+    root = tmp_path / "store" / "p"
+    link = {
+        "done": root / package_store.DONE_FOLDER,
+        "progress": root / "bkey" / package_store.PROGRESS_FOLDER,
+        "entry": root / "bkey",
+        "pipeline": root,
+    }[linked]
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(victim, target_is_directory=True)
+    local = tmp_path / "local"
+    (local / "p").mkdir(parents=True)
+    (local / "p" / "state.json").write_text("{}")
+
+    operations = {
+        "done": [
+            lambda: store.put_done("p", "1" * 32 + ".json", {"task": "t"}),
+            lambda: store.expire_done("p", 0),
+        ],
+        "progress": [
+            lambda: store.put_progress("p", "bkey", "1700000000.2", {}),
+            lambda: store.read_progress("p", "bkey"),
+            lambda: store.remove("p", "bkey"),
+        ],
+        "entry": [lambda: store.upload("p", "bkey", local), lambda: store.remove("p", "bkey")],
+        "pipeline": [lambda: store.upload("p", "bkey", local), lambda: store.expire_done("p", 0)],
+    }[linked]
+    for operation in operations:
+        with pytest.raises(package_store.StoreLinkError, match="symbolic link"):
+            operation()
+
+    assert sorted(p.name for p in victim.iterdir()) == [
+        "0" * 32 + ".json",
+        "1700000000.1.json",
+        "important_dag.py",
+    ]
+
+
 def test_a_store_without_any_key_is_refused_with_the_setting_to_set(monkeypatch):
     for option in ("DLT__PACKAGE_STORE_KEY", "CORE__FERNET_KEY", "API__SECRET_KEY", "WEBSERVER__SECRET_KEY"):
         monkeypatch.setenv(f"AIRFLOW__{option}", "")
