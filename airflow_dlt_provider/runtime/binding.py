@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ log = logging.getLogger("airflow_dlt_provider.binding")
 BINDING_FILE = "airflow_dlt_binding.json"
 KEY_LENGTH = 16
 CONFIGURED_DATASET = "<dataset from dlt's configuration>"
+_AIRFLOW_DAG_MODULE = re.compile(r"^unusual_prefix_[0-9a-f]{40}_")
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,8 @@ def _function_location(config: Any) -> str:
 def _function_name(callable_: Any) -> str:
     if isinstance(callable_, str):
         return callable_
-    module = getattr(callable_, "__module__", "") or ""
+    # a DAG file's module is named after a hash of the file's path: the binding must survive a moved file
+    module = _AIRFLOW_DAG_MODULE.sub("", getattr(callable_, "__module__", "") or "")
     name = getattr(callable_, "__qualname__", "") or getattr(callable_, "__name__", "") or ""
     return f"{module}.{name}".strip(".")
 

@@ -34,3 +34,42 @@ def test_sql_destinations_bind_to_their_place_without_credentials():
 
     assert one == rotated and one.key != other.key
     assert "pw1" not in one.describe() and one.location == "db1/5432/shop"
+
+
+def test_a_function_in_a_dag_file_binds_by_its_file_name_not_the_files_path(tmp_path):
+    """Airflow names a DAG file's module after a hash of its path: a moved file (a new bundle version, another
+    mount) must keep its pending packages."""
+    import sys
+    import textwrap
+
+    from airflow_dlt_provider._compat import dag_bag
+
+    bindings = []
+    for folder in ("v1", "v2"):
+        path = tmp_path / folder / "sink_dag.py"
+        path.parent.mkdir()
+        path.write_text(
+            textwrap.dedent(
+                """
+                import dlt, pendulum
+                from airflow import DAG
+
+                @dlt.destination(batch_size=10, name="moved_sink")
+                def moved_sink(items, table):
+                    pass
+
+                with DAG("moved", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+                    pass
+                """
+            )
+        )
+        bag = dag_bag(str(path))
+        module = next(m for m in sys.modules.values() if getattr(m, "__file__", None) == str(path))
+        assert module.__name__.startswith("unusual_prefix_") and "moved" in bag.dags
+        bindings.append(binding_for(module.moved_sink, "raw"))
+
+    assert bindings[0] == bindings[1]
+    assert (
+        bindings[0].location == "sink_dag.moved_sink (settings " + bindings[0].location.split("(settings ")[1]
+    )
+    assert importlib.util is not None
