@@ -69,7 +69,4 @@ def test_a_function_in_a_dag_file_binds_by_its_file_name_not_the_files_path(tmp_
         bindings.append(binding_for(module.moved_sink, "raw"))
 
     assert bindings[0] == bindings[1]
-    assert (
-        bindings[0].location == "sink_dag.moved_sink (settings " + bindings[0].location.split("(settings ")[1]
-    )
-    assert importlib.util is not None
+    assert bindings[0].location.startswith("sink_dag.moved_sink (settings ")
