@@ -43,8 +43,8 @@ def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -
                     progress = _dlt_internals.package_progress(pipeline, load_id)
                 except FileNotFoundError:  # dlt moved the package on (loaded): nothing left to record
                     return
-                if progress:
-                    store.put_progress(pipeline_name, binding_key, load_id, progress)
+                if progress:  # a failed job's message may carry a connection string
+                    store.put_progress(pipeline_name, binding_key, load_id, _compat.redact(progress))
             except Exception as error:
                 if not failed:
                     log.error(

@@ -27,6 +27,7 @@ Paths come from Airflow's ``ObjectStoragePath`` (fsspec); no storage client is w
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -179,8 +180,7 @@ class PackageStore:
         with tmp.open("wb") as handle:
             signed = SigningWriter(handle, _context("archive", pipeline_name, binding_key))
             with tarfile.open(fileobj=signed, mode="w|") as tar:  # type: ignore[call-overload]
-                for child in sorted(local.iterdir()):
-                    tar.add(child, arcname=child.name, filter=_without_excluded)
+                _pack(tar, local, pipeline_name)
             signed.finish()
         tmp.rename(folder / ARCHIVE_NAME)
         self._remove_leftovers(folder)
@@ -385,13 +385,28 @@ def _unpack(tar: tarfile.TarFile, local: Path, dlt_pipeline_name: str) -> list[s
     return skipped
 
 
-def _without_excluded(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    """Plain files and folders only, never dlt's trace (it holds exception texts)."""
+def _pack(tar: tarfile.TarFile, local: Path, dlt_pipeline_name: str) -> None:
+    """What ``download`` would unpack, no more: dlt's layout and the provider's records, plain files and
+    folders, never dlt's trace; the texts dlt keeps of failed jobs (``*.exception``) pass the secrets masker
+    first (a driver's message may carry a connection string)."""
     from airflow_dlt_provider import _dlt_internals
 
-    if Path(info.name).name == _dlt_internals.trace_file_name() or not (info.isfile() or info.isdir()):
-        return None
-    return info
+    trace = _dlt_internals.trace_file_name()
+    for path in sorted(local.rglob("*")):
+        name = path.relative_to(local).as_posix()
+        if path.is_symlink() or path.name == trace or not allowed_member(name, dlt_pipeline_name):
+            continue
+        if path.is_dir():
+            tar.add(path, arcname=name, recursive=False)
+        elif path.is_file():
+            info = tar.gettarinfo(path, arcname=name)
+            if path.name.endswith(".exception"):
+                data = str(_compat.redact(path.read_text(encoding="utf-8", errors="replace"))).encode("utf-8")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                with path.open("rb") as handle:
+                    tar.addfile(info, handle)
 
 
 def configured_store() -> PackageStore | None:

@@ -352,6 +352,33 @@ def test_upload_replaces_the_previous_copy_atomically_and_download_restores_it(t
     assert not store.download("p", "bkey", tmp_path / "again", "p")
 
 
+def test_the_archive_holds_only_the_layout_and_masks_failed_job_texts(tmp_path):
+    from airflow_dlt_provider import _compat
+
+    secret = "S3cr3t-T0ken-4711-archive"
+    _compat.mask_secret(secret)
+    local = tmp_path / "local"
+    failed = local / "p" / "load" / "normalized" / "1700000000.1" / "failed_jobs"
+    failed.mkdir(parents=True)
+    (failed / "items.abc.0.jsonl.exception").write_text(f"could not connect: token={secret}")
+    (local / "p" / ".exceptions").mkdir()
+    (local / "p" / ".exceptions" / "x.exception").write_text(secret)
+    (local / "p" / "trace.pickle").write_bytes(b"x")
+    (local / "stray.txt").write_text(secret)
+    (local / "p" / "state.json").symlink_to(tmp_path / "elsewhere.json")
+    store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
+
+    store.upload("p", "bkey", local)
+
+    archive = (tmp_path / "store" / "p" / "bkey" / package_store.ARCHIVE_NAME).read_bytes()
+    assert secret.encode() not in archive
+    restored = tmp_path / "restored"
+    assert store.download("p", "bkey", restored, "p")
+    names = sorted(p.relative_to(restored).as_posix() for p in restored.rglob("*") if p.is_file())
+    assert names == ["p/load/normalized/1700000000.1/failed_jobs/items.abc.0.jsonl.exception"]
+    assert "could not connect: token=***" in (restored / names[0]).read_text()
+
+
 def test_pipeline_names_and_binding_keys_stay_inside_the_store(tmp_path):
     store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
     local = tmp_path / "local"
