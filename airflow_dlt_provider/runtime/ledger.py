@@ -92,12 +92,17 @@ def forget(folder: Path, load_ids: Iterable[str]) -> None:
         (folder / LEDGER_FILE).unlink(missing_ok=True)
 
 
-def record_owner(folder: Path, load_ids: Sequence[str], owner: str) -> None:
-    """Record that ``load_ids`` were extracted for task instance ``owner`` (kept when already recorded)."""
+def record_owner(folder: Path, load_ids: Sequence[str], owner: str, max_tries: Any = None) -> None:
+    """Record that ``load_ids`` were extracted for task instance ``owner`` (kept when already recorded), and
+    the owner's ``max_tries`` then: a done record written for it later carries it, so a cleared owner (its
+    ``max_tries`` changed) does not take the record of its earlier self for its own."""
     ledger = read_ledger(folder)
     new = [load_id for load_id in load_ids if "owner" not in ledger.get(load_id, {})]
     for load_id in new:
-        ledger[load_id] = {**ledger.get(load_id, {}), "owner": owner}
+        entry: dict[str, Any] = {**ledger.get(load_id, {}), "owner": owner}
+        if isinstance(max_tries, int):
+            entry["owner_max_tries"] = max_tries
+        ledger[load_id] = entry
     if new:
         write_json(folder / LEDGER_FILE, ledger)
 
@@ -111,6 +116,15 @@ def record_rows(folder: Path, normalize_info: Any) -> None:
     for load_id, steps in metrics.items():
         ledger[load_id] = {**ledger.get(load_id, {}), "rows": rows_in_metrics(steps)}
     write_json(folder / LEDGER_FILE, ledger)
+
+
+def owner_max_tries_of(ledger: Mapping[str, Mapping[str, Any]], load_ids: Sequence[str]) -> int | None:
+    """The owner's ``max_tries`` when it extracted ``load_ids`` (the smallest, if a clear came between;
+    ``None`` when not recorded)."""
+    values = [ledger.get(load_id, {}).get("owner_max_tries") for load_id in load_ids]
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return None
+    return min(values)  # type: ignore[type-var]
 
 
 def owner_of(ledger: Mapping[str, Mapping[str, Any]], load_id: str) -> str | None:

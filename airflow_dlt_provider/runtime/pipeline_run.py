@@ -128,6 +128,7 @@ def progress_collector(
     owner: str | None = None,
     checkpoint: Callable[[], None] | None = None,
     accepts: str | None = None,
+    owner_max_tries: Any = None,
 ) -> Any:
     """dlt progress collector writing a line per ``period_seconds`` to the task log.
 
@@ -146,6 +147,7 @@ def progress_collector(
     collector.owner = owner
     collector.checkpoint = checkpoint
     collector.accepts = accepts
+    collector.owner_max_tries = owner_max_tries
     return collector
 
 
@@ -168,13 +170,16 @@ def _sampling_log_collector_type() -> type:
         owner: str | None = None
         checkpoint: Callable[[], None] | None = None
         accepts: str | None = None
+        owner_max_tries: Any = None
 
         def on_end_trace_step(
             self, trace: Any, step: Any, pipeline: Any, step_info: Any, send_state: bool
         ) -> None:
             super().on_end_trace_step(trace, step, pipeline, step_info, send_state)
             if self.rows_dir is not None:
-                resume.record_after_step(self.rows_dir, step, step_info, self.owner, self.accepts)
+                resume.record_after_step(
+                    self.rows_dir, step, step_info, self.owner, self.accepts, self.owner_max_tries
+                )
             normalized = getattr(step, "step", None) == "normalize" and not isinstance(
                 step_info, BaseException
             )
@@ -420,6 +425,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
                 owner=place.owner,
                 checkpoint=_checkpoint(place, request.pipeline_name),
                 accepts=None if mode == "fail" else mode,
+                owner_max_tries=place.max_tries,
             ),
             **dataset,
         )

@@ -111,7 +111,12 @@ def extracting_owner(folder: Path) -> str | None:
 
 
 def record_after_step(
-    folder: Path, step: Any, step_info: Any, owner: str | None, accepts: str | None = None
+    folder: Path,
+    step: Any,
+    step_info: Any,
+    owner: str | None,
+    accepts: str | None = None,
+    owner_max_tries: Any = None,
 ) -> None:
     """The progress collector's ``on_end_trace_step``: owners after extract, rows after normalize (and,
     with ``accepts`` -- the task's ``on_schema_change`` when it is not ``"fail"`` -- the verdict)."""
@@ -119,7 +124,8 @@ def record_after_step(
         return
     name = getattr(step, "step", None)
     if name == "extract" and owner is not None:
-        ledger.record_owner(folder, list(getattr(step_info, "loads_ids", None) or []), owner)
+        load_ids = list(getattr(step_info, "loads_ids", None) or [])
+        ledger.record_owner(folder, load_ids, owner, owner_max_tries)
         (folder / ledger.EXTRACTING_FILE).unlink(missing_ok=True)
     if name == "normalize":
         ledger.record_rows(folder, step_info)
@@ -208,7 +214,8 @@ def record_for_owners(pipeline: Any, place: Place, others: Sequence[str], record
             by_owner.setdefault(owner, []).append(load_id)
     for owner, load_ids in sorted(by_owner.items()):
         failed = failed_jobs(pipeline, load_ids)
-        record = done_record(owner, load_ids, ledger.rows_of(records, load_ids), {}, None)
+        rows = ledger.rows_of(records, load_ids)
+        record = done_record(owner, load_ids, rows, {}, ledger.owner_max_tries_of(records, load_ids))
         if failed:
             record["failed"] = failed
         write_done(place.for_owner(owner), record)

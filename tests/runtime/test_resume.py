@@ -99,3 +99,70 @@ def test_terminal_destination_error_fails_without_using_retries(dags_folder, tmp
     log = caplog.text
     assert "not retried automatically" in log
     assert "1 pending load package(s)" in log  # the package is kept, not dropped
+
+
+def test_a_cleared_task_whose_package_another_task_loaded_extracts_again(tmp_path, monkeypatch):
+    """Task A fails at the load; task B of the pipeline loads A's package and records it for A. A is then
+    cleared (its ``max_tries`` grows) after the source was corrected: A extracts and loads again, as a
+    cleared task instance does, instead of reporting the load of its earlier self."""
+    import socket
+    from types import SimpleNamespace
+
+    import dlt
+    import duckdb
+
+    from airflow_dlt_provider.authoring.sources import resolve_source_spec
+    from airflow_dlt_provider.runtime import pipeline_run
+    from airflow_dlt_provider.runtime.workdir import default_duckdb_path
+
+    monkeypatch.setenv("AIRFLOW__DLT__BASE_DIR", str(tmp_path / "dlt"))
+    monkeypatch.delenv("AIRFLOW__DLT__WORKING_DIR", raising=False)
+    monkeypatch.delenv("AIRFLOW__DLT__PACKAGE_STORE", raising=False)
+    pipeline = _unique("cleared")
+    version = {"v": "original"}
+
+    @dlt.resource(name="items", write_disposition="append")
+    def items():
+        yield [{"id": n, "version": version["v"]} for n in range(3)]
+
+    def run_task(run_id: str, max_tries: int, try_number: int) -> dict:
+        ti = SimpleNamespace(
+            run_id=run_id,
+            dag_id="d",
+            task_id="load",
+            map_index=-1,
+            try_number=try_number,
+            max_tries=max_tries,
+            pool=f"dlt_{pipeline}",
+            hostname=socket.gethostname(),
+        )
+        request = pipeline_run.RunRequest(
+            source=resolve_source_spec(items),
+            pipeline_name=pipeline,
+            dataset_name="shop",
+            holds_pipeline_pool=True,
+        )
+        return pipeline_run.run(request, {"ti": ti, "run_id": run_id})
+
+    load = dlt.Pipeline.load
+
+    def unreachable(self, *args, **kwargs):
+        raise ConnectionError("the warehouse is unreachable")
+
+    monkeypatch.setattr(dlt.Pipeline, "load", unreachable)
+    try:
+        run_task("r1", max_tries=0, try_number=1)
+    except Exception as error:
+        assert "unreachable" in str(error) or "unreachable" in repr(error.__cause__)
+    else:
+        raise AssertionError("the first attempt of A should have failed")
+    monkeypatch.setattr(dlt.Pipeline, "load", load)
+    run_task("r2", max_tries=0, try_number=1)  # B loads A's package first, then its own
+    version["v"] = "corrected"
+
+    summary = run_task("r1", max_tries=1, try_number=2)  # A, cleared
+
+    with duckdb.connect(str(default_duckdb_path(pipeline)), read_only=True) as con:
+        counts = dict(con.execute("select version, count(*) from shop.items group by 1").fetchall())
+    assert counts == {"original": 6, "corrected": 3}
+    assert summary["rows"] == {"items": 3}
