@@ -807,6 +807,7 @@ def hold_pipeline(
             local.release()
             raise _busy(folder, time.monotonic() - started, wait_seconds, local=record, lease=None)
     lease: _Lease | None = None
+    held = False
     try:
         local.record(_record_bytes(own, uuid.uuid4().hex, 0))
         if store_entry is not None:
@@ -835,8 +836,16 @@ def hold_pipeline(
             waited_seconds=time.monotonic() - started,
             _lease=lease,
         )
+        # the two lines bracket the holding: the second comes before the lock and the lease are given back, so
+        # two holders' lines never interleave (the scheduler tests read the holding spans from them)
+        log.info(
+            "pipeline %r: this task holds its folder (waited %.0f s)", folder.name, holding.waited_seconds
+        )
+        held = True
         yield holding
     finally:
+        if held:
+            log.info("pipeline %r: this task releases its folder", folder.name)
         try:
             if lease is not None:
                 lease.release()

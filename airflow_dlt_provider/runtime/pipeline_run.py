@@ -268,6 +268,9 @@ def _held(place: _Place, pipeline_name: str, context: Mapping[str, Any] | None) 
         wait_seconds=wait_seconds,
         lease_seconds=lease_seconds,
     ):
+        # prepared before the wait, the folder may be gone since: the holder this task waited for removes it
+        # after its success (_clean_up)
+        workdir.prepare(place.working_dir)
         yield
 
 

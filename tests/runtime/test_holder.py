@@ -179,6 +179,49 @@ def test_a_waiting_holder_gets_the_folder_once_the_first_releases_it(tmp_path: P
     assert record.holder["task_id"] == "second" and record.holder["pid"] == os.getpid()
 
 
+def test_the_holding_is_bracketed_by_two_log_lines_inside_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The task log shows when a task held the pipeline (the scheduler tests compare these spans); the
+    second line comes before the lock is given back, so the lines of two holders never interleave."""
+    folder = tmp_path / "shop"
+    caplog.set_level("INFO", logger="airflow_dlt_provider.holder")
+    with hold_pipeline(folder, holder=_holder(), wait_seconds=5, lease_seconds=3, poll_seconds=0.05):
+        inside = [record.getMessage() for record in caplog.records]
+    with (
+        pytest.raises(RuntimeError),
+        hold_pipeline(folder, holder=_holder(), wait_seconds=5, lease_seconds=3, poll_seconds=0.05),
+    ):
+        raise RuntimeError("the task failed")
+    messages = [record.getMessage() for record in caplog.records]
+    assert inside == ["pipeline 'shop': this task holds its folder (waited 0 s)"]
+    assert messages == [
+        *inside,
+        "pipeline 'shop': this task releases its folder",
+        *inside,
+        "pipeline 'shop': this task releases its folder",
+    ]
+
+
+def test_a_holder_that_never_got_the_folder_logs_no_release(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "shop"
+    child = _start(folder, hold=30)
+    _wait_acquired(child)
+    caplog.set_level("INFO", logger="airflow_dlt_provider.holder")
+    with (
+        pytest.raises(PipelineBusyError),
+        hold_pipeline(folder, holder=_holder(), wait_seconds=0.2, lease_seconds=3, poll_seconds=0.05),
+    ):
+        pass
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert not [
+        r for r in caplog.records if "holds its folder" in r.getMessage() or "releases" in r.getMessage()
+    ]
+
+
 def test_a_killed_holder_frees_the_folder_at_once(tmp_path: Path) -> None:
     folder = tmp_path / "shop"
     child = _start(folder, hold=60)
