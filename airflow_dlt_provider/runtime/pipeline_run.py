@@ -620,19 +620,34 @@ def _clean_up(place: _Place, request: RunRequest, context: Mapping[str, Any] | N
         shutil.rmtree(working_dir, ignore_errors=True)
         return
     kept = _drop_loaded_packages(pipeline, working_dir, place.resume_place(request.pipeline_name))
-    if kept or any(working_dir.glob(f"{request.pipeline_name}/load/*/*")):
+    pending = kept or any(working_dir.glob(f"{request.pipeline_name}/load/*/*"))
+    if pending or not _state_restorable(pipeline):
+        # the next task needs this folder: pending packages, or dlt's state (incremental cursors) that the
+        # destination cannot give back
         if place.store is not None:
             place.store.upload(request.pipeline_name, place.binding.key, working_dir)
-        return
-    workdir.remove(working_dir)
-    if place.store is not None:
-        place.store.remove(request.pipeline_name, place.binding.key)
+        if pending:
+            return
+    else:
+        workdir.remove(working_dir)
+        if place.store is not None:
+            place.store.remove(request.pipeline_name, place.binding.key)
     if place.done_dir is not None:
         ledger.expire_done_records(place.done_dir)
         if place.store is not None:
             place.store.expire_done(request.pipeline_name, ledger.DONE_RECORD_DAYS)
     if context is not None and place.shared:  # private folders an older release kept for earlier runs
         workdir.clean_superseded(task_working_dir(context), request.pipeline_name)
+
+
+def _state_restorable(pipeline: Any) -> bool:
+    """Whether dlt restores the pipeline's state from the destination on a fresh folder: not from a
+    ``@dlt.destination`` function (it keeps no state), nor with ``restore_from_destination=false``."""
+    from airflow_dlt_provider.runtime import evidence
+
+    if evidence.is_function_destination(pipeline):
+        return False
+    return bool(getattr(pipeline.config, "restore_from_destination", True))
 
 
 def _drop_loaded_packages(pipeline: Any, working_dir: Path, rplace: Any) -> list[str]:

@@ -329,6 +329,52 @@ def test_a_worker_killed_during_the_load_leaves_its_package_in_the_store(scenari
     assert s.sink_ids() == FIRST + SECOND
 
 
+INCREMENTAL_SINK = """
+import dlt, json, os
+WORK = {work!r}
+
+@dlt.resource(name="events", write_disposition="append")
+def events(cursor=dlt.sources.incremental("id", initial_value=0)):
+    path = WORK + "/n"
+    n = (int(open(path).read()) if os.path.exists(path) else 0) + 5
+    open(path, "w").write(str(n))
+    yield [{{"id": i}} for i in range(1, n + 1)]  # everything each time: dlt's cursor filters
+
+@dlt.destination(batch_size=10, loader_file_format="typed-jsonl", name="inc_sink")
+def inc_sink(rows, table):
+    with open(WORK + "/sink.jsonl", "a") as handle:
+        for row in rows:
+            handle.write(json.dumps({{"table": table["name"], "id": row["id"]}}) + "\\n")
+"""
+
+
+@pytest.mark.parametrize("with_store", [False, True], ids=["one_worker", "store_two_workers"])
+def test_a_function_destination_keeps_its_incremental_cursor_between_successful_runs(
+    dags_folder, tmp_path, monkeypatch, with_store
+):
+    """dlt restores state from a SQL destination, never from a function: the pipeline's state stays in its
+    folder (and, with a store, in the store) after a success, so each run delivers only the new rows."""
+    work = tmp_path / "work"
+    work.mkdir()
+    dag_id, pipeline = f"inc_{uuid.uuid4().hex[:8]}", f"inc_{uuid.uuid4().hex[:8]}"
+    monkeypatch.delenv("AIRFLOW__DLT__PACKAGE_STORE", raising=False)
+    if with_store:
+        monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE", f"file://{tmp_path / 'store'}")
+    body = f"DltRunOperator(task_id='load', source=events, pipeline_name={pipeline!r}, destination=inc_sink)"
+    path = write_dag(dags_folder, dag_id, body, imports=INCREMENTAL_SINK.format(work=str(work)))
+    try:
+        for day in (1, 2, 3):
+            worker = "worker_b" if with_store and day % 2 == 0 else "worker_a"
+            monkeypatch.setenv("AIRFLOW__DLT__WORKING_DIR", str(tmp_path / worker))
+            result = run_dag(load_dag(path, dag_id), logical_date=pendulum.datetime(2026, 3, day, tz="UTC"))
+            assert result.task_states == {"load": "success"}
+            assert result.xcom("load")["rows"] == {"events": 5}
+        ids = [json.loads(line)["id"] for line in (work / "sink.jsonl").read_text().splitlines()]
+        assert sorted(ids) == list(range(1, 16))
+    finally:
+        path.unlink()
+
+
 # ---------------------------------------------------------------- the store on its own
 
 
