@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
@@ -36,6 +37,10 @@ def _key_sources() -> tuple[tuple[str, str], ...]:
     return (("dlt", "package_store_key"), ("core", "fernet_key"), web_secret)
 
 
+log = logging.getLogger("airflow_dlt_provider.package_store")
+_WARNED: set[str] = set()
+
+
 class UnsignedRecordError(ValueError):
     """A record of the store has no valid MAC (forged, damaged, or signed with a key this worker lacks)."""
 
@@ -46,6 +51,14 @@ def signing_keys() -> list[bytes]:
         raw = _compat.conf_get(section, option, fallback=None) or ""
         secrets = [part.strip() for part in raw.split(",") if part.strip()]
         if secrets:
+            if option == "secret_key" and option not in _WARNED:
+                _WARNED.add(option)
+                log.warning(
+                    "package store: records are signed with Airflow's [%s] secret_key (neither [dlt] "
+                    "package_store_key nor [core] fernet_key is set); set [dlt] package_store_key to a secret "
+                    "of its own, the same on every worker",
+                    section,
+                )
             return [hmac.new(secret.encode("utf-8"), _LABEL, hashlib.sha256).digest() for secret in secrets]
     raise InvalidArgumentError(
         "[dlt] package_store is set, but there is no key to sign what the workers write to it: set "
