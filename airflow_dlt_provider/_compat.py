@@ -190,14 +190,14 @@ def airflow_fail_exception() -> type[Exception]:
 
 
 def duplicate_task_id_error() -> type[Exception]:
-    """Airflow's ``DuplicateTaskIdFound`` (``airflow.sdk.exceptions`` in 3.x, ``airflow.exceptions`` before).
+    """Airflow's ``DuplicateTaskIdFound`` (``airflow.sdk.exceptions`` in 3.2+, ``airflow.exceptions`` before).
 
     Public in both; common-compat does not route it.
     """
-    if AIRFLOW_V_3:
+    try:  # Airflow 3.2+
         from airflow.sdk.exceptions import DuplicateTaskIdFound
-    else:
-        from airflow.exceptions import DuplicateTaskIdFound  # type: ignore[no-redef]
+    except ImportError:  # Airflow 2.x, 3.0 and 3.1
+        from airflow.exceptions import DuplicateTaskIdFound  # type: ignore[no-redef,attr-defined,unused-ignore]
     return DuplicateTaskIdFound
 
 

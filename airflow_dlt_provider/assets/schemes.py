@@ -33,16 +33,14 @@ DUCKDB_SCHEME = "duckdb"
 
 
 def sanitize_dlt_uri(uri: SplitResult) -> SplitResult:
-    """Normalize a ``dlt://`` URI; refuse one without a target, a dataset and a table."""
+    """Normalize a ``dlt://`` URI (no query, no fragment); refuse one without a target.
+
+    The provider writes ``dlt://<target>/<dataset>/<table>``; other paths under a target are left as they
+    are (a user's own ``dlt://`` assets keep working).
+    """
     if not uri.netloc:
         raise ValueError(
             f"URI format {LOGICAL_SCHEME}:// must contain a target: dlt://<target>/<dataset>/<table>"
-        )
-    parts = uri.path.split("/")  # leading slash, dataset, table
-    if len(parts) != 3 or not parts[1] or not parts[2]:
-        raise ValueError(
-            f"URI format {LOGICAL_SCHEME}:// must contain a dataset and a table name: "
-            "dlt://<target>/<dataset>/<table>"
         )
     return uri._replace(scheme=LOGICAL_SCHEME, query="", fragment="")
 

@@ -70,9 +70,11 @@ def test_the_wheel_in_a_clean_venv_is_a_provider_with_its_config(dist: Path, tmp
     }
     providers = _run(str(venv / "bin" / "airflow"), "providers", "list", "-o", "plain", env=env)
     assert "airflow-dlt-provider" in providers
-    config = _run(str(venv / "bin" / "airflow"), "config", "list", "--section", "dlt", env=env)
+    airflow_cli = str(venv / "bin" / "airflow")
+    config = _run(airflow_cli, "config", "list", "--section", "dlt", "--include-descriptions", env=env)
     assert "[dlt]" in config
     for option in ("base_dir", "working_dir", "package_store", "package_store_conn_id"):
         assert option in config
     assert "fsspec URL shared by all workers" in config  # the descriptions come from the provider metadata
-    assert "package_store = s3://bucket/dlt-packages" in config  # the environment wins over the default
+    value = _run(airflow_cli, "config", "get-value", "dlt", "package_store", env=env)
+    assert value.strip() == "s3://bucket/dlt-packages"  # read like any Airflow option (environment first)

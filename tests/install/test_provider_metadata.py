@@ -72,8 +72,9 @@ def test_airflow_normalizes_dlt_and_duckdb_uris_through_the_provider() -> None:
     assert schemes.create_dlt_asset(target="warehouse", dataset="raw_github", table="issues").uri == asset.uri
     duck = schemes.create_duckdb_asset(path="/data/github.duckdb", dataset="raw", table="issues")
     assert duck.uri in ("duckdb:/data/github.duckdb/raw/issues", "duckdb:///data/github.duckdb/raw/issues")
-    with pytest.raises(ValueError, match="dataset and a table"):
-        _compat.Asset("dlt://warehouse/only_a_dataset")
+    assert _compat.Asset("dlt://warehouse/raw/issues?x=1#y").uri == "dlt://warehouse/raw/issues"
+    with pytest.raises(ValueError, match="must contain a target"):
+        _compat.Asset("dlt:///raw/issues")
     with pytest.raises(ValueError, match="local file"):
         _compat.Asset("duckdb://somehost/data/x.duckdb/raw/issues")
 
