@@ -30,6 +30,9 @@ class Option:
     default: str | None = None  # None: unset (the reader derives a value, see the description)
     type: str = "string"
     version_added: str = "0.1.0"
+    sensitive: bool = (
+        False  # Airflow masks it in `airflow config list` and accepts `<option>_cmd` / `_secret`
+    )
 
     @property
     def env_var(self) -> str:
@@ -70,6 +73,38 @@ OPTIONS: tuple[Option, ...] = (
         ),
         example="aws_default",
     ),
+    Option(
+        name="package_store_key",
+        description=(
+            "Secret the workers sign what they write to package_store with (HMAC-SHA256), so that whoever "
+            "else can write to the store cannot forge packages, progress or done records; a record without a "
+            "valid signature is ignored and the task extracts its own rows. A comma-separated list rotates "
+            "keys: the first signs, every one is accepted. Every worker needs the same value. Unset: "
+            "[core] fernet_key, else Airflow's secret_key."
+        ),
+        example="a long random string (e.g. from a secrets backend: package_store_key_secret)",
+        sensitive=True,
+    ),
+    Option(
+        name="holder_wait_seconds",
+        description=(
+            "How long a task waits for another holder of its pipeline's folder (a second pool slot, a "
+            "backfill beside a scheduled run) before it fails retryably, naming the holder."
+        ),
+        example="600",
+        default="300",
+        type="float",
+    ),
+    Option(
+        name="holder_lease_seconds",
+        description=(
+            "How long a holder's lease in package_store lasts without being renewed: the time after which "
+            "a killed worker's lease is taken over (at least 3)."
+        ),
+        example="60",
+        default="120",
+        type="float",
+    ),
 )
 OPTION_NAMES = frozenset(option.name for option in OPTIONS)
 
@@ -86,6 +121,7 @@ def provider_config() -> dict[str, dict[str, object]]:
                     "type": option.type,
                     "example": option.example,
                     "default": option.default,
+                    **({"sensitive": True} if option.sensitive else {}),
                 }
                 for option in OPTIONS
             },
