@@ -39,9 +39,18 @@ def test_provider_info_validates_and_declares_every_option_the_code_reads() -> N
     schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(info, schema)
     options = info["config"]["dlt"]["options"]
-    assert set(options) == {"base_dir", "working_dir", "package_store", "package_store_conn_id"}
+    assert set(options) == {
+        "base_dir",
+        "working_dir",
+        "package_store",
+        "package_store_conn_id",
+        "package_store_key",
+        "holder_wait_seconds",
+        "holder_lease_seconds",
+    }
     for name, option in options.items():
-        assert option["description"] and option["example"] and option["type"] == "string", name
+        assert option["description"] and option["example"] and option["type"] in ("string", "float"), name
+    assert options["package_store_key"]["sensitive"] is True
     # every `[dlt] <option>` the package reads is declared (a new option cannot skip the metadata)
     package = REPO_ROOT / "airflow_dlt_provider"
     read = set()
@@ -101,7 +110,7 @@ def test_settings_read_the_environment_and_treat_blank_as_unset(monkeypatch: pyt
     monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE_CONN_ID", "   ")
     assert settings.option("package_store") == "s3://bucket/prefix"
     assert settings.option("package_store_conn_id") is None
-    with pytest.raises(KeyError, match="options: base_dir, package_store"):
+    with pytest.raises(KeyError, match="options: base_dir, holder_lease_seconds"):
         settings.option("packagestore")
 
 
