@@ -6,6 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 VENV_AF2 := .venv-airflow2
 VENV_OLDEST := .venv-oldest
+VENV_PY313 := .venv-py313
 AIRFLOW3_SPEC ?= apache-airflow>=3.3.2,<3.4
 AIRFLOW2_SPEC ?= apache-airflow>=2.11.0,<2.12
 # The oldest declared pair: the oldest Airflow 2.x minor pyproject allows (2.10) at its latest patch, and
@@ -15,8 +16,14 @@ AIRFLOW2_SPEC ?= apache-airflow>=2.11.0,<2.12
 AIRFLOW_OLDEST ?= 2.10.5
 DLT_FLOOR := $(shell sed -nE 's/^ *"dlt>=([0-9.]+),.*/\1/p' pyproject.toml)
 PYTEST_ARGS ?=
+# Python 3.13 as MWAA's Airflow 3.1 images run it: pyenv's interpreter (the same on CI), Airflow 3.1.6 under
+# the constraints file of MWAA's 3.1.6 image with the edits the MWAA guide lists (tests/install/mwaa_edits.json),
+# so this stage is also the one real install of a documented edit (and of a common-compat without every name).
+PYTHON_313 ?= $(shell pyenv root 2>/dev/null)/versions/3.13.0/bin/python3.13
+AIRFLOW_PY313 ?= 3.1.6
 
-.PHONY: demo test test-airflow3 test-airflow2 test-oldest test-faults lint typecheck venv venv-airflow2 venv-oldest docs clean
+.PHONY: demo test test-airflow3 test-airflow2 test-oldest test-py313 test-faults install-matrix lint typecheck venv \
+	venv-airflow2 venv-oldest venv-py313 docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -42,9 +49,18 @@ $(VENV_OLDEST)/.installed: pyproject.toml Makefile $(UV)
 		"universal-pathlib<0.3"
 	touch $@
 
+$(VENV_PY313)/.installed: pyproject.toml Makefile tests/install/mwaa_edits.json $(UV)
+	@test -x "$(PYTHON_313)" || { echo "no Python 3.13 at $(PYTHON_313) (pyenv); set PYTHON_313=" >&2; exit 1; }
+	$(UV) venv --quiet --allow-existing --python "$(PYTHON_313)" $(VENV_PY313)
+	$(PYTHON) tests/install/install_matrix.py --constraints $(AIRFLOW_PY313) > $(VENV_PY313)/constraints.txt
+	$(UV) pip install --quiet --python $(VENV_PY313)/bin/python -c $(VENV_PY313)/constraints.txt -e ".[test]" \
+		"apache-airflow==$(AIRFLOW_PY313)"
+	touch $@
+
 venv: $(VENV)/.installed
 venv-airflow2: $(VENV_AF2)/.installed
 venv-oldest: $(VENV_OLDEST)/.installed
+venv-py313: $(VENV_PY313)/.installed
 
 demo: venv
 	$(VENV)/bin/python scripts/demo.py
@@ -78,12 +94,24 @@ test-airflow2: venv-airflow2
 
 # The oldest declared pair, the fast part (no real scheduler). Raising a floor in pyproject.toml moves this run
 # with it; lowering one needs this run to pass first.
+# The install checks (matrix, wheel) run once, in test-airflow3.
 test-oldest: venv-oldest
-	$(VENV_OLDEST)/bin/python -m pytest -m "not scheduler and not faults" $(PYTEST_ARGS)
+	$(VENV_OLDEST)/bin/python -m pytest -m "not scheduler and not install and not faults" $(PYTEST_ARGS)
+
+# Python 3.13 (MWAA 3.1's), the fast part that differs by Python or by an older Airflow 3 / common-compat:
+# the Airflow seam, dlt's internals, the provider metadata, assets, the task doc (secrets). ~1.5 minutes.
+PY313_TESTS ?= tests/test_compat.py tests/test_dlt_internals.py tests/install/test_provider_metadata.py \
+	tests/assets/test_assets.py tests/operators/test_task_doc.py
+test-py313: venv-py313
+	$(VENV_PY313)/bin/python -m pytest -m "not scheduler and not install and not slow" $(PY313_TESTS) $(PYTEST_ARGS)
+
+# Regenerate tests/install/mwaa_edits.json, docs/deploy/install-matrix.md and the MWAA guide's edits.
+install-matrix: venv
+	$(VENV)/bin/python tests/install/install_matrix.py --write
 
 # test-airflow2 stays beside test-oldest: it is the only run of the newest dlt on Airflow 2 (dlt reads Airflow
 # itself in places); its subset (~2 minutes) keeps `make test` near 25 minutes on a 2-core machine.
-test: lint test-airflow3 test-oldest test-airflow2
+test: lint test-airflow3 test-oldest test-airflow2 test-py313
 
 # The whole fault-injection matrix (tests/faults: every fault point x write disposition x destination x store),
 # in FAULTS_WORKERS concurrent pytest shards (each cell forks its attempts); the results go to
@@ -111,4 +139,4 @@ test-faults: venv
 	exit $$rc
 
 clean:
-	rm -rf $(TOOLS) $(VENV) $(VENV_AF2) $(VENV_OLDEST) .demo
+	rm -rf $(TOOLS) $(VENV) $(VENV_AF2) $(VENV_OLDEST) $(VENV_PY313) .demo

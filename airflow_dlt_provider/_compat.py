@@ -2,7 +2,8 @@
 
 No other module of the package checks the Airflow version or imports a private Airflow name. Version-routed
 public names come from ``apache-airflow-providers-common-compat`` (``airflow.providers.common.compat.sdk``),
-which the official providers share; what it does not route is below, one small function per use. Each entry
+which the official providers share, when the installed one routes them (an optional dependency: see
+:func:`routed`); what it does not route is below, one small function per use. Each entry
 that touches an Airflow internal says why no public API serves, and ``tests/test_compat.py`` holds a contract
 test per entry that fails, naming the entry, when an Airflow release changes what it relies on.
 """
@@ -42,15 +43,61 @@ else:
     from airflow.models.baseoperatorlink import BaseOperatorLink
     from airflow.utils.task_group import TaskGroup
 
-# Names only tasks and the CLI use, resolved through common-compat when first asked for (``__getattr__``).
+# Names only tasks and the CLI use, resolved when first asked for (``__getattr__``): through common-compat's
+# router where the installed common-compat has it (1.8+), else from the modules it would route to. The
+# dependency is optional: the platforms' constraints files pin common-compat 1.2.0 (Airflow 2.10.1), 1.7.x
+# (2.11.0, 3.0.x), which have no ``sdk`` module, and Cloud Composer refuses to change a preinstalled one.
+_ROUTES: dict[str, tuple[str, ...]] = {
+    "BaseHook": ("airflow.sdk", "airflow.hooks.base"),
+    "BaseNotifier": ("airflow.sdk", "airflow.notifications.basenotifier"),
+    "get_current_context": ("airflow.sdk", "airflow.operators.python"),
+    "AirflowFailException": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    "conf": ("airflow.sdk.configuration", "airflow.configuration"),
+    "mask_secret": (
+        "airflow.sdk.log",
+        "airflow.sdk.execution_time.secrets_masker",
+        "airflow.utils.log.secrets_masker",
+    ),
+    "redact": (
+        "airflow.sdk.log",
+        "airflow.sdk._shared.secrets_masker",
+        "airflow.sdk.execution_time.secrets_masker",
+        "airflow.utils.log.secrets_masker",
+    ),
+}
 _LAZY_COMMON_COMPAT_NAMES = frozenset({"BaseHook", "BaseNotifier", "get_current_context"})
+
+
+def common_compat_sdk() -> Any:
+    """common-compat's version router (``airflow.providers.common.compat.sdk``), or ``None`` without one."""
+    try:
+        from airflow.providers.common.compat import sdk
+    except ImportError:  # common-compat missing, or older than 1.8 (no ``sdk`` module)
+        return None
+    return sdk
+
+
+def routed(name: str) -> Any:
+    """``name`` as common-compat routes it, else from the first of its :data:`_ROUTES` modules that has it."""
+    import importlib
+
+    sdk = common_compat_sdk()
+    if sdk is not None:
+        try:
+            return getattr(sdk, name)
+        except (AttributeError, ImportError):  # a common-compat too old to route this name
+            pass
+    for module_name in _ROUTES[name]:
+        try:
+            return getattr(importlib.import_module(module_name), name)
+        except (ImportError, AttributeError):
+            continue
+    raise ImportError(f"{name} is in none of {', '.join(_ROUTES[name])} (Airflow {AIRFLOW_VERSION})")
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_COMMON_COMPAT_NAMES:
-        from airflow.providers.common.compat import sdk
-
-        value = getattr(sdk, name)
+        value = routed(name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -68,6 +115,8 @@ __all__ = [
     "BaseOperatorLink",
     "TaskGroup",
     "airflow_cli_classes",
+    "common_compat_sdk",
+    "routed",
     "airflow_fail_exception",
     "airflow_home",
     "conf_get",
@@ -100,15 +149,8 @@ __all__ = [
 
 
 def _sdk_maskers() -> tuple[Any, Any]:
-    """``(mask_secret, redact)`` of the running Airflow's task SDK."""
-    try:  # common-compat 1.10+ routes them (airflow.sdk.log on 3.1+, the older maskers before)
-        from airflow.providers.common.compat.sdk import mask_secret, redact
-    except ImportError:  # common-compat 1.9 (the last one for Airflow 2.10) does not: Airflow 2's masker
-        from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,unused-ignore]
-            mask_secret,
-            redact,
-        )
-    return mask_secret, redact
+    """``(mask_secret, redact)`` of the running Airflow's task SDK (``airflow.sdk.log`` on 3.1+)."""
+    return routed("mask_secret"), routed("redact")
 
 
 # ---------------------------------------------------------------- secrets masking
@@ -146,22 +188,18 @@ def redact(value: Any) -> Any:
 
 def airflow_fail_exception() -> type[Exception]:
     """Airflow's ``AirflowFailException``: fails the task without using its remaining retries."""
-    try:  # common-compat 1.10+
-        from airflow.providers.common.compat.sdk import AirflowFailException
-    except ImportError:  # common-compat 1.9 (Airflow 2.10)
-        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef,attr-defined,unused-ignore]
-    return AirflowFailException  # type: ignore[no-any-return,unused-ignore]
+    return routed("AirflowFailException")  # type: ignore[no-any-return]
 
 
 def duplicate_task_id_error() -> type[Exception]:
-    """Airflow's ``DuplicateTaskIdFound`` (``airflow.sdk.exceptions`` in 3.x, ``airflow.exceptions`` before).
+    """Airflow's ``DuplicateTaskIdFound`` (``airflow.sdk.exceptions`` in 3.2+, ``airflow.exceptions`` before).
 
     Public in both; common-compat does not route it.
     """
-    if AIRFLOW_V_3:
+    try:  # Airflow 3.2+
         from airflow.sdk.exceptions import DuplicateTaskIdFound
-    else:
-        from airflow.exceptions import DuplicateTaskIdFound  # type: ignore[no-redef]
+    except ImportError:  # Airflow 2.x, 3.0 and 3.1
+        from airflow.exceptions import DuplicateTaskIdFound  # type: ignore[no-redef,attr-defined,unused-ignore]
     return DuplicateTaskIdFound
 
 
@@ -175,11 +213,7 @@ def airflow_home() -> str:
 
 def conf_get(section: str, key: str, fallback: str | None = None) -> str | None:
     """Read an Airflow configuration option (``airflow.cfg``, ``AIRFLOW__<SECTION>__<KEY>``)."""
-    try:  # common-compat 1.10+: the task SDK's parser on Airflow 3
-        from airflow.providers.common.compat.sdk import conf
-    except ImportError:  # common-compat 1.9 (Airflow 2.10)
-        from airflow.configuration import conf
-    value = conf.get(section, key, fallback=fallback)
+    value = routed("conf").get(section, key, fallback=fallback)  # the task SDK's parser on Airflow 3.1+
     return None if value is None else str(value)
 
 

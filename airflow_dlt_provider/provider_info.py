@@ -12,7 +12,9 @@ PACKAGE_NAME = "airflow-dlt-provider"
 
 def get_provider_info() -> dict[str, Any]:
     from airflow_dlt_provider import __version__
+    from airflow_dlt_provider.assets.schemes import provider_asset_uris
     from airflow_dlt_provider.hooks.form import connection_type_info
+    from airflow_dlt_provider.settings import provider_config
 
     return {
         "package-name": PACKAGE_NAME,
@@ -40,6 +42,11 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": ["airflow_dlt_provider.plugins.links.DltPipelineLink"],
         # `airflow dlt pools sync|export` on Airflow 3.x (the key is ignored by Airflow 2)
         "cli": ["airflow_dlt_provider.cli.main.get_airflow_cli_commands"],
+        # the [dlt] options: `airflow config list --section dlt` shows them (one table: settings.OPTIONS)
+        "config": provider_config(),
+        # the URI schemes the provider introduces (dlt://, duckdb:); Airflow 2 reads `dataset-uris`
+        "asset-uris": provider_asset_uris(),
+        "dataset-uris": provider_asset_uris(),
         "integrations": [
             {
                 "integration-name": "dlt",

@@ -122,9 +122,9 @@ _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 
 
 def _seconds_option(key: str, minimum: float, default: float) -> float:
-    from airflow_dlt_provider import _compat
+    from airflow_dlt_provider import settings
 
-    raw = (_compat.conf_get("dlt", key, fallback=None) or "").strip()
+    raw = settings.option(key) or ""
     if not raw:
         return default
     try:

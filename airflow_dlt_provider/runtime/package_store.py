@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow_dlt_provider import _compat
+from airflow_dlt_provider import _compat, settings
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.runtime.binding import BINDING_FILE
 from airflow_dlt_provider.runtime.ledger import EXTRACTING_FILE, LEDGER_FILE
@@ -411,7 +411,7 @@ def _pack(tar: tarfile.TarFile, local: Path, dlt_pipeline_name: str) -> None:
 
 def configured_store() -> PackageStore | None:
     """The store of ``[dlt] package_store`` (env ``AIRFLOW__DLT__PACKAGE_STORE``), or ``None`` when unset."""
-    url = (_compat.conf_get("dlt", "package_store", fallback=None) or "").strip()
+    url = settings.option("package_store") or ""
     if not url:
         return None
     scheme = urlsplit(url).scheme
@@ -420,5 +420,5 @@ def configured_store() -> PackageStore | None:
             f"[dlt] package_store={display_url(url)!r} is not an fsspec URL; accepted: a URL with a scheme, "
             "e.g. file:///mnt/shared/dlt, gs://bucket/prefix, s3://bucket/prefix"
         )
-    conn_id = (_compat.conf_get("dlt", "package_store_conn_id", fallback=None) or "").strip() or None
+    conn_id = settings.option("package_store_conn_id")
     return PackageStore(url=url, conn_id=conn_id)

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
-from airflow_dlt_provider import _compat
+from airflow_dlt_provider import _compat, settings
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 
 _LABEL = b"airflow-dlt-provider package store v1"
@@ -48,7 +48,9 @@ class UnsignedRecordError(ValueError):
 def signing_keys() -> list[bytes]:
     """The derived keys, the signing one first; an error naming the setting when no source has one."""
     for section, option in _key_sources():
-        raw = _compat.conf_get(section, option, fallback=None) or ""
+        raw = (
+            settings.option(option) if section == settings.SECTION else _compat.conf_get(section, option)
+        ) or ""
         secrets = [part.strip() for part in raw.split(",") if part.strip()]
         if secrets:
             if option == "secret_key" and option not in _WARNED:

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from airflow_dlt_provider import _compat
+from airflow_dlt_provider import _compat, settings
 
 log = logging.getLogger("airflow_dlt_provider.workdir")
 
@@ -78,13 +78,13 @@ def ensure_inside(base: Path, path: Path) -> None:
 
 def dlt_base_dir() -> Path:
     """Base folder of the provider's files on a worker: ``[dlt] base_dir`` or ``$AIRFLOW_HOME/dlt``."""
-    configured = _compat.conf_get("dlt", "base_dir", fallback=None)
+    configured = settings.option("base_dir")
     return Path(configured).expanduser() if configured else Path(_compat.airflow_home()) / "dlt"
 
 
 def working_dir_base() -> Path:
     """Where task working directories live: ``[dlt] working_dir`` (e.g. a persistent volume)."""
-    configured = _compat.conf_get("dlt", "working_dir", fallback=None)
+    configured = settings.option("working_dir")
     return Path(configured).expanduser() if configured else dlt_base_dir() / "work"
 
 
