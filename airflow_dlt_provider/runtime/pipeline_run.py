@@ -219,7 +219,7 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
     pool, the next task of the pipeline) resumes from it (see resume.py); terminal errors fail without using
     retries (see failures.py).
     """
-    from airflow_dlt_provider.runtime import failures
+    from airflow_dlt_provider.runtime import failures, processes
 
     place = _place_for(request, context)
     # every dlt call of the task, including the summary and the failure report, resolves its config in here
@@ -228,6 +228,7 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
         _kept_in_store(place, request.pipeline_name),
         airflow_variable_lookups(secrets_toml=True, pipeline_name=request.pipeline_name),
         failures.classified(place.working_dir, request.pipeline_name, shared=place.owner is not None),
+        processes.worker_processes_allowed(request.pipeline_name),  # dlt's workers in a daemonic task process
     ):
         return _run_in(place, request, context)
 
