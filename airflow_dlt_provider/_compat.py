@@ -627,12 +627,13 @@ def main_process_identity() -> Iterator[Any]:
     import multiprocessing
     from multiprocessing import process as mp_process
 
-    inherited = mp_process._current_process
+    current = "_current_process"  # typeshed does not declare it
+    inherited = getattr(mp_process, current)
     identity = multiprocessing.Process(name=inherited.name)  # copies the inherited config (daemon, authkey)
     identity.daemon = False
     identity.authkey = bytes(inherited.authkey)
-    mp_process._current_process = identity
+    setattr(mp_process, current, identity)
     try:
         yield identity
     finally:
-        mp_process._current_process = inherited
+        setattr(mp_process, current, inherited)

@@ -14,8 +14,10 @@ dlt picks itself -- ``spawn`` inside an Airflow task, ``fork`` from a shell on L
 Both get the same dlt settings as environment variables: the workers, ``EXTRACT__DATA_WRITER__FILE_MAX_ITEMS``
 = rows / 8 (eight extracted files, so that normalize has work for both workers), ``LOAD__WORKERS`` left at
 dlt's default. The time is measured around the load only (pipeline creation + run, or ``execute``), inside the
-process. Peak memory is the largest sum of RSS over the process and its children (dlt's normalize workers),
-sampled every 0.1 s: from the parent for ``plain``, by a thread in the task for ``task``.
+process. Peak memory comes from ``getrusage`` in the process itself, the same way in both cases: its own peak
+RSS and the largest peak of its reaped children (dlt's normalize workers); the tree figure is the process's
+peak plus ``NORMALIZE__WORKERS`` times the largest worker's (an upper bound: the peaks need not coincide, and
+forked workers share pages with their parent).
 
 The source is generated flat rows (``id``, ``name``, ``value``) in one resource: extraction is serial, normalize
 is where dlt's worker processes help.
@@ -30,14 +32,12 @@ metadata DB and the destination) and one cluster per executor (tests/fixtures/ai
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -59,43 +59,18 @@ def settings_env(setting: str, rows: int) -> dict[str, str]:
 # ---------------------------------------------------------------- measuring (imported by the tasks too)
 
 
-class TreePeak:
-    """The largest sum of RSS of a process and its descendants, sampled every ``period`` s in a thread."""
+def peaks() -> dict[str, float]:
+    """Peak RSS (MiB) of this process and of its largest child so far (dlt's normalize workers, once reaped).
 
-    def __init__(self, pid: int | None = None, period: float = 0.1) -> None:
-        import psutil
+    ``getrusage``, no sampling thread: a thread walking the process table inside the task would compete with
+    dlt's extraction for the GIL (it slowed a Celery task's extraction 4x in a first version of this script).
+    """
+    import resource
 
-        self._process = psutil.Process(pid or os.getpid())
-        self._period = period
-        self._stop = threading.Event()
-        self.peak = 0
-        self._thread = threading.Thread(target=self._sample, daemon=True, name="bench-rss")
-
-    def _sample(self) -> None:
-        import psutil
-
-        while not self._stop.is_set():
-            total = 0
-            try:
-                for process in [self._process, *self._process.children(recursive=True)]:
-                    with contextlib.suppress(psutil.Error):
-                        total += process.memory_info().rss
-            except psutil.Error:
-                return
-            self.peak = max(self.peak, total)
-            self._stop.wait(self._period)
-
-    def __enter__(self) -> TreePeak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def peak_mib(self) -> float:
-        return self.peak / 2**20
+    return {
+        "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
 
 
 def generated(rows: int = 1000) -> Any:
@@ -149,12 +124,11 @@ import bench_throughput
 class TimedDltRunOperator(DltRunOperator):
     def execute(self, context):
         os.environ.update(context["dag_run"].conf["env"])  # before dlt resolves its configuration
-        with bench_throughput.TreePeak() as peak:
-            started = time.perf_counter()
-            summary = super().execute(context)
-            seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        summary = super().execute(context)
+        seconds = time.perf_counter() - started
         assert summary["rows"]["items"] == context["dag_run"].conf["rows"], summary["rows"]
-        context["ti"].xcom_push(key="bench", value={{"seconds": seconds, "peak_mib": peak.peak_mib}})
+        context["ti"].xcom_push(key="bench", value={{"seconds": seconds, **bench_throughput.peaks()}})
         return summary
 
 
@@ -175,8 +149,8 @@ DAG_IDS = {"duckdb": "throughput_duckdb", "postgres": "throughput_postgres"}
 # ---------------------------------------------------------------- the two cases
 
 
-def run_plain(case: dict[str, Any], timeout: float) -> tuple[float, float]:
-    """A fresh process from a shell; returns (load seconds, peak MiB of its process tree)."""
+def run_plain(case: dict[str, Any], timeout: float) -> tuple[float, float, float]:
+    """A fresh process from a shell; returns (load seconds, its peak MiB, its largest worker's peak MiB)."""
     env = {
         **os.environ,
         **case["env"],
@@ -192,20 +166,20 @@ def run_plain(case: dict[str, Any], timeout: float) -> tuple[float, float]:
             stderr=err,
             text=True,
         )
-        with TreePeak(proc.pid) as peak:
-            try:
-                out, _ = proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
         err.seek(0)
         lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:
             raise RuntimeError(f"plain failed ({proc.returncode}):\n{err.read()[-4000:]}")
-    return float(json.loads(lines[-1][7:])["seconds"]), peak.peak_mib
+    result = json.loads(lines[-1][7:])
+    return float(result["seconds"]), float(result["self_mib"]), float(result["worker_mib"])
 
 
-def run_task(cluster: Any, case: dict[str, Any], timeout: float) -> tuple[float, float]:
+def run_task(cluster: Any, case: dict[str, Any], timeout: float) -> tuple[float, float, float]:
     dag_id = DAG_IDS[case["destination"]]
     run_id = cluster.trigger(dag_id, conf=case)
     state = cluster.wait_for_run(dag_id, run_id, timeout=timeout)
@@ -218,7 +192,7 @@ def run_task(cluster: Any, case: dict[str, Any], timeout: float) -> tuple[float,
         (dag_id, run_id),
     )
     result = json.loads(value) if isinstance(value, (str, bytes)) else value
-    return float(result["seconds"]), float(result["peak_mib"])
+    return float(result["seconds"]), float(result["self_mib"]), float(result["worker_mib"])
 
 
 def start_cluster(executor: str, postgres: Any, redis: Any, dsn: str | None) -> Any:
@@ -256,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print("RESULT " + json.dumps({"seconds": _plain(json.loads(args.child))}), flush=True)
+        seconds = _plain(json.loads(args.child))
+        print("RESULT " + json.dumps({"seconds": seconds, **peaks()}), flush=True)
         return 0
 
     executors = [e for e in args.executors.split(",") if e]
@@ -282,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                     for size in sizes:
                         for setting in settings:
                             load_before = _load()
-                            runs: dict[str, list[tuple[float, float]]] = {"plain": [], "task": []}
+                            runs: dict[str, list[tuple[float, float, float]]] = {"plain": [], "task": []}
                             for repeat in range(args.repeats):
                                 order = ("plain", "task") if repeat % 2 == 0 else ("task", "plain")
                                 for kind in order:
@@ -303,13 +278,18 @@ def main(argv: list[str] | None = None) -> int:
                                     runs[kind].append(result)
                                     print(
                                         f"{executor} {destination} {size} {setting} {kind} #{repeat}: "
-                                        f"{result[0]:.2f} s, {result[1]:.0f} MiB, load {_load()}",
+                                        f"{result[0]:.2f} s, {result[1]:.0f} MiB (worker {result[2]:.0f}), "
+                                        f"load {_load()}",
                                         file=sys.stderr,
                                         flush=True,
                                     )
                             ratios = [p[0] / t[0] for p, t in zip(runs["plain"], runs["task"], strict=True)]
-                            med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
+                            med = {k: [statistics.median(r[i] for r in v) for i in range(3)]
                                    for k, v in runs.items()}  # fmt: skip
+                            workers = int(SETTINGS[setting]["NORMALIZE__WORKERS"])
+                            tree = {  # the process and its normalize workers (each at its own peak)
+                                k: m[1] + (workers * m[2] if workers > 1 else 0) for k, m in med.items()
+                            }
                             rows.append(
                                 [
                                     executor,
@@ -319,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
                                     f"{med['plain'][0]:.2f}",
                                     f"{med['task'][0]:.2f}",
                                     f"{statistics.median(ratios):.2f}",
-                                    f"{med['plain'][1]:.0f}",
-                                    f"{med['task'][1]:.0f}",
-                                    f"{med['task'][1] / med['plain'][1]:.2f}",
+                                    f"{med['plain'][1]:.0f} / {med['plain'][2]:.0f}",
+                                    f"{med['task'][1]:.0f} / {med['task'][2]:.0f}",
+                                    f"{tree['task'] / tree['plain']:.2f}",
                                     f"{load_before} -> {_load()}",
                                 ]
                             )
@@ -342,9 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         "plain s",
         "task s",
         "task speed (plain s / task s)",
-        "plain peak MiB",
-        "task peak MiB",
-        "task / plain MiB",
+        "plain peak MiB (process / largest worker)",
+        "task peak MiB (process / largest worker)",
+        "task / plain tree MiB",
         "load avg before -> after",
     ]
     print("| " + " | ".join(header) + " |")
