@@ -16,7 +16,7 @@ AIRFLOW_OLDEST ?= 2.10.5
 DLT_FLOOR := $(shell sed -nE 's/^ *"dlt>=([0-9.]+),.*/\1/p' pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-airflow3 test-airflow2 test-oldest lint typecheck venv venv-airflow2 venv-oldest docs clean
+.PHONY: demo test test-airflow3 test-airflow2 test-oldest test-faults lint typecheck venv venv-airflow2 venv-oldest docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -57,13 +57,15 @@ lint: venv
 # The newest pair, every test (real scheduler included). It is also the deprecation job: a DeprecationWarning or
 # FutureWarning raised where the provider calls Airflow or dlt fails the test (conftest, --deprecations-as-errors);
 # the ones Airflow or dlt raise from their own code stay ignored.
+# The fault matrix (tests/faults, marker `faults`) runs only its fixed sample (`faults_sample`) here: the whole
+# matrix is `make test-faults`.
 test-airflow3: venv
-	$(VENV)/bin/python -m pytest --deprecations-as-errors $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest --deprecations-as-errors -m "not faults or faults_sample" $(PYTEST_ARGS)
 
 # The real-scheduler tests (pools, concurrency, retries, assets) run on the newest Airflow only: a second
 # cluster on Airflow 2.11 would double the suite's time; the 2.11 fixture path is kept and runs with
 # `make test-airflow2 AIRFLOW2_MARKERS= AIRFLOW2_TESTS=tests`.
-AIRFLOW2_MARKERS ?= not scheduler
+AIRFLOW2_MARKERS ?= not scheduler and not faults
 # Where the newest dlt meets Airflow 2 (the whole fast part runs on 2.10 in test-oldest): the two seams, the
 # operators and the mapped group, assets, the plugin's extra link, hooks, alerts, dlt's config and secrets
 # lookups, dlt's worker processes in a task forked from a Celery (billiard) pool process, the pytest plugin,
@@ -78,11 +80,36 @@ test-airflow2: venv-airflow2
 # The oldest declared pair, the fast part (no real scheduler). Raising a floor in pyproject.toml moves this run
 # with it; lowering one needs this run to pass first.
 test-oldest: venv-oldest
-	$(VENV_OLDEST)/bin/python -m pytest -m "not scheduler" $(PYTEST_ARGS)
+	$(VENV_OLDEST)/bin/python -m pytest -m "not scheduler and not faults" $(PYTEST_ARGS)
 
 # test-airflow2 stays beside test-oldest: it is the only run of the newest dlt on Airflow 2 (dlt reads Airflow
 # itself in places); its subset (~2 minutes) keeps `make test` near 25 minutes on a 2-core machine.
 test: lint test-airflow3 test-oldest test-airflow2
+
+# The whole fault-injection matrix (tests/faults: every fault point x write disposition x destination x store),
+# in FAULTS_WORKERS concurrent pytest shards (each cell forks its attempts); the results go to
+# build/faults/results.json and docs/reliability.md. Some cells: `make test-faults FAULTS_K=<pytest -k expression>`
+# (their table goes to build/faults/reliability.md).
+FAULTS_WORKERS ?= 2
+FAULTS_K ?=
+FAULTS_DIR := build/faults
+# a part of the matrix (FAULTS_K) never overwrites the page of the whole matrix
+FAULTS_DOC ?= $(if $(FAULTS_K),$(FAULTS_DIR)/reliability.md,docs/reliability.md)
+test-faults: venv
+	rm -rf $(FAULTS_DIR) && mkdir -p $(FAULTS_DIR)
+	@start=$$(date +%s); pids=""; \
+	for i in $$(seq 0 $$(($(FAULTS_WORKERS) - 1))); do \
+		FAULTS_SHARD=$$i/$(FAULTS_WORKERS) FAULTS_RESULTS=$(FAULTS_DIR)/shard-$$i.jsonl \
+			$(VENV)/bin/python -m pytest tests/faults -m faults $(if $(FAULTS_K),-k "$(FAULTS_K)") -q \
+			$(PYTEST_ARGS) > $(FAULTS_DIR)/shard-$$i.log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	echo "fault matrix: $(FAULTS_WORKERS) shard(s) running, logs in $(FAULTS_DIR)/shard-*.log"; \
+	rc=0; for pid in $$pids; do wait $$pid || rc=1; done; \
+	tail -n 3 $(FAULTS_DIR)/shard-*.log; \
+	$(VENV)/bin/python scripts/reliability_table.py $(FAULTS_DIR)/shard-*.jsonl \
+		--seconds $$(($$(date +%s) - start)) --workers $(FAULTS_WORKERS) \
+		--json $(FAULTS_DIR)/results.json --out $(FAULTS_DOC) || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf $(TOOLS) $(VENV) $(VENV_AF2) $(VENV_OLDEST) .demo

@@ -94,10 +94,12 @@ __all__ = [
     "main_process_identity",
     "mask_secret",
     "object_storage_path",
+    "other_running_dag_runs",
     "redact",
     "register_dag_assets",
     "render_sqlalchemy_url",
     "secrets_backends",
+    "set_pool_slots",
     "variable_get",
     "variable_set",
 ]
@@ -436,6 +438,107 @@ def create_pool(name: str, slots: int, description: str) -> None:
         )
 
 
+def set_pool_slots(name: str, slots: int) -> None:
+    """Set the slots of the existing pool ``name`` (its description and other settings are kept).
+
+    INTERNAL ``airflow.models.pool.Pool`` (ORM) and ``create_session``: same reason as :func:`existing_pools`.
+    """
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(Pool).where(Pool.pool == name).values(slots=slots))
+
+
+# ---------------------------------------------------------------- other DAG runs (a mapped group's discover task)
+
+_FINISHED_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+
+
+def _state_text(state: Any) -> str | None:
+    return None if state is None else str(getattr(state, "value", state))
+
+
+def other_running_dag_runs(context: Any, task_ids: list[str]) -> list[dict[str, Any]]:
+    """The other *running* DAG runs of the running task's DAG in which one of ``task_ids`` is not finished.
+
+    Each: ``run_id``, ``run_type``, ``start_date`` and ``states`` (``{task_id or task_id_<map index>: state}``
+    of ``task_ids`` in that run). Backfill runs are DAG runs too.
+
+    Airflow 3 (a task talks to the API server, not the DB): ``RuntimeTaskInstance.get_dr_count`` and
+    ``get_task_states`` (public task-SDK methods), then INTERNAL ``airflow.sdk.execution_time.comms.GetDagRun``
+    through ``SUPERVISOR_COMMS`` for a candidate's state and start: no public call lists other DAG runs or
+    returns one with its start date. Airflow 2: the ``DagRun``/``TaskInstance`` ORM (tasks reach the DB).
+    """
+    ti = context["ti"]
+    dag_id, own_run_id = ti.dag_id, ti.run_id
+    if AIRFLOW_V_3:
+        if ti.get_dr_count(dag_id=dag_id, states=["running"]) <= 1:
+            return []
+        by_run = ti.get_task_states(dag_id=dag_id, task_ids=list(task_ids))
+        found = []
+        for run_id, states in sorted(by_run.items()):
+            texts = {key: _state_text(state) for key, state in states.items()}
+            if run_id == own_run_id or not any(text not in _FINISHED_TI_STATES for text in texts.values()):
+                continue
+            dag_run = _fetch_dag_run(dag_id, run_id)
+            if _state_text(dag_run.state) == "running":
+                found.append(
+                    {
+                        "run_id": run_id,
+                        "run_type": _state_text(dag_run.run_type),
+                        "start_date": dag_run.start_date,
+                        "states": texts,
+                    }
+                )
+            if len(found) >= 20:
+                break
+        return found
+    from airflow.models.dagrun import DagRun  # pragma: no cover - Airflow 2
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.execute(
+            select(DagRun.run_id, DagRun.run_type, DagRun.start_date).where(
+                DagRun.dag_id == dag_id, DagRun.state == "running", DagRun.run_id != own_run_id
+            )
+        ).all()
+        found = []
+        for run_id, run_type, start_date in runs[:200]:
+            rows = session.execute(
+                select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.run_id == run_id,
+                    TaskInstance.task_id.in_(list(task_ids)),
+                )
+            ).all()
+            texts = {
+                (task_id if map_index < 0 else f"{task_id}_{map_index}"): _state_text(state)
+                for task_id, map_index, state in rows
+            }
+            if any(text not in _FINISHED_TI_STATES for text in texts.values()):
+                found.append(
+                    {
+                        "run_id": run_id,
+                        "run_type": _state_text(run_type),
+                        "start_date": start_date,
+                        "states": texts,
+                    }
+                )
+    return found
+
+
+def _fetch_dag_run(dag_id: str, run_id: str) -> Any:
+    """A DAG run as the API server returns it to a task (Airflow 3; see :func:`other_running_dag_runs`)."""
+    from airflow.sdk.execution_time.comms import GetDagRun
+    from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
+
+    return SUPERVISOR_COMMS.send(GetDagRun(dag_id=dag_id, run_id=run_id))
+
+
 # ---------------------------------------------------------------- a DAG run of dag.test() (pytest plugin)
 
 
@@ -518,20 +621,44 @@ def dlt_pipeline_link(pipeline_name: str, ti_key: Any) -> str:
 
 
 def readable_dag_ids_dependency() -> Any:
-    """A FastAPI dependency: the ids of the DAGs the caller may read, by Airflow's auth manager.
+    """A FastAPI dependency: the ids of the DAGs whose XComs the caller may read, by Airflow's auth manager.
 
-    No valid JWT (``Authorization: Bearer`` or the UI's ``_token`` cookie) -> 401/403, as on Airflow's own API.
+    Everything the ``/dlt`` plugin shows comes from XComs (the load summaries), so a DAG counts only if the
+    caller may read the DAG *and* its XComs (``DagAccessEntity.XCOM``), as Airflow's own XCom endpoints require
+    (``requires_access_dag("GET", DagAccessEntity.XCOM)``); a user who may see a DAG but not its XComs sees no
+    pipeline of it. No valid JWT (``Authorization: Bearer`` or the UI's ``_token`` cookie) -> 401/403, as on
+    Airflow's own API.
 
-    INTERNAL ``airflow.api_fastapi.core_api.security.get_user`` and ``airflow.api_fastapi.app.get_auth_manager``
-    (3.x): what Airflow's own routes depend on; no public API protects a plugin's FastAPI app.
+    INTERNAL ``airflow.api_fastapi.core_api.security.get_user``, ``airflow.api_fastapi.app.get_auth_manager``
+    and ``DagModel.get_dag_id_to_team_name_mapping`` (3.x, for multi-team deployments): what Airflow's own
+    routes depend on; no public API protects a plugin's FastAPI app.
     """
     from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
     from airflow.api_fastapi.core_api.security import get_user
     from fastapi import Depends
 
+    def team_names(dag_ids: set[str]) -> dict[str, Any]:
+        from airflow.models.dag import DagModel
+
+        mapping = getattr(DagModel, "get_dag_id_to_team_name_mapping", None)
+        return dict(mapping(list(dag_ids))) if mapping is not None and dag_ids else {}
+
     # a default-value dependency: an Annotated one would be resolved against this module's globals
     def readable_dag_ids(user: Any = Depends(get_user)) -> set[str]:  # noqa: B008
-        return set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+        manager = get_auth_manager()
+        dag_ids = set(manager.get_authorized_dag_ids(user=user, method="GET"))
+        teams = team_names(dag_ids)
+        return {
+            dag_id
+            for dag_id in dag_ids
+            if manager.is_authorized_dag(
+                method="GET",
+                access_entity=DagAccessEntity.XCOM,
+                details=DagDetails(id=dag_id, team_name=teams.get(dag_id)),
+                user=user,
+            )
+        }
 
     return readable_dag_ids
 

@@ -22,17 +22,24 @@ __all__ = [
     "airflow_secrets_provider_class",
     "airflow_secrets_provider_patched",
     "airflow_secrets_toml_key_names",
+    "apply_package_progress",
     "commit_marker",
-    "commit_markers_supported",
     "complete_from_defaults",
+    "complete_package_locally",
+    "delete_loaded_package",
     "dlt_logger_name",
     "incremental_function_default",
     "job_table_name",
     "mark_state_restored",
+    "package_progress",
+    "package_schema_tables",
+    "package_writes_observed",
     "parent_pipe_names",
+    "schema_update_applied",
     "set_wrapper_own_external_schedulers",
     "staging_dataset_for",
     "start_job",
+    "tables_truncated_by_init",
     "time_interval_context",
     "trace_file_name",
     "wrapper_own_external_schedulers",
@@ -141,15 +148,6 @@ def mark_state_restored(pipeline: Any) -> None:
 
 def _normalized_packages(pipeline: Any) -> Any:
     return pipeline._get_load_storage().normalized_packages
-
-
-def commit_markers_supported(pipeline: Any) -> bool:
-    """Whether the installed dlt records a job's commit with a "pending transition" marker.
-
-    ``Pipeline._get_load_storage().normalized_packages.save_pending_transition``. Why no public API: see
-    :func:`write_commit_marker`.
-    """
-    return hasattr(_normalized_packages(pipeline), "save_pending_transition")
 
 
 def commit_marker(pipeline: Any, load_id: str, job_file_name: str) -> str | None:
@@ -319,3 +317,202 @@ def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
             delattr(owner, name)
         else:
             setattr(owner, name, previous)
+
+
+# ---------------------------------------------------------------- run time: resuming load packages
+
+
+def _package_storage(pipeline: Any, state: str) -> Any:
+    storage = pipeline._get_load_storage()
+    return {"normalized": storage.normalized_packages, "loaded": storage.loaded_packages}[state]
+
+
+def schema_update_applied(pipeline: Any, load_id: str) -> bool:
+    """Whether dlt already created/updated the destination's tables for a normalized package.
+
+    ``LoadStorage.begin_schema_update`` is ``None`` once ``applied_schema_updates.json`` exists. Why no public
+    API: ``LoadPackageInfo`` does not say it, and it decides whether dlt's next ``load()`` initialises the
+    package again -- which truncates the staging tables (and ``replace`` tables) that have jobs.
+    """
+    return pipeline._get_load_storage().begin_schema_update(load_id) is None  # type: ignore[no-any-return]
+
+
+def tables_truncated_by_init(client: Any, table_names: Iterator[str] | list[str]) -> set[str]:
+    """The tables whose rows dlt deletes when it initialises a package again (see :func:`schema_update_applied`).
+
+    ``JobClientBase.should_truncate_table_before_load`` (``replace`` with ``truncate-and-insert``) and
+    ``WithStagingDataset.should_load_data_to_staging_dataset`` (merge, ``replace`` through staging: dlt
+    truncates every staging table that has jobs). Why no public API: only the job client knows these
+    choices, per table.
+    """
+    truncated = set()
+    for name in table_names:
+        staged = getattr(client, "should_load_data_to_staging_dataset", None)
+        if client.should_truncate_table_before_load(name) or (staged is not None and staged(name)):
+            truncated.add(name)
+    return truncated
+
+
+def package_progress(pipeline: Any, load_id: str) -> dict[str, Any]:
+    """What dlt recorded so far while loading a package, as plain JSON (see ``runtime/journal.py``).
+
+    ``{"applied_schema_update": <dict or None>, "completed": [job file], "failed": {job file: message},
+    "transitions": {job file: [state, message]}, "package_state": <dict>}`` read with ``PackageStorage``
+    (``list_job_with_states_for_table`` is not needed: the folders are listed directly). Why no public API:
+    ``get_load_package_info`` builds full job infos (stats every file) and omits the pending transitions and
+    the applied schema update marker.
+    """
+    import json
+    import os
+
+    packages = _package_storage(pipeline, "normalized")
+    if load_id not in packages.list_packages():
+        return {}
+    storage = packages.storage
+    package_path = packages.get_package_path(load_id)
+
+    def names(folder: str) -> list[str]:
+        path = os.path.join(package_path, folder)
+        return sorted(storage.list_folder_files(path, to_root=False)) if storage.has_folder(path) else []
+
+    applied_path = os.path.join(package_path, packages.APPLIED_SCHEMA_UPDATES_FILE_NAME)
+    applied = json.loads(storage.load(applied_path)) if storage.has_file(applied_path) else None
+    transitions = {}
+    for name in packages.list_pending_transitions(load_id):
+        pending = packages.load_pending_transition(load_id, name)
+        if pending is not None:
+            transitions[name] = [pending[0], pending[1]]
+    failed = {}
+    for name in names(packages.FAILED_JOBS_FOLDER):
+        if not name.endswith(".exception"):
+            failed[name] = "failed terminally"
+    state = dict(packages.get_load_package_state(load_id))
+    state.pop("_version_hash", None)
+    return {
+        "applied_schema_update": applied,
+        "completed": names(packages.COMPLETED_JOBS_FOLDER),
+        "failed": failed,
+        "transitions": transitions,
+        "package_state": json.loads(json.dumps(state, default=str)),
+    }
+
+
+def apply_package_progress(pipeline: Any, load_id: str, progress: dict[str, Any]) -> list[str]:
+    """Bring a normalized package restored from an older copy up to ``progress`` (of :func:`package_progress`).
+
+    Jobs recorded completed or failed get dlt's own "pending transition" marker (a new job is first moved
+    to the started jobs, as dlt's loader does), so dlt's next ``load()`` finalises them without running them;
+    the applied schema update is written as dlt writes it; a newer package state (a function destination's
+    delivered batches) replaces the older one. Returns the job files so marked. Uses ``PackageStorage``
+    ``start_job``/``save_pending_transition``/``save_load_package_state`` and ``LoadStorage.commit_schema_update``.
+    Why no public API: dlt has no call to merge what another copy of a package recorded.
+    """
+    import os
+
+    packages = _package_storage(pipeline, "normalized")
+    if load_id not in packages.list_packages():
+        return []
+    marked: list[str] = []
+    done = {name: ("completed", None) for name in progress.get("completed", [])}
+    done.update({name: ("failed", message) for name, message in (progress.get("failed") or {}).items()})
+    for name, (state, message) in (progress.get("transitions") or {}).items():
+        done.setdefault(name, (state, message))
+    new = set(os.path.basename(p) for p in packages.list_new_jobs(load_id))
+    started = set(os.path.basename(p) for p in packages.list_started_jobs(load_id))
+    for name, (state, message) in sorted(done.items()):
+        if name in new:
+            packages.start_job(load_id, name)
+        elif name not in started:
+            continue  # already final here, or a followup job this copy has not created yet
+        packages.save_pending_transition(load_id, name, state, message)
+        marked.append(name)
+    applied = progress.get("applied_schema_update")
+    if applied is not None and not schema_update_applied(pipeline, load_id):
+        pipeline._get_load_storage().commit_schema_update(load_id, applied)
+    stored_state = progress.get("package_state") or {}
+    if stored_state:
+        local_state = dict(packages.get_load_package_state(load_id))
+        merged = {**stored_state, **local_state}
+        delivered = dict(stored_state.get("destination_state") or {})
+        for key, offset in (local_state.get("destination_state") or {}).items():
+            if isinstance(offset, int) and isinstance(delivered.get(key), int):
+                delivered[key] = max(offset, delivered[key])
+            else:
+                delivered[key] = offset
+        if delivered:
+            merged["destination_state"] = delivered
+        if merged != local_state:
+            packages.save_load_package_state(load_id, merged)
+    return marked
+
+
+def complete_package_locally(pipeline: Any, load_id: str) -> None:
+    """Move a normalized package to the loaded packages without loading anything (the destination has it).
+
+    Every job still new or started is first marked completed, then ``LoadStorage.complete_load_package``
+    moves the package as dlt's loader does after ``complete_load``. Why no public API: dlt's only way to
+    complete a package is to load it, which for SQL destinations inserts its ``_dlt_loads`` row again.
+    """
+    import os
+
+    storage = pipeline._get_load_storage()
+    packages = storage.normalized_packages
+    for path in packages.list_new_jobs(load_id):
+        packages.start_job(load_id, os.path.basename(path))
+    for path in packages.list_started_jobs(load_id):
+        name = os.path.basename(path)
+        packages.complete_job(load_id, name)
+        packages.clear_pending_transition(load_id, name)
+    storage.complete_load_package(load_id, False)
+
+
+def delete_loaded_package(pipeline: Any, load_id: str) -> None:
+    """Remove a loaded package's folder (``LoadStorage.delete_loaded_package``).
+
+    Why no public API: dlt keeps completed packages until the pipeline's folder is dropped; the provider
+    removes a package once its rows are confirmed and recorded, and keeps packages with failed jobs.
+    """
+    pipeline._get_load_storage().delete_loaded_package(load_id)
+
+
+@contextlib.contextmanager
+def package_writes_observed(callback: Callable[[str], None]) -> Iterator[None]:
+    """Call ``callback(load_id)`` after dlt records progress of a package being loaded, for the block.
+
+    Wraps ``PackageStorage.save_pending_transition`` (a job's rows committed: written by the job's worker
+    thread right after the destination's commit), ``complete_job``, ``fail_job``, ``save_load_package_state``
+    (a function destination's delivered batches, job metrics) and ``LoadStorage.commit_schema_update`` (the
+    package's tables created). Why no public API: dlt offers no hook on its load-package journal; the
+    progress collector's ``update("Jobs")`` comes only after a job's files moved, not when its rows committed.
+    """
+    from dlt.common.storages.load_package import PackageStorage
+    from dlt.common.storages.load_storage import LoadStorage
+
+    def after(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, load_id: str, *args: Any, **kwargs: Any) -> Any:
+            result = original(self, load_id, *args, **kwargs)
+            callback(load_id)
+            return result
+
+        return wrapper
+
+    targets = [
+        (PackageStorage, "save_pending_transition"),
+        (PackageStorage, "complete_job"),
+        (PackageStorage, "fail_job"),
+        (PackageStorage, "save_load_package_state"),
+        (LoadStorage, "commit_schema_update"),
+    ]
+    with contextlib.ExitStack() as patches:
+        for owner, name in targets:
+            patches.enter_context(_patched(owner, name, after(getattr(owner, name))))
+        yield
+
+
+def package_schema_tables(pipeline: Any, load_id: str) -> dict[str, Any]:
+    """The tables of the schema a normalized package was written with (``PackageStorage.load_schema``).
+
+    Why no public API: ``LoadPackageInfo.schema_update`` holds only the update already applied at the
+    destination; the schema guard must judge a package's tables and columns before anything is applied.
+    """
+    return dict(_package_storage(pipeline, "normalized").load_schema(load_id).tables)

@@ -61,3 +61,22 @@ class PoolsNotDeclaredError(DltProviderError, AssertionError):
 
 class DltSourceCheckError(DltProviderError, AssertionError):
     """``assert_dlt_sources_valid``: a dlt task's source cannot be imported or names unknown resources."""
+
+
+class PipelineBusyError(DltProviderError):
+    """Another task instance holds the pipeline (its folder on this worker, or its lease in the package store).
+
+    Deliberately not ``AirflowFailException``: the task fails and Airflow retries it later. The message names the
+    holder (DAG, run, task, map index, try, worker host, pid) as far as it is known, never a secret.
+    """
+
+
+class PipelineLeaseLostError(DltProviderError):
+    """The package-store lease of a held pipeline was taken over (not renewed in time) while it was held."""
+
+
+class ConcurrentDagRunError(DltProviderError):
+    """A mapped group's discover task found another running DAG run of its DAG that loads the same components.
+
+    Not ``AirflowFailException``: the task is retried, and passes once the other run is done.
+    """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import subprocess
@@ -182,3 +183,20 @@ def make_conn(monkeypatch: pytest.MonkeyPatch):
         return conn_id
 
     return make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fault matrix (tests/faults): ``FAULTS_SHARD=i/n`` keeps every n-th matrix cell from the i-th, in the order of a hash of their ids
+    (``make test-faults`` runs n shards side by side; the hash order spreads stores and destinations)."""
+    shard = os.environ.get("FAULTS_SHARD")
+    if not shard:
+        return
+    index, count = (int(part) for part in shard.split("/"))
+    cells = sorted(
+        (item for item in items if item.get_closest_marker("faults")),
+        key=lambda item: hashlib.sha1(item.nodeid.encode()).hexdigest(),
+    )
+    dropped = {id(item) for n, item in enumerate(cells) if n % count != index}
+    if dropped:
+        config.hook.pytest_deselected(items=[item for item in items if id(item) in dropped])
+        items[:] = [item for item in items if id(item) not in dropped]

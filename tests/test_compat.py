@@ -260,6 +260,10 @@ def test_pools():
         _compat.create_pool("dlt_compat_pool", 2, "contract test, updated")
         assert _compat.existing_pools(["dlt_compat_pool", "dlt_compat_no_pool"]) == {"dlt_compat_pool": 2}
         assert _compat.existing_pools([]) == {}
+    with contract("set_pool_slots (Pool ORM update)"):
+        _compat.set_pool_slots("dlt_compat_pool", 1)
+        assert _compat.existing_pools(["dlt_compat_pool"]) == {"dlt_compat_pool": 1}
+        assert Pool.get_pool("dlt_compat_pool").description == "contract test, updated"
 
 
 def test_dag_test_date_argument():

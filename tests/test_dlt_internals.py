@@ -227,9 +227,6 @@ def _normalized_package_with_a_started_job(tmp_path: Path):
 
 def test_commit_markers_make_dlts_loader_complete_the_started_job_without_running_it(tmp_path):
     pipeline, load_id = _normalized_package_with_a_started_job(tmp_path)
-    assert _dlt_internals.commit_markers_supported(pipeline), (
-        "_dlt_internals.commit_markers_supported: dlt no longer has PackageStorage.save_pending_transition"
-    )
     started = pipeline.get_load_package_info(load_id).jobs["started_jobs"]
     assert [j.job_file_info.table_name for j in started] == ["items"]
     name = Path(started[0].file_path).name
@@ -360,13 +357,13 @@ def test_dlt_logger_name_is_the_logger_dlt_writes_to(tmp_path):
 
 def test_progress_collector_records_rows_when_normalize_ends(tmp_path):
     """The public collector hook ``on_end_trace_step`` (``dlt.progress.log`` subclass) sees the normalize step."""
-    from airflow_dlt_provider.runtime import resume
+    from airflow_dlt_provider.runtime import ledger
     from airflow_dlt_provider.runtime.pipeline_run import progress_collector
 
     pipeline = _pipeline(tmp_path, "progress", progress=progress_collector(30.0, rows_dir=tmp_path))
     pipeline.extract(_items())
     pipeline.normalize()
-    recorded = resume.read_rows_by_load_id(tmp_path)
+    recorded = {k: v.get("rows", {}) for k, v in ledger.read_ledger(tmp_path).items()}
     assert [rows.get("items") for rows in recorded.values()] == [5], (
         f"SamplingLogCollector.on_end_trace_step: dlt no longer calls it after normalize ({recorded})"
     )
@@ -409,3 +406,30 @@ def test_airflow_secrets_provider_patch_routes_dlts_lookups(monkeypatch):
         provider_class.get_value is inherited
         and config_providers_context._airflow_providers is original_factory
     )
+
+
+def test_resume_seams_read_and_complete_a_normalized_package(tmp_path):
+    """schema_update_applied, package_progress, package_schema_tables, complete_package_locally."""
+    import dlt
+
+    pipeline = dlt.pipeline(
+        "seams", pipelines_dir=str(tmp_path), destination=dlt.destinations.duckdb(str(tmp_path / "s.duckdb"))
+    )
+    pipeline.extract(_items())
+    pipeline.normalize()
+    (load_id,) = pipeline.list_normalized_load_packages()
+    assert not _dlt_internals.schema_update_applied(pipeline, load_id), "_dlt_internals.schema_update_applied"
+    progress = _dlt_internals.package_progress(pipeline, load_id)
+    assert progress["completed"] == [] and progress["applied_schema_update"] is None, (
+        f"_dlt_internals.package_progress: {progress}"
+    )
+    assert "items" in _dlt_internals.package_schema_tables(pipeline, load_id), (
+        "_dlt_internals.package_schema_tables"
+    )
+    _dlt_internals.complete_package_locally(pipeline, load_id)
+    assert list(pipeline.list_completed_load_packages()) == [load_id], (
+        "_dlt_internals.complete_package_locally"
+    )
+    _dlt_internals.delete_loaded_package(pipeline, load_id)
+    assert not list(pipeline.list_completed_load_packages()), "_dlt_internals.delete_loaded_package"
+    pipeline.deactivate()

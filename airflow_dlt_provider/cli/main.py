@@ -1,6 +1,7 @@
 """The ``airflow-dlt`` command (and ``airflow dlt ...`` on Airflow versions that let providers add commands).
 
-``airflow-dlt pools sync``   create the pools the dlt tasks of the DAGs folder need (one slot each)
+``airflow-dlt pools sync``   create the pools the dlt tasks of the DAGs folder need (one slot each); report
+                             existing pools with other slots (``--fix`` sets them)
 ``airflow-dlt pools export`` the same pools as JSON for ``airflow pools import`` (Composer, MWAA, Astronomer)
 ``airflow-dlt check``        import every dlt task's source, check its resource names (what parse time skips)
 ``airflow-dlt init``         scaffold a DAG from a dlt pipeline script
@@ -38,24 +39,45 @@ def pools_sync(args: argparse.Namespace) -> int:
     dags, errors = parse_dags_folder(args.dags_folder)
     _print_import_errors(errors, sys.stderr)
     needs = pools_needed(dags)
-    result = sync_pools(needs, dry_run=args.dry_run)
+    fix = bool(getattr(args, "fix", False))
+    result = sync_pools(needs, dry_run=args.dry_run, fix=fix)
     verb = "would create" if args.dry_run else "created"
+    set_verb = "would set" if args.dry_run else "set"
+    mismatched = {need.name for need in result.mismatched}
     for need in needs:
-        if need.name in result.existing:
-            print(f"exists    {need.name} ({result.existing[need.name]} slots), left as is")
-            if result.existing[need.name] < need.slots:
-                print(
-                    f"warning: pool {need.name} has {result.existing[need.name]} slots but a task needs "
-                    f"{need.slots}; that task will never be scheduled",
-                    file=sys.stderr,
-                )
+        found = result.existing.get(need.name)
+        if found is None:
+            print(f"{verb:<9} {need.name} ({_slots(need.slots)})")
+        elif need.name not in mismatched:
+            print(f"exists    {need.name} ({_slots(found)}), as needed")
+        elif fix:
+            print(f"{set_verb:<9} {need.name} from {_slots(found)} to {need.slots}")
         else:
-            print(f"{verb:<9} {need.name} ({need.slots} slot{'s' if need.slots != 1 else ''})")
+            print(f"mismatch  {need.name} has {_slots(found)}, its dlt tasks need {need.slots}")
+            why = (
+                "a task that needs more will never be scheduled"
+                if found < need.slots
+                else "the extra slots let tasks of one pipeline start together, only to wait for each other "
+                "and fail after [dlt] holder_wait_seconds"
+            )
+            print(
+                f"warning: pool {need.name}: {why}; `airflow-dlt pools sync --fix` sets it", file=sys.stderr
+            )
+    fixed = f", {len(result.mismatched)} {set_verb}" if fix else ""
     print(
         f"{len(needs)} pool(s) used by dlt tasks in {len(dags)} DAG(s): "
-        f"{len(result.created)} {verb}, {len(result.existing)} already there"
+        f"{len(result.created)} {verb}, {len(result.existing)} already there{fixed}"
+        + (
+            f", {len(result.mismatched)} with other slots than needed"
+            if result.mismatched and not fix
+            else ""
+        )
     )
-    return 1 if errors else 0
+    return 1 if errors or (result.mismatched and not fix) else 0
+
+
+def _slots(count: int) -> str:
+    return f"{count} slot{'s' if count != 1 else ''}"
 
 
 def pools_export(args: argparse.Namespace) -> int:
@@ -90,10 +112,15 @@ def register_pools(subparsers: Any) -> None:
     commands = pools.add_subparsers(dest="pools_command", metavar="COMMAND", required=True)
 
     sync = commands.add_parser(
-        "sync", help="create the missing pools the dlt tasks of the DAGs folder use (existing ones are kept)"
+        "sync",
+        help="create the missing pools the dlt tasks of the DAGs folder use; report (--fix: set) existing ones "
+        "with other slots than needed",
     )
     _dags_folder_option(sync)
-    sync.add_argument("--dry-run", action="store_true", help="only print what would be created")
+    sync.add_argument("--dry-run", action="store_true", help="only print what would be created or set")
+    sync.add_argument(
+        "--fix", action="store_true", help="set existing pools whose slots are not what their dlt tasks need"
+    )
     sync.set_defaults(handler=pools_sync)
 
     export = commands.add_parser("export", help="print the pools as JSON for `airflow pools import`")
@@ -198,7 +225,12 @@ def get_airflow_cli_commands() -> list[Any]:
         default=None,
         help="DAGs folder to parse (default: Airflow's configured core.dags_folder)",
     )
-    dry_run = Arg(("--dry-run",), action="store_true", help="only print what would be created")
+    dry_run = Arg(("--dry-run",), action="store_true", help="only print what would be created or set")
+    fix = Arg(
+        ("--fix",),
+        action="store_true",
+        help="set existing pools whose slots are not what their dlt tasks need",
+    )
     output = Arg(("-o", "--output"), default=None, help="write to this file instead of stdout")
     pools = GroupCommand(
         name="pools",
@@ -208,7 +240,7 @@ def get_airflow_cli_commands() -> list[Any]:
                 name="sync",
                 help="Create the missing pools the dlt tasks of the DAGs folder use",
                 func=_airflow_action(pools_sync),
-                args=(dags_folder, dry_run),
+                args=(dags_folder, dry_run, fix),
             ),
             ActionCommand(
                 name="export",

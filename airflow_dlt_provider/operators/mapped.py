@@ -59,16 +59,28 @@ class DltDiscoverOperator(BaseOperator):
         self.resource_names = list(resources) if resources is not None else None
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        from airflow_dlt_provider.runtime.discover import discover_components
+        from airflow_dlt_provider.runtime.discover import check_no_concurrent_run, discover_components
 
         self._check_one_active_run()
-        return discover_components(
+        # another running DAG run of this DAG (a backfill beside the schedule) would load the same components:
+        # checked before the factory is called and again after (a run that started in between)
+        group_tasks = sorted({self.task_id, *self.downstream_task_ids})
+
+        def check() -> None:
+            check_no_concurrent_run(
+                context, pipeline_name=self.pipeline_name, discover_task_id=self.task_id, task_ids=group_tasks
+            )
+
+        check()
+        components = discover_components(
             self._source_spec,
             pipeline_name=self.pipeline_name,
             source_kwargs=self.source_kwargs,
             source_conn_ids=self.source_conn_ids,
             resources=self.resource_names,
         )
+        check()
+        return components
 
     def _check_one_active_run(self) -> None:
         """The group checked ``max_active_runs=1`` at parse time; a DAG changed after that fails here, before

@@ -1,8 +1,9 @@
 """The FastAPI app mounted at ``/dlt`` in Airflow's API server: JSON API and HTML pages, behind Airflow's auth.
 
 Routes only: the data comes from :mod:`.read`, the HTML from :mod:`.render`. Every route depends on the
-caller's readable DAGs (Airflow's auth manager): no valid token -> 401/403, and a pipeline of a DAG the
-caller may not read is not found.
+DAGs whose XComs the caller may read (Airflow's auth manager: DAG read and ``DagAccessEntity.XCOM``, as
+Airflow's own XCom endpoints): no valid token -> 401/403, and a pipeline of a DAG whose XComs the caller may
+not read is not listed and not found.
 """
 
 from __future__ import annotations

@@ -34,7 +34,11 @@ class PoolNeed:
 class SyncResult:
     created: tuple[PoolNeed, ...]
     existing: dict[str, int]
-    """``{name: slots}`` of the needed pools that were there already (left as they are)."""
+    """``{name: slots}`` of the needed pools that were there already (as they were found)."""
+    mismatched: tuple[PoolNeed, ...] = ()
+    """Existing pools whose slots are not what their dlt tasks need (``need.slots``)."""
+    fixed: bool = False
+    """Whether the mismatched pools were set to the slots they need (``--fix``)."""
 
 
 def pools_needed(dags: Iterable[Any]) -> list[PoolNeed]:
@@ -87,17 +91,27 @@ def parse_dags_folder(dags_folder: str | None = None) -> tuple[list[Any], dict[s
     return list(bag.dags.values()), {str(k): str(v) for k, v in bag.import_errors.items()}
 
 
-def sync_pools(needs: Iterable[PoolNeed], *, dry_run: bool = False) -> SyncResult:
-    """Create the missing pools in the configured metadata DB; existing pools are left as they are."""
+def sync_pools(needs: Iterable[PoolNeed], *, dry_run: bool = False, fix: bool = False) -> SyncResult:
+    """Create the missing pools in the configured metadata DB and find the existing ones with other slots.
+
+    A pipeline pool needs exactly the slots its tasks use (one for a ``DltTaskGroup``'s own pool; a mapped
+    group's: its ``max_parallel``). More slots let two tasks of one pipeline run at once (they then wait for
+    each other's hold on the pipeline, and fail retryably after ``[dlt] holder_wait_seconds``); fewer leave a
+    task unscheduled. ``fix=True`` sets them to what they need (their descriptions are kept).
+    """
     from airflow_dlt_provider import _compat
 
     needs = list(needs)
     existing = _compat.existing_pools([need.name for need in needs])
     missing = tuple(need for need in needs if need.name not in existing)
+    mismatched = tuple(need for need in needs if need.name in existing and existing[need.name] != need.slots)
     if not dry_run:
         for need in missing:
             _compat.create_pool(need.name, need.slots, need.description)
-    return SyncResult(created=missing, existing=existing)
+        if fix:
+            for need in mismatched:
+                _compat.set_pool_slots(need.name, need.slots)
+    return SyncResult(created=missing, existing=existing, mismatched=mismatched, fixed=fix and not dry_run)
 
 
 def export_pools(needs: Iterable[PoolNeed]) -> dict[str, dict[str, Any]]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_dlt_provider.authoring.plan import components_from_source, name_mapped_components
 from airflow_dlt_provider.authoring.sources import SourceSpec, check_resource_names, instantiate_source
+from airflow_dlt_provider.exceptions import ConcurrentDagRunError
 
 log = logging.getLogger("airflow_dlt_provider.runtime")
 
-__all__ = ["discover_components"]
+__all__ = ["blocking_runs", "check_no_concurrent_run", "concurrent_run_error", "discover_components"]
 
 
 def discover_components(
@@ -49,3 +51,100 @@ def discover_components(
         ", ".join(component.name for component in components) or "(none)",
     )
     return [component.as_xcom() for component in components]
+
+
+# ---------------------------------------------------------------- one DAG run at a time (backfills included)
+
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _order(start_date: Any, run_id: str) -> tuple[datetime, str]:
+    if isinstance(start_date, datetime):
+        return (start_date if start_date.tzinfo else start_date.replace(tzinfo=timezone.utc), run_id)
+    return (_EARLIEST, run_id)  # a run without a start date is not known to come after this one
+
+
+def blocking_runs(
+    *,
+    own_run_id: str,
+    own_start_date: Any,
+    discover_task_id: str,
+    others: Sequence[Mapping[str, Any]],
+) -> list[Mapping[str, Any]]:
+    """Which of the other running DAG runs (``_compat.other_running_dag_runs``) this run's discover must yield to.
+
+    A run whose discover task succeeded is loading components: it blocks. A run still before or in its discovery
+    blocks if it started first (start date, then run id); one that started later does not, because its own
+    discover yields to this run. So of two runs that discover at once, exactly one goes on, and a run that is
+    loading is never joined. Queued runs are not considered: none of their tasks runs, and with the DAG's
+    ``max_active_runs=1`` a queued run waits for this one, so yielding to it would stall both.
+    """
+    mine = _order(own_start_date, own_run_id)
+    blocking = []
+    for other in others:
+        states = other.get("states") or {}
+        if (
+            states.get(discover_task_id) == "success"
+            or _order(other.get("start_date"), str(other["run_id"])) < mine
+        ):
+            blocking.append(other)
+    return blocking
+
+
+def concurrent_run_error(
+    *, dag_id: str, pipeline_name: str, discover_task_id: str, blocking: Sequence[Mapping[str, Any]]
+) -> ConcurrentDagRunError:
+    """The retryable error naming the run(s) this discover task yields to, and the backfill command that works."""
+    described = []
+    for other in blocking[:3]:
+        states = other.get("states") or {}
+        started = other.get("start_date")
+        when = started.isoformat(timespec="seconds") if isinstance(started, datetime) else "not yet"
+        busy = sorted(key for key, state in states.items() if key != discover_task_id and state == "running")
+        doing = (
+            f"loading {len(busy)} component(s) now"
+            if busy
+            else f"its discover task {states.get(discover_task_id) or 'not started'}"
+        )
+        described.append(f"{other['run_id']!r} ({other.get('run_type') or 'run'}, started {when}, {doing})")
+    more = f" and {len(blocking) - 3} more" if len(blocking) > 3 else ""
+    return ConcurrentDagRunError(
+        f"DAG {dag_id!r} has another running DAG run, {', '.join(described)}{more}, whose decompose='mapped' "
+        f"group loads the same components (pipelines {pipeline_name}__<component>) as this one; two runs must "
+        "not load one component at once. This discover task fails and is retried; it goes on once that run is "
+        "done. Backfills run beside the schedule with their own max_active_runs (default 10): backfill a "
+        f"mapped DAG one run at a time, `airflow backfill create --dag-id {dag_id} --from-date ... --to-date "
+        "... --max-active-runs 1`, and give the discover task retries (retries, retry_delay) to wait out a "
+        "scheduled run"
+    )
+
+
+def check_no_concurrent_run(
+    context: Any, *, pipeline_name: str, discover_task_id: str, task_ids: Sequence[str]
+) -> None:
+    """Raise :func:`concurrent_run_error` when another running DAG run of this DAG blocks this discover task."""
+    from airflow_dlt_provider import _compat
+
+    others = _compat.other_running_dag_runs(context, list(task_ids))
+    if not others:
+        return
+    ti = context["ti"]
+    dag_run = context.get("dag_run")
+    blocking = blocking_runs(
+        own_run_id=ti.run_id,
+        own_start_date=getattr(dag_run, "start_date", None),
+        discover_task_id=discover_task_id,
+        others=others,
+    )
+    if blocking:
+        raise concurrent_run_error(
+            dag_id=ti.dag_id,
+            pipeline_name=pipeline_name,
+            discover_task_id=discover_task_id,
+            blocking=blocking,
+        )
+    log.info(
+        "%d other running DAG run(s) of this DAG started after this one (%s); they wait for this run",
+        len(others),
+        ", ".join(str(other["run_id"]) for other in others),
+    )

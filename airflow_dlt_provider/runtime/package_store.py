@@ -1,51 +1,70 @@
-"""``[dlt] package_store``: where a pipeline's pending load packages and state wait between tasks.
+"""``[dlt] package_store``: where a pipeline's pending load packages, and what dlt recorded while loading
+them, wait between tasks that may run on different workers.
 
 ``[dlt] working_dir`` is a worker's local scratch folder. With ``[dlt] package_store`` set to an fsspec URL
 (``file:///mnt/shared/dlt``, ``gs://bucket/prefix``, ``s3://bucket/prefix``; credentials from the Airflow
-connection ``[dlt] package_store_conn_id``), the pipeline folder a task leaves behind after a failure
-(``<working_dir>/.pipelines/<pipeline>``, see ``workdir.pipeline_working_dir``) is copied to
-``<package_store>/<pipeline>/pending.tar``, and the next task of the pipeline -- a retry or a later run, on
-any worker -- starts from that copy. Only tasks that hold the pipeline's own one-slot pool use the store, so
-one task at a time reads or writes a pipeline's entry.
+connection ``[dlt] package_store_conn_id``), each ``(pipeline, binding)`` (see ``binding.py``) has an entry
 
-- **Before an attempt** the local pipeline folder is replaced by the store's copy (when there is one).
-- **Before the load**, once dlt has normalized the packages, the folder is copied to the store: a worker
-  killed during the load (SIGKILL, an evicted pod) uploads nothing afterwards, and this copy (with the state
-  dlt advanced during the extract) is what the next task, on any worker, finishes. Load jobs that had
-  committed before the kill are recognised in the destination (``resume.mark_committed_jobs``).
-- **After a failed attempt** the folder (owner-only, without dlt's trace) is archived to
-  ``pending.tar.<random>.tmp`` and then renamed to ``pending.tar``: a worker killed while uploading leaves
-  a ``*.tmp`` entry that nobody reads, and the previous complete copy stays in place. The next complete
-  upload removes such leftovers.
-- **After a success** the entry is removed, unless it still records packages loaded on behalf of a task
-  that has not reported them yet (see ``resume.py``): then the small remainder is uploaded instead.
+``<store>/<pipeline>/<binding key>/``
+    ``pending.tar``: the pipeline folder (packages, dlt state and schemas, the package ledger), uploaded
+    once dlt has normalized the packages (before the load starts) and after a failed attempt; never dlt's
+    trace. Written to ``pending.tar.<random>.tmp`` and renamed, so a reader sees one complete copy.
+    ``progress/<load id>.json``: what dlt recorded while loading that package -- the applied schema update,
+    jobs whose rows committed or that failed, the package state (a function destination's delivered
+    batches) -- rewritten each time dlt records something (``journal.py``): a few hundred bytes per job.
+``<store>/<pipeline>/done/<hash of the task key>.json``
+    the done records of ``ledger.py``.
 
-The whole pipeline folder is one archive, so its packages, its state and the provider's ledgers
-(``resume.ROWS_FILE``, ``resume.OWNERS_FILE``) always travel together, each upload atomic as a whole. Paths
-come from Airflow's ``ObjectStoragePath`` (fsspec); no storage client is written here.
+The store is untrusted input. Every archive and record carries an HMAC of the workers' key over its bytes and
+its place (``store_signing.py``); one without a valid MAC is ignored with an error in the log, and the task
+extracts its own rows. An archive is checked whole before it is unpacked member by member, only regular files and folders of
+dlt's pipeline layout and the provider's own JSON records, inside the folder (no links, no ``..``, no
+absolute names, a size cap), never dlt's ``trace.pickle``; nothing is unpickled or executed. No record
+from the store makes a task skip loading rows unless the destination confirms them (``resume.py``).
+Paths come from Airflow's ``ObjectStoragePath`` (fsspec); no storage client is written here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import re
 import shutil
 import tarfile
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.runtime.binding import BINDING_FILE
+from airflow_dlt_provider.runtime.ledger import EXTRACTING_FILE, LEDGER_FILE
+from airflow_dlt_provider.runtime.store_signing import (
+    SigningWriter,
+    UnsignedRecordError,
+    copy_verified,
+    open_record,
+    sign_record,
+)
 from airflow_dlt_provider.runtime.workdir import make_owner_only, path_part
 
 log = logging.getLogger("airflow_dlt_provider.package_store")
 
 ARCHIVE_NAME = "pending.tar"
+PROGRESS_FOLDER = "progress"
+DONE_FOLDER = "done"
 TMP_SUFFIX = ".tmp"
+MAX_MEMBER_BYTES = 8 * 1024**3
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+_LOAD_ID = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
+_DONE_NAME = re.compile(r"^[0-9a-f]{32}\.json$")
+# dlt's pipeline folder as the provider keeps it: state, schemas and load packages; nothing else is unpacked
+_DLT_TOP = {"state.json", "schemas", "load", "normalize"}
+_PROVIDER_FILES = {LEDGER_FILE, EXTRACTING_FILE, BINDING_FILE}
 
 
 def display_url(url: str) -> str:
@@ -57,6 +76,10 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def valid_load_id(name: str) -> bool:
+    return bool(_LOAD_ID.match(name))
+
+
 @dataclass(frozen=True)
 class PackageStore:
     """One ``[dlt] package_store`` URL and the connection holding its credentials."""
@@ -64,73 +87,265 @@ class PackageStore:
     url: str
     conn_id: str | None = None
 
-    def entry(self, pipeline_name: str) -> Any:
-        """The store's folder for ``pipeline_name`` (an ``ObjectStoragePath``), one level below the URL."""
+    # ---------------------------------------------------------------- paths
+
+    def _root(self, pipeline_name: str) -> Any:
         return _compat.object_storage_path(self.url, conn_id=self.conn_id) / path_part(pipeline_name)
 
-    def where(self, pipeline_name: str) -> str:
-        return f"{display_url(self.url).rstrip('/')}/{path_part(pipeline_name)}/{ARCHIVE_NAME}"
+    def entry(self, pipeline_name: str, binding_key: str) -> Any:
+        """The store's folder for one pipeline and binding (an ``ObjectStoragePath``)."""
+        return self._root(pipeline_name) / path_part(binding_key)
 
-    def has_copy(self, pipeline_name: str) -> bool:
-        """Whether the store holds a complete copy of the pipeline's folder."""
-        return bool((self.entry(pipeline_name) / ARCHIVE_NAME).exists())
+    def holder_entry(self, pipeline_name: str) -> Any:
+        """Where the lease of the pipeline's holder lives (``holder.py``), apart from every binding's entry."""
+        return self._root(pipeline_name) / ".holder"
 
-    def download(self, pipeline_name: str, local: Path) -> bool:
-        """Replace ``local`` by the store's copy of the pipeline folder; ``False`` when there is none."""
-        archive = self.entry(pipeline_name) / ARCHIVE_NAME
+    def where(self, pipeline_name: str, binding_key: str) -> str:
+        return f"{display_url(self.url).rstrip('/')}/{path_part(pipeline_name)}/{path_part(binding_key)}"
+
+    # ---------------------------------------------------------------- the archive
+
+    def has_copy(self, pipeline_name: str, binding_key: str) -> bool:
+        return bool((self.entry(pipeline_name, binding_key) / ARCHIVE_NAME).exists())
+
+    def download(self, pipeline_name: str, binding_key: str, local: Path, dlt_pipeline_name: str) -> bool:
+        """Replace ``local`` by the store's copy of the pipeline folder; ``False`` when there is none.
+
+        The copy's MAC is checked before anything is unpacked; a copy without a valid one is ignored (logged,
+        ``local`` left as it is). A copy that cannot be unpacked completely (truncated, refused member)
+        leaves no folder behind.
+        """
+        archive = self.entry(pipeline_name, binding_key) / ARCHIVE_NAME
         if not archive.exists():
             return False
         started = time.monotonic()
-        if local.exists():
-            shutil.rmtree(local)
-        local.mkdir(parents=True, mode=0o700)
-        with archive.open("rb") as handle, tarfile.open(fileobj=handle, mode="r|") as tar:
-            tar.extractall(local, filter="data")  # refuses absolute paths, links out, ``..``
-        make_owner_only(local)
+        local.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        verified = local.parent / f".{local.name}.{uuid.uuid4().hex}.download"
+        try:
+            try:
+                with archive.open("rb") as source, open(verified, "wb") as target:
+                    copy_verified(source, target, _context("archive", pipeline_name, binding_key))
+            except UnsignedRecordError as refused:
+                log.error(
+                    "package store: ignored %s/%s: %s (forged, damaged, written by a provider before 0.2, or "
+                    "signed with another key: every worker needs the same [dlt] package_store_key or "
+                    "[core] fernet_key); this task extracts its own rows instead",
+                    self.where(pipeline_name, binding_key),
+                    ARCHIVE_NAME,
+                    refused,
+                )
+                return False
+            self._unpack_into(verified, local, dlt_pipeline_name, self.where(pipeline_name, binding_key))
+        finally:
+            verified.unlink(missing_ok=True)
         log.info(
             "package store: restored the pipeline folder of %r from %s (%.2f s)",
             pipeline_name,
-            self.where(pipeline_name),
+            self.where(pipeline_name, binding_key),
             time.monotonic() - started,
         )
         return True
 
-    def upload(self, pipeline_name: str, local: Path) -> None:
+    @staticmethod
+    def _unpack_into(archive: Path, local: Path, dlt_pipeline_name: str, where: str) -> None:
+        if local.exists():
+            shutil.rmtree(local)
+        local.mkdir(parents=True, mode=0o700)
+        try:
+            with tarfile.open(archive, mode="r:") as tar:
+                skipped = _unpack(tar, local, dlt_pipeline_name)
+        except BaseException:
+            shutil.rmtree(local, ignore_errors=True)
+            raise
+        make_owner_only(local)
+        if skipped:
+            log.warning(
+                "package store: ignored %d member(s) of %s that are not part of dlt's pipeline folder: %s",
+                len(skipped),
+                where,
+                ", ".join(repr(name[:120]) for name in skipped[:10]),
+            )
+
+    def upload(self, pipeline_name: str, binding_key: str, local: Path) -> None:
         """Archive ``local`` into the store: to a ``*.tmp`` name first, then renamed over the previous copy."""
         started = time.monotonic()
-        folder = self.entry(pipeline_name)
+        folder = self.entry(pipeline_name, binding_key)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"{ARCHIVE_NAME}.{uuid.uuid4().hex}{TMP_SUFFIX}"
-        with tmp.open("wb") as handle, tarfile.open(fileobj=handle, mode="w|") as tar:
-            for child in sorted(local.iterdir()):
-                tar.add(child, arcname=child.name, filter=_without_excluded)
+        with tmp.open("wb") as handle:
+            signed = SigningWriter(handle, _context("archive", pipeline_name, binding_key))
+            with tarfile.open(fileobj=signed, mode="w|") as tar:  # type: ignore[call-overload]
+                for child in sorted(local.iterdir()):
+                    tar.add(child, arcname=child.name, filter=_without_excluded)
+            signed.finish()
         tmp.rename(folder / ARCHIVE_NAME)
         self._remove_leftovers(folder)
         log.info(
-            "package store: kept the pipeline folder of %r in %s for the next task of the pipeline (%.2f s)",
+            "package store: kept the pipeline folder of %r in %s (%.2f s)",
             pipeline_name,
-            self.where(pipeline_name),
+            self.where(pipeline_name, binding_key),
             time.monotonic() - started,
         )
 
-    def remove(self, pipeline_name: str) -> None:
-        """Remove the pipeline's entry (after everything in it was loaded and reported)."""
-        folder = self.entry(pipeline_name)
+    def remove(self, pipeline_name: str, binding_key: str) -> None:
+        """Remove the entry of a pipeline and binding (everything in it was loaded and recorded)."""
+        folder = self.entry(pipeline_name, binding_key)
         if not folder.exists():
             return
         archive = folder / ARCHIVE_NAME
         if archive.exists():
             archive.unlink()
+        progress = folder / PROGRESS_FOLDER
+        if progress.exists():
+            for child in progress.iterdir():
+                child.unlink()
+            with contextlib.suppress(OSError):
+                progress.rmdir()
         self._remove_leftovers(folder)
         with contextlib.suppress(OSError):  # object stores have no folders; a local one may hold other files
             folder.rmdir()
-        log.info("package store: removed %s (nothing left to load)", self.where(pipeline_name))
+        log.info("package store: removed %s (nothing left to load)", self.where(pipeline_name, binding_key))
 
     @staticmethod
     def _remove_leftovers(folder: Any) -> None:
         for child in folder.iterdir():
             if child.name.endswith(TMP_SUFFIX):  # an upload that a killed worker never finished
                 child.unlink()
+
+    # ---------------------------------------------------------------- progress of packages being loaded
+
+    def put_progress(
+        self, pipeline_name: str, binding_key: str, load_id: str, progress: dict[str, Any]
+    ) -> None:
+        folder = self.entry(pipeline_name, binding_key) / PROGRESS_FOLDER
+        signed = sign_record(_context("progress", pipeline_name, binding_key, load_id), progress)
+        _put_json(folder, f"{load_id}.json", signed)
+
+    def read_progress(self, pipeline_name: str, binding_key: str) -> dict[str, dict[str, Any]]:
+        """``{load_id: progress}`` of the entry (untrusted: names, sizes and MACs checked, JSON only)."""
+        folder = self.entry(pipeline_name, binding_key) / PROGRESS_FOLDER
+        if not folder.exists():
+            return {}
+        found: dict[str, dict[str, Any]] = {}
+        for child in folder.iterdir():
+            load_id = child.name.removesuffix(".json")
+            if not child.name.endswith(".json") or not valid_load_id(load_id):
+                continue
+            context = _context("progress", pipeline_name, binding_key, load_id)
+            value = _opened(context, _get_json(child), child.name)
+            if isinstance(value, dict):
+                found[load_id] = value
+        return found
+
+    # ---------------------------------------------------------------- done records
+
+    def put_done(self, pipeline_name: str, name: str, record: dict[str, Any]) -> None:
+        signed = sign_record(_context("done", pipeline_name, name), record)
+        _put_json(self._root(pipeline_name) / DONE_FOLDER, name, signed)
+
+    def get_done(self, pipeline_name: str, name: str) -> Any:
+        if not _DONE_NAME.match(name):
+            return None
+        path = self._root(pipeline_name) / DONE_FOLDER / name
+        if not path.exists():
+            return None
+        return _opened(_context("done", pipeline_name, name), _get_json(path), f"{DONE_FOLDER}/{name}")
+
+    def expire_done(self, pipeline_name: str, days: float) -> None:
+        folder = self._root(pipeline_name) / DONE_FOLDER
+        if not folder.exists():
+            return
+        limit = time.time() - days * 86400
+        for child in folder.iterdir():
+            with contextlib.suppress(Exception):
+                record = _opened(_context("done", pipeline_name, child.name), _get_json(child), None)
+                written = record.get("written_at_epoch") if isinstance(record, dict) else None
+                if not isinstance(written, (int, float)) or written < limit:
+                    child.unlink()
+
+
+def _context(*where: str) -> str:
+    """What a MAC is bound to besides the bytes: the kind of record and its place (unambiguous for any name)."""
+    return json.dumps(list(where))
+
+
+def _opened(context: str, stored: Any, name: str | None) -> Any:
+    """The record inside a signed one, or ``None`` (logged when ``name`` is given) when its MAC is not valid."""
+    if stored is None:
+        return None
+    try:
+        return open_record(context, stored)
+    except UnsignedRecordError as refused:
+        if name is not None:
+            log.error("package store: ignored the record %s: %s", name, refused)
+        return None
+
+
+def _put_json(folder: Any, name: str, value: Any) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.{uuid.uuid4().hex}{TMP_SUFFIX}"
+    with tmp.open("wb") as handle:
+        handle.write(json.dumps(value, sort_keys=True).encode("utf-8"))
+    tmp.rename(folder / name)
+
+
+def _get_json(path: Any) -> Any:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_RECORD_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    if len(data) > MAX_RECORD_BYTES:
+        log.warning("package store: ignored %s (larger than %d bytes)", path, MAX_RECORD_BYTES)
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        log.warning("package store: ignored %s (not JSON)", path)
+        return None
+
+
+# ---------------------------------------------------------------- what an archive may hold
+
+
+def allowed_member(name: str, dlt_pipeline_name: str) -> bool:
+    """Whether an archive member belongs to the pipeline folder the provider keeps (see the module doc)."""
+    path = PurePosixPath(name)
+    parts = path.parts
+    if not parts or path.is_absolute() or any(p in ("", ".", "..") or "\\" in p for p in parts):
+        return False
+    if len(parts) == 1:
+        return parts[0] in _PROVIDER_FILES or parts[0] == dlt_pipeline_name
+    if parts[0] != dlt_pipeline_name:
+        return False
+    return parts[1] in _DLT_TOP
+
+
+def _unpack(tar: tarfile.TarFile, local: Path, dlt_pipeline_name: str) -> list[str]:
+    """Unpack regular files and folders the layout allows into ``local``; returns the names skipped."""
+    skipped: list[str] = []
+    root = local.resolve()
+    for member in tar:
+        if not allowed_member(member.name, dlt_pipeline_name) or not (member.isfile() or member.isdir()):
+            skipped.append(member.name)
+            continue
+        target = (local / member.name).resolve()
+        if target == root or not target.is_relative_to(root):
+            skipped.append(member.name)
+            continue
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True, mode=0o700)
+            continue
+        if member.size > MAX_MEMBER_BYTES:
+            raise ValueError(f"archive member {member.name!r} is larger than {MAX_MEMBER_BYTES} bytes")
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        source = tar.extractfile(member)
+        if source is None:
+            skipped.append(member.name)
+            continue
+        with source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out)
+    return skipped
 
 
 def _without_excluded(info: tarfile.TarInfo) -> tarfile.TarInfo | None:

@@ -127,12 +127,13 @@ def progress_collector(
     rows_dir: Path | None = None,
     owner: str | None = None,
     checkpoint: Callable[[], None] | None = None,
+    accepts: str | None = None,
 ) -> Any:
     """dlt progress collector writing a line per ``period_seconds`` to the task log.
 
     With ``rows_dir``, it also records the rows of every package when a normalize step ends
-    (``resume.ROWS_FILE``), before the load starts, and with ``owner`` the task each package was extracted
-    for when an extract step ends (``resume.OWNERS_FILE``). ``checkpoint`` is called when a normalize step
+    (``ledger.LEDGER_FILE``), before the load starts, and with ``owner`` the task each package was extracted
+    for when an extract step ends. ``checkpoint`` is called when a normalize step
     ended, before the load.
     """
     collector = _sampling_log_collector_type()(
@@ -144,6 +145,7 @@ def progress_collector(
     collector.rows_dir = rows_dir
     collector.owner = owner
     collector.checkpoint = checkpoint
+    collector.accepts = accepts
     return collector
 
 
@@ -165,13 +167,14 @@ def _sampling_log_collector_type() -> type:
         rows_dir: Path | None = None
         owner: str | None = None
         checkpoint: Callable[[], None] | None = None
+        accepts: str | None = None
 
         def on_end_trace_step(
             self, trace: Any, step: Any, pipeline: Any, step_info: Any, send_state: bool
         ) -> None:
             super().on_end_trace_step(trace, step, pipeline, step_info, send_state)
             if self.rows_dir is not None:
-                resume.record_after_step(self.rows_dir, step, step_info, self.owner)
+                resume.record_after_step(self.rows_dir, step, step_info, self.owner, self.accepts)
             normalized = getattr(step, "step", None) == "normalize" and not isinstance(
                 step_info, BaseException
             )
@@ -208,39 +211,76 @@ class _Place:
     """Where one task runs dlt: its folder, whose packages it holds and where they wait between tasks."""
 
     working_dir: Path
-    owner: str | None = None  # the task key when the folder is the pipeline's (shared under the pool)
+    owner: str  # the task key: who packages extracted here belong to
+    shared: bool = False  # the pipeline's folder for its binding (shared under the pool)
     store: Any = None  # a package_store.PackageStore, only for the pipeline's folder
+    binding: Any = None  # a binding.Binding, for the pipeline's folder
+    done_dir: Path | None = None  # where this worker keeps done records (ledger.py)
+    max_tries: Any = None  # the task instance's max_tries: a changed value means it was cleared
+
+    def resume_place(self, pipeline_name: str) -> Any:
+        from airflow_dlt_provider.runtime.resume import Place
+
+        key = "" if self.binding is None else self.binding.key
+        return Place(self.working_dir, self.owner, self.store, pipeline_name, key, self.done_dir)
 
 
 def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run one pipeline for one task and return the JSON summary (see DESIGN.md).
 
-    The working dir is wiped after success and kept after a failure: the retry (or, in the pipeline's own
-    pool, the next task of the pipeline) resumes from it (see resume.py); terminal errors fail without using
-    retries (see failures.py).
+    The resume model (what is kept, what a retry does and why it is safe) is in resume.py and
+    docs/concepts/retries.md; terminal errors fail without using retries (see failures.py).
     """
     from airflow_dlt_provider.runtime import failures, processes
 
-    place = _place_for(request, context)
     # every dlt call of the task, including the summary and the failure report, resolves its config in here
-    # the store's upload comes after the failure report (it names the local folder), which keeps it private
-    with (
-        _kept_in_store(place, request.pipeline_name),
-        airflow_variable_lookups(secrets_toml=True, pipeline_name=request.pipeline_name),
-        failures.classified(place.working_dir, request.pipeline_name, shared=place.owner is not None),
-        processes.worker_processes_allowed(request.pipeline_name),  # dlt's workers in a daemonic task process
+    with airflow_variable_lookups(secrets_toml=True, pipeline_name=request.pipeline_name):
+        place = _place_for(request, context)
+        # the store's upload comes after the failure report (it names the local folder), which keeps it private;
+        # dlt's worker processes may start even inside a daemonic task process (processes.py)
+        with (
+            _held(place, request.pipeline_name, context),
+            _kept_in_store(place, request.pipeline_name),
+            failures.classified(place.working_dir, request.pipeline_name, shared=place.shared),
+            processes.worker_processes_allowed(request.pipeline_name),
+        ):
+            return _run_in(place, request, context)
+
+
+@contextlib.contextmanager
+def _held(place: _Place, pipeline_name: str, context: Mapping[str, Any] | None) -> Iterator[None]:
+    """One holder of the pipeline's folders at a time, whatever the pool's slots say (holder.py): a lock on
+    this worker and, with a package store, a lease in the store."""
+    if not place.shared or context is None:
+        yield
+        return
+    from airflow_dlt_provider.runtime.holder import hold_pipeline, holder_from_context, holder_settings
+
+    wait_seconds, lease_seconds = holder_settings()
+    store_entry = None if place.store is None else place.store.holder_entry(pipeline_name)
+    with hold_pipeline(
+        place.working_dir.parent,
+        holder=holder_from_context(context),
+        store_entry=store_entry,
+        wait_seconds=wait_seconds,
+        lease_seconds=lease_seconds,
     ):
-        return _run_in(place, request, context)
+        yield
 
 
 def _place_for(request: RunRequest, context: Mapping[str, Any] | None) -> _Place:
+    from airflow_dlt_provider.runtime.binding import binding_for
     from airflow_dlt_provider.runtime.package_store import configured_store
 
     if request.working_dir is not None:  # a folder the caller chose (tests, benchmarks)
         request.working_dir.mkdir(parents=True, exist_ok=True)
-        return _Place(request.working_dir)
+        owner = workdir.task_key(context) if context is not None else "-"
+        return _Place(request.working_dir, owner, done_dir=request.working_dir / ".done")
     if context is None:
         raise ValueError("either request.working_dir or a task context is required")
+    owner = workdir.task_key(context)
+    max_tries = getattr(context.get("ti"), "max_tries", None)
+    done_dir = workdir.done_dir(request.pipeline_name)
     if not request.holds_pipeline_pool:
         working_dir = task_working_dir(context)
         log.info(
@@ -252,23 +292,23 @@ def _place_for(request: RunRequest, context: Mapping[str, Any] | None) -> _Place
             working_dir,
         )
         workdir.prepare(working_dir)
-        return _Place(working_dir)
+        return _Place(working_dir, owner, done_dir=done_dir, max_tries=max_tries)
     try:
         store = configured_store()
     except InvalidArgumentError as error:  # every retry would hit it again
         raise _compat.airflow_fail_exception()(str(error)) from error
-    working_dir = workdir.pipeline_working_dir(request.pipeline_name)
+    binding = binding_for(build_destination(request), request.dataset_name)
+    working_dir = workdir.pipeline_working_dir(request.pipeline_name, binding.key)
     workdir.prepare(working_dir)
-    return _Place(working_dir, owner=workdir.task_key(context), store=store)
+    return _Place(working_dir, owner, True, store, binding, done_dir, max_tries)
 
 
 @contextlib.contextmanager
 def _kept_in_store(place: _Place, pipeline_name: str) -> Iterator[None]:
-    """Download the pipeline folder before the attempt; upload it after a failure (see package_store.py)."""
+    """Keep the pipeline folder in the store after a failed attempt (``_restore_from_store`` reads it back)."""
     if place.store is None:
         yield
         return
-    _restore_from_store(place, pipeline_name)
     try:
         yield
     except BaseException:
@@ -276,25 +316,35 @@ def _kept_in_store(place: _Place, pipeline_name: str) -> Iterator[None]:
         raise
 
 
-def _restore_from_store(place: _Place, pipeline_name: str) -> None:
-    local = place.working_dir
-    if any(local.iterdir()) and place.store.has_copy(pipeline_name):
-        aside = local.with_name(f"{local.name}~{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
-        local.rename(aside)
-        log.warning(
-            "the local pipeline folder held files that never reached the package store (an upload had "
-            "failed); the store's copy is used and they are kept in %s",
-            aside,
-        )
-    place.store.download(pipeline_name, local)
+def _restore_from_store(place: _Place, pipeline_name: str) -> bool:
+    """Replace the local folder by the store's copy and what dlt recorded since (``True`` when there was one).
+
+    The store is never behind this worker: every change dlt makes while loading reaches it as it happens
+    (journal.py), and the archive is written after normalize and after a failure. A local folder that the
+    store does not know (an upload failed) is used as it is.
+    """
+    store, key = place.store, place.binding.key
+    try:
+        if not store.has_copy(pipeline_name, key):
+            if any(place.working_dir.glob(f"{pipeline_name}/load/*/*")):
+                log.warning(
+                    "package store: %s holds no copy of this pipeline, but this worker's folder %s holds load "
+                    "packages (an upload had failed): they are used from here",
+                    store.where(pipeline_name, key),
+                    place.working_dir,
+                )
+            return False
+        store.download(pipeline_name, key, place.working_dir, pipeline_name)
+    except Exception as error:  # e.g. the store is unreachable: retryable, nothing was touched yet
+        raise RuntimeError(
+            f"could not read the package store {store.where(pipeline_name, key)}: "
+            + _compat.redact(f"{type(error).__name__}: {error}")
+        ) from error
+    return True
 
 
 def _checkpoint(place: _Place, pipeline_name: str) -> Callable[[], None] | None:
-    """Copy the normalized packages to the store before the load starts (``None`` without a store).
-
-    A worker killed during the load (SIGKILL, an evicted pod) uploads nothing afterwards; this copy is what
-    the next task of the pipeline, on any worker, then finishes.
-    """
+    """Copy the normalized packages to the store before the load starts (``None`` without a store)."""
     store = place.store
     if store is None:
         return None
@@ -302,7 +352,7 @@ def _checkpoint(place: _Place, pipeline_name: str) -> Callable[[], None] | None:
     def checkpoint() -> None:
         workdir.make_owner_only(place.working_dir)
         try:
-            store.upload(pipeline_name, place.working_dir)
+            store.upload(pipeline_name, place.binding.key, place.working_dir)
         except Exception as error:  # the load goes on; the packages stay in the local folder
             log.error(
                 "could not copy the normalized load packages to the package store before loading (%s: %s): "
@@ -316,27 +366,42 @@ def _checkpoint(place: _Place, pipeline_name: str) -> Callable[[], None] | None:
 
 def _keep_in_store(place: _Place, pipeline_name: str) -> None:
     workdir.keep_after_failure(place.working_dir, pipeline_name)
+    if not any(place.working_dir.glob(f"{pipeline_name}/load/*/*")):
+        return  # nothing to finish: the store keeps what it has (its progress records stay valid)
     try:
-        place.store.upload(pipeline_name, place.working_dir)
+        place.store.upload(pipeline_name, place.binding.key, place.working_dir)
     except Exception as error:  # never hide the real failure behind the store's
         log.error(
-            "could not keep the pipeline folder in the package store (%s: %s): it stays on this worker in %s, "
-            "where only a task on this worker finds it",
+            "could not keep the pipeline folder in the package store (%s: %s): it stays on this worker in %s; "
+            "the store keeps its earlier copy and what dlt recorded while loading",
             type(error).__name__,
             _compat.redact(str(error)),
             place.working_dir,
         )
         return
-    workdir.remove(place.working_dir)  # the store holds the only copy: no stale one left on this worker
+    workdir.remove(place.working_dir)  # the store holds it now: no stale copy left on this worker
 
 
 def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | None) -> dict[str, Any]:
     import dlt
 
+    from airflow_dlt_provider.runtime import intervals, journal, resume, schema_guard
+    from airflow_dlt_provider.runtime.binding import other_bindings_note, write_binding
+
     working_dir = place.working_dir
-
-    from airflow_dlt_provider.runtime import alerts, intervals, reporting, resume, schema_guard
-
+    rplace = place.resume_place(request.pipeline_name)
+    restored = _restore_from_store(place, request.pipeline_name) if place.store is not None else False
+    if place.binding is not None:
+        write_binding(working_dir, place.binding)
+        for other in other_bindings_note(working_dir.parent, place.binding):
+            log.warning(
+                "pipeline %r also has load packages pending for %s: they belong to that destination and "
+                "dataset and are left for its tasks (this task loads into %s)",
+                request.pipeline_name,
+                other,
+                place.binding.describe(),
+            )
+    mode = schema_change_mode(request.on_schema_change)
     with dlt_logs_to_task_log():
         kwargs = {**dict(request.source_kwargs or {}), **source_credentials(request.source_conn_ids)}
         source = select_resources(instantiate_source(request.source, kwargs), request.resources)
@@ -356,10 +421,22 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
                 rows_dir=working_dir,
                 owner=place.owner,
                 checkpoint=_checkpoint(place, request.pipeline_name),
+                accepts=None if mode == "fail" else mode,
             ),
             **dataset,
         )
+        if restored:
+            resume.apply_store_progress(
+                pipeline, place.store.read_progress(request.pipeline_name, rplace.binding_key)
+            )
         baseline = schema_guard.sync_and_read_baseline(pipeline, source)  # decides this task's first run
+        done = resume.read_done(rplace, place.max_tries)
+        if done is not None and done.get("failed"):
+            resume.raise_failed_jobs(
+                done["failed"], "Another task of the pipeline loaded this task's packages, but"
+            )
+        if done is not None and resume.confirmed_done(pipeline, done, source.schema.name):
+            return _report_done(place, request, context, pipeline, source, done)
         log.info(
             "dlt pipeline %r: loading resources %s of source %r into %s dataset %r",
             pipeline.pipeline_name,
@@ -369,28 +446,120 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
             pipeline.dataset_name,
         )
         step_started = time.monotonic()
-        with intervals.data_interval_for_dlt(context, source):
-            outcome = resume.resume_or_run(
+
+        def judge(load_ids: list[str]) -> None:
+            resume.judge_packages(
                 pipeline,
-                working_dir,
-                lambda: schema_guard.run_pipeline(
+                rplace,
+                load_ids,
+                mode=mode,
+                baseline=baseline,
+                expected=lambda tables: schema_guard.expected_new_tables(baseline, pipeline, tables),
+                forget_local_state=lambda: schema_guard.forget_local_state(pipeline),
+            )
+
+        with (
+            intervals.data_interval_for_dlt(context, source),
+            journal.journaled(pipeline, place.store, request.pipeline_name, rplace.binding_key),
+        ):
+            finished = resume.finish_pending(
+                pipeline,
+                rplace,
+                normalize=lambda: _normalize_pending(pipeline, request.run_kwargs),
+                judge=judge,
+                restored_from_store=restored,
+            )
+            if finished.mine:
+                load_ids = finished.mine
+                load_info = resume.PreviousLoad(loads_ids=load_ids)
+            else:
+                resume.mark_extracting(working_dir, place.owner)
+                load_info = schema_guard.run_pipeline(
                     pipeline,
                     source,
                     request.run_kwargs,
-                    on_schema_change=schema_change_mode(request.on_schema_change),
+                    on_schema_change=mode,
                     baseline=baseline,
-                ),
-                owner=place.owner,
-                finish_pending=lambda: _finish_pending(pipeline, request.run_kwargs),
-            )
-        load_info = outcome.load_info
+                    judge=judge,
+                )
+                load_ids = list(getattr(load_info, "loads_ids", None) or [])
         elapsed = time.monotonic() - step_started
+    records = _ledger_rows(working_dir, load_ids)
     finished_at = datetime.now(timezone.utc)
     summary = build_summary(pipeline, load_info, started_at, finished_at, baseline.first_run)
-    if outcome.resumed:  # dlt's trace of this attempt lacks the normalize step of the earlier one
-        summary["rows"] = outcome.rows
-        summary["columns"] = table_columns(pipeline, outcome.rows)
+    if finished.mine or not summary.get("rows"):
+        summary["rows"] = records
+        summary["columns"] = table_columns(pipeline, records)
+    # the load is done: record it before anything that can still fail or be interrupted (resume.py)
+    resume.write_done(
+        rplace,
+        resume.done_record(place.owner, load_ids, summary["rows"], _summary_facts(summary), place.max_tries),
+    )
     log.info("dlt pipeline %r finished in %.1f s", pipeline.pipeline_name, elapsed)
+    return _report(place, request, context, pipeline, source, summary, load_info, baseline)
+
+
+def _ledger_rows(folder: Path, load_ids: list[str]) -> dict[str, int]:
+    from airflow_dlt_provider.runtime import ledger
+
+    return ledger.rows_of(ledger.read_ledger(folder), load_ids)
+
+
+def _summary_facts(summary: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("schema_changes", "first_run", "started_at", "finished_at", "columns")
+    return {key: summary.get(key) for key in keys}
+
+
+def _report_done(
+    place: _Place,
+    request: RunRequest,
+    context: Mapping[str, Any] | None,
+    pipeline: Any,
+    source: Any,
+    done: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Report what an earlier attempt of this task instance loaded (its done record, confirmed)."""
+    from airflow_dlt_provider.runtime import schema_guard
+    from airflow_dlt_provider.runtime.summary import dataset_name_used
+
+    log.warning(
+        "an earlier attempt of this task instance loaded load package(s) %s (the destination confirms them "
+        "in _dlt_loads) and stopped before it finished: not extracting again; reporting them",
+        ", ".join(done["load_ids"]) or "(none: nothing was extracted)",
+    )
+    facts = dict(done.get("facts") or {})
+    summary: dict[str, Any] = {
+        "pipeline_name": pipeline.pipeline_name,
+        "destination": pipeline.destination.destination_name,
+        "dataset_name": dataset_name_used(pipeline),
+        "load_ids": list(done["load_ids"]),
+        "rows": dict(done["rows"]),
+        "schema_changes": facts.get("schema_changes") or {"new_tables": [], "new_columns": {}},
+        "started_at": facts.get("started_at"),
+        "finished_at": facts.get("finished_at"),
+        "first_run": bool(facts.get("first_run")),
+        "columns": facts.get("columns") or table_columns(pipeline, done["rows"]),
+    }
+    from airflow_dlt_provider.runtime.resume import PreviousLoad
+
+    load_info = PreviousLoad(loads_ids=list(done["load_ids"]))
+    baseline = schema_guard.read_baseline(pipeline, source.schema.name, source.selected_resources.keys())
+    return _report(place, request, context, pipeline, source, summary, load_info, baseline)
+
+
+def _report(
+    place: _Place,
+    request: RunRequest,
+    context: Mapping[str, Any] | None,
+    pipeline: Any,
+    source: Any,
+    summary: dict[str, Any],
+    load_info: Any,
+    baseline: Any,
+) -> dict[str, Any]:
+    """Everything after the load: log, row expectations, lineage details, clean-up and alerts."""
+    from airflow_dlt_provider.runtime import alerts, reporting, schema_guard
+
     expected = schema_guard.expected_new_tables(baseline, pipeline, summary["schema_changes"]["new_tables"])
     mode = schema_change_mode(request.on_schema_change)
     reporting.log_run(pipeline, load_info, summary, mode, expected)
@@ -399,10 +568,9 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
     alerts.log_row_expectations(request.pipeline_name, summary["row_expectations"])
     if request.details is not None:
         request.details.fill(pipeline, summary["rows"])
-    loaded = list(pipeline.list_completed_load_packages())
+    _clean_up(place, request, context, pipeline)
     if pipeline.is_active:  # a later run in this process (dag.test, a test session) must not inherit it
         pipeline.deactivate()
-    _clean_up(place, request, context, loaded)
     handlers = alerts.handlers_for(
         request.on_schema_change, changes, request.expect_rows, summary["row_expectations"]
     )
@@ -430,46 +598,65 @@ def _row_expectations(
     return alerts.check_rows(request.expect_rows, rows, tables)
 
 
-def _finish_pending(pipeline: Any, run_kwargs: Mapping[str, Any]) -> Any:
-    """dlt's ``Pipeline.run()`` without data: normalizes and loads the pending packages, extracts nothing."""
+def _normalize_pending(pipeline: Any, run_kwargs: Mapping[str, Any]) -> Any:
+    """dlt's ``normalize`` for extracted packages left pending (with the task's loader file format)."""
     file_format = (run_kwargs or {}).get("loader_file_format")
-    return pipeline.run(**({"loader_file_format": file_format} if file_format else {}))
+    return pipeline.normalize(**({"loader_file_format": file_format} if file_format else {}))
 
 
-def _clean_up(
-    place: _Place, request: RunRequest, context: Mapping[str, Any] | None, loaded: list[str]
-) -> None:
+def _clean_up(place: _Place, request: RunRequest, context: Mapping[str, Any] | None, pipeline: Any) -> None:
+    """After a success: drop the loaded packages (never those with failed jobs) and what recorded them."""
+    from airflow_dlt_provider.runtime import ledger
+
     working_dir = place.working_dir
     if request.working_dir is not None:  # a folder the caller chose (tests, benchmarks), not under the base
         shutil.rmtree(working_dir, ignore_errors=True)
         return
-    if place.owner is None:
-        workdir.remove(working_dir)
+    kept = _drop_loaded_packages(pipeline, working_dir, place.resume_place(request.pipeline_name))
+    if kept or any(working_dir.glob(f"{request.pipeline_name}/load/*/*")):
+        if place.store is not None:
+            place.store.upload(request.pipeline_name, place.binding.key, working_dir)
         return
-    _settle_pipeline_folder(place, request.pipeline_name, loaded)
-    if context is not None:  # private folders an older release kept for earlier runs of this task
+    workdir.remove(working_dir)
+    if place.store is not None:
+        place.store.remove(request.pipeline_name, place.binding.key)
+    if place.done_dir is not None:
+        ledger.expire_done_records(place.done_dir)
+        if place.store is not None:
+            place.store.expire_done(request.pipeline_name, ledger.DONE_RECORD_DAYS)
+    if context is not None and place.shared:  # private folders an older release kept for earlier runs
         workdir.clean_superseded(task_working_dir(context), request.pipeline_name)
 
 
-def _settle_pipeline_folder(place: _Place, pipeline_name: str, loaded: list[str]) -> None:
-    """After a success: drop the loaded packages; keep only what other tasks have yet to report."""
-    from airflow_dlt_provider.runtime import resume
+def _drop_loaded_packages(pipeline: Any, working_dir: Path, rplace: Any) -> list[str]:
+    """Delete completed packages without failed jobs; returns the load ids kept (with failed jobs).
 
-    assert place.owner is not None
-    kept = resume.settle_ledgers(place.working_dir, place.owner, loaded)
-    shutil.rmtree(place.working_dir / pipeline_name, ignore_errors=True)
-    if not kept:
-        workdir.remove(place.working_dir)
-        if place.store is not None:
-            place.store.remove(pipeline_name)
-        return
-    owners = sorted({str(entry.get("owner")) for entry in kept.values()})
-    log.warning(
-        "loaded load package(s) %s on behalf of %s, which did not report them: kept on record, so that "
-        "task reports them when it runs again instead of extracting again",
-        ", ".join(sorted(kept)),
-        ", ".join(owners),
-    )
-    if place.store is not None:
-        place.store.upload(pipeline_name, place.working_dir)
-        workdir.remove(place.working_dir)
+    A completed package of another task (its attempt stopped after dlt's load) gets that task's done
+    record first, so its retry reports it instead of extracting again.
+    """
+    from airflow_dlt_provider import _dlt_internals
+    from airflow_dlt_provider.runtime import ledger, resume
+
+    records = ledger.read_ledger(working_dir)
+    others = [
+        load_id
+        for load_id in pipeline.list_completed_load_packages()
+        if (ledger.owner_of(records, load_id) or rplace.owner) != rplace.owner
+    ]
+    resume.record_for_owners(pipeline, rplace, others, records)
+    kept, dropped = [], []
+    for load_id in pipeline.list_completed_load_packages():
+        if resume.failed_jobs(pipeline, [load_id]):
+            kept.append(load_id)
+            continue
+        _dlt_internals.delete_loaded_package(pipeline, load_id)
+        dropped.append(load_id)
+    ledger.forget(working_dir, dropped)
+    if kept:
+        log.warning(
+            "kept load package(s) %s with failed jobs in %s: their rows are not in the destination and their "
+            "tasks fail until the jobs are retried or the packages deleted",
+            ", ".join(kept),
+            working_dir,
+        )
+    return kept

@@ -34,7 +34,7 @@ Failed load jobs
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,11 @@ def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
     A failed sync is logged at WARNING and recorded in the baseline: the guard stays on.
     """
     sync_error: BaseException | None = None
+    if pipeline.has_pending_data:
+        # dlt wipes the working folder -- pending packages included -- when the dataset does not exist yet
+        # (a first run whose load failed); the local schema is the newest the pending packages know
+        log.info("pending load packages: the schema baseline is this folder's (no sync from the destination)")
+        return read_baseline(pipeline, source.schema.name, source.selected_resources.keys())
     try:
         pipeline.sync_destination()
     except Exception as error:
@@ -142,9 +147,19 @@ def expected_new_tables(baseline: Baseline, pipeline: Any, new_tables: Collectio
 
 
 def run_pipeline(
-    pipeline: Any, source: Any, run_kwargs: Mapping[str, Any], *, on_schema_change: str, baseline: Baseline
+    pipeline: Any,
+    source: Any,
+    run_kwargs: Mapping[str, Any],
+    *,
+    on_schema_change: str,
+    baseline: Baseline,
+    judge: Callable[[list[str]], None] | None = None,
 ) -> Any:
-    """``pipeline.run(source, **run_kwargs)`` with the checks of this module; returns dlt's ``LoadInfo``."""
+    """``pipeline.run(source, **run_kwargs)`` with the checks of this module; returns dlt's ``LoadInfo``.
+
+    ``judge(load_ids)`` is called with the normalized packages before they load when ``on_schema_change``
+    is ``"fail"`` (resume.judge_packages records the verdict, so a retry does not load them unjudged).
+    """
     from dlt.pipeline.exceptions import PipelineStepFailed
 
     kwargs = dict(run_kwargs or {})
@@ -152,7 +167,7 @@ def run_pipeline(
     guard = on_schema_change == "fail" and (bool(baseline.tables) or not baseline.known)
     try:
         if guard and not pipeline.has_pending_data:
-            load_info = _run_refusing_schema_changes(pipeline, source, kwargs, baseline)
+            load_info = _run_refusing_schema_changes(pipeline, source, kwargs, baseline, judge)
         else:
             load_info = pipeline.run(source, **kwargs)
     except PipelineStepFailed as error:
@@ -160,14 +175,18 @@ def run_pipeline(
         if translated is None:
             raise
         if isinstance(translated, DataContractError):
-            _forget_local_state(pipeline)
+            forget_local_state(pipeline)
         raise translated from error
     raise_on_failed_jobs(load_info)
     return load_info
 
 
 def _run_refusing_schema_changes(
-    pipeline: Any, source: Any, kwargs: dict[str, Any], baseline: Baseline
+    pipeline: Any,
+    source: Any,
+    kwargs: dict[str, Any],
+    baseline: Baseline,
+    judge: Callable[[list[str]], None] | None = None,
 ) -> Any:
     schema_name = source.schema.name
     before = typed_columns(pipeline, schema_name)
@@ -177,7 +196,7 @@ def _run_refusing_schema_changes(
     expected = expected_new_tables(baseline, pipeline, new_tables)
     new_tables = [t for t in new_tables if t not in expected]
     if new_tables or new_columns:
-        _forget_local_state(pipeline)
+        forget_local_state(pipeline)
         message = describe_refused_changes(pipeline, new_tables, new_columns)
         if not baseline.known:
             message += (
@@ -186,10 +205,12 @@ def _run_refusing_schema_changes(
             )
         # chained: a transient sync failure keeps the task retryable (failures.terminal_reason)
         raise SchemaChangeError(message) from baseline.sync_error
+    if judge is not None:
+        judge(list(pipeline.list_normalized_load_packages()))
     return pipeline.load()
 
 
-def _forget_local_state(pipeline: Any) -> None:
+def forget_local_state(pipeline: Any) -> None:
     """Drop pending packages and the local schema/state: the next attempt restores from the destination."""
     try:
         pipeline.drop()

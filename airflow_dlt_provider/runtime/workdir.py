@@ -12,9 +12,10 @@ resolve strictly inside the base folder, whatever the id (``.``, ``..``, ``/``, 
   without dlt's ``trace.pickle``, which can hold exception texts (and so secrets a source put in them).
 
 A task that holds its pipeline's own one-slot pool (``dlt_<pipeline_name>``) does not use a private folder:
-it runs in the pipeline's folder ``<working_dir>/.pipelines/<pipeline>`` (:func:`pipeline_working_dir`).
+it runs in the pipeline's folder for its binding ``<working_dir>/.pipelines/<pipeline>/<binding>``
+(:func:`pipeline_working_dir`, ``binding.py``).
 The pool guarantees that one task of the pipeline uses it at a time, across DAG runs and DAGs, so what a
-failed task leaves there (pending load packages, the rows and owners ledgers of ``resume.py``) belongs to
+failed task leaves there (pending load packages, the package ledger of ``ledger.py``) belongs to
 the pipeline and the next task of the pipeline finishes it, whichever DAG run it belongs to. The leading
 dot keeps that folder apart from every task folder: :func:`path_part` never makes a name that starts with
 one, so no DAG id can reach it. With ``[dlt] package_store`` set, the folder travels between workers
@@ -41,6 +42,7 @@ _OWNER_ONLY_FILE = 0o600
 MAX_PATH_PART_LENGTH = 120
 HASH_LENGTH = 8
 PIPELINES_FOLDER = ".pipelines"  # never a path_part() result: no DAG id can name it
+DONE_FOLDER = ".done"
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9_.=+-]")
 
 
@@ -96,9 +98,17 @@ def task_working_dir(context: Mapping[str, Any]) -> Path:
     return join_inside(working_dir_base(), *parts)
 
 
-def pipeline_working_dir(pipeline_name: str) -> Path:
-    """The pipeline's folder, shared by its tasks one at a time under its one-slot pool."""
-    path = working_dir_base() / PIPELINES_FOLDER / path_part(pipeline_name)
+def pipeline_working_dir(pipeline_name: str, binding_key: str) -> Path:
+    """The pipeline's folder for one binding (``binding.py``), shared by its tasks one at a time under its
+    one-slot pool."""
+    path = working_dir_base() / PIPELINES_FOLDER / path_part(pipeline_name) / path_part(binding_key)
+    ensure_inside(working_dir_base(), path)
+    return path
+
+
+def done_dir(pipeline_name: str) -> Path:
+    """Where this worker keeps the done records of the pipeline's task instances (``ledger.py``)."""
+    path = working_dir_base() / DONE_FOLDER / path_part(pipeline_name)
     ensure_inside(working_dir_base(), path)
     return path
 

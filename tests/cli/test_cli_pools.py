@@ -69,22 +69,56 @@ def _pools(prefix: str) -> dict[str, int]:
     return existing_pools([*_expected(prefix), f"{prefix}_not_dlt", f"dlt_{prefix}_plain"])
 
 
-def test_sync_creates_missing_pools_once_and_leaves_existing_ones(dags, capsys):
+def test_sync_creates_missing_pools_once_and_keeps_existing_ones(dags, capsys):
     folder, prefix = dags
-    create_pool(f"dlt_{prefix}_ser", 5, "made by hand")
+    create_pool(f"dlt_{prefix}_ser", 1, "made by hand")
 
     assert cli.main(["pools", "sync", "--dags-folder", str(folder)]) == 0
     first = capsys.readouterr().out
-    assert _pools(prefix) == {**_expected(prefix), f"dlt_{prefix}_ser": 5}
+    assert _pools(prefix) == _expected(prefix)
     assert f"created   dlt_{prefix}_iso__a (1 slot)" in first
     assert f"created   {prefix}_custom (3 slots)" in first
-    assert f"exists    dlt_{prefix}_ser (5 slots), left as is" in first
+    assert f"exists    dlt_{prefix}_ser (1 slot), as needed" in first
     assert "4 pool(s) used by dlt tasks in 1 DAG(s): 3 created, 1 already there" in first
 
     assert cli.main(["pools", "sync", "--dags-folder", str(folder)]) == 0
     second = capsys.readouterr().out
     assert "0 created, 4 already there" in second
-    assert _pools(prefix) == {**_expected(prefix), f"dlt_{prefix}_ser": 5}
+    assert _pools(prefix) == _expected(prefix)
+
+
+def test_sync_reports_pools_with_other_slots_and_fix_sets_them(dags, capsys):
+    """A pipeline pool raised to 5 slots (two tasks of one pipeline at once) and a custom one too small."""
+    from airflow.models.pool import Pool
+
+    folder, prefix = dags
+    create_pool(f"dlt_{prefix}_ser", 5, "raised by hand to speed things up")
+    create_pool(f"{prefix}_custom", 2, "too small for pool_slots=3")
+
+    assert cli.main(["pools", "sync", "--dags-folder", str(folder)]) == 1
+    report = capsys.readouterr()
+    assert f"mismatch  dlt_{prefix}_ser has 5 slots, its dlt tasks need 1" in report.out
+    assert f"mismatch  {prefix}_custom has 2 slots, its dlt tasks need 3" in report.out
+    assert "2 created, 2 already there, 2 with other slots than needed" in report.out
+    assert f"pool dlt_{prefix}_ser: the extra slots let tasks of one pipeline start together" in report.err
+    assert f"pool {prefix}_custom: a task that needs more will never be scheduled" in report.err
+    assert "--fix" in report.err
+    assert _pools(prefix) == {**_expected(prefix), f"dlt_{prefix}_ser": 5, f"{prefix}_custom": 2}
+
+    assert cli.main(["pools", "sync", "--fix", "--dry-run", "-d", str(folder)]) == 0
+    assert f"would set dlt_{prefix}_ser from 5 slots to 1" in capsys.readouterr().out
+    assert _pools(prefix) == {**_expected(prefix), f"dlt_{prefix}_ser": 5, f"{prefix}_custom": 2}
+
+    assert cli.main(["pools", "sync", "--fix", "-d", str(folder)]) == 0
+    fixed = capsys.readouterr().out
+    assert f"set       dlt_{prefix}_ser from 5 slots to 1" in fixed
+    assert f"set       {prefix}_custom from 2 slots to 3" in fixed
+    assert "0 created, 4 already there, 2 set" in fixed
+    assert _pools(prefix) == _expected(prefix)
+    assert Pool.get_pool(f"dlt_{prefix}_ser").description == "raised by hand to speed things up"
+
+    assert cli.main(["pools", "sync", "-d", str(folder)]) == 0
+    assert "mismatch" not in capsys.readouterr().out
 
 
 def test_dry_run_creates_nothing(dags, capsys):
@@ -161,3 +195,6 @@ def test_help_lists_the_pools_commands(capsys):
     assert exit_info.value.code == 0
     out = textwrap.dedent(capsys.readouterr().out)
     assert "sync" in out and "export" in out
+    with pytest.raises(SystemExit):
+        cli.main(["pools", "sync", "--help"])
+    assert "--fix" in capsys.readouterr().out

@@ -8,6 +8,7 @@ refuses rows while a flag file exists) with no retries left; run 2 is a new DAG 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
 import uuid
@@ -18,7 +19,7 @@ import pytest
 from helpers import write_dag
 
 from airflow_dlt_provider.exceptions import InvalidArgumentError
-from airflow_dlt_provider.runtime import package_store, resume
+from airflow_dlt_provider.runtime import package_store, resume, store_signing
 from airflow_dlt_provider.runtime.workdir import PIPELINES_FOLDER, path_part
 from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
 
@@ -99,7 +100,16 @@ class Scenario:
         return sorted(row["id"] for row in rows if row["table"] == "items")
 
     def store_entry(self) -> Path:
-        return self.store / path_part(self.pipeline)
+        """The store's entry of the pipeline for its one binding (destination and dataset)."""
+        root = self.store / path_part(self.pipeline)
+        entries = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("b")]
+        assert len(entries) == 1, entries
+        return entries[0]
+
+    def local_folder(self, worker: Path) -> Path:
+        """The pipeline's folder on a worker (one binding)."""
+        (folder,) = (worker / PIPELINES_FOLDER / path_part(self.pipeline)).iterdir()
+        return folder
 
     def archived_names(self) -> list[str]:
         with tarfile.open(self.store_entry() / package_store.ARCHIVE_NAME) as tar:
@@ -174,8 +184,11 @@ def test_next_run_finishes_the_pending_package_of_a_failed_run_first(scenario, t
     log = caplog.text
     assert f"left by {s.key(first)}: loading them before this task extracts" in log
     assert "package store: restored the pipeline folder" in log
-    # run 1 never reported its package: only the small ledger stays, so clearing run 1 reports it
-    assert sorted(s.archived_names()) == sorted([resume.OWNERS_FILE, resume.ROWS_FILE])
+    # nothing left to load: the entry is gone; run 1's done record (its package was loaded by run 2) stays,
+    # so a retry of run 1 reports it (confirmed at the destination) instead of extracting again
+    root = s.store / path_part(s.pipeline)
+    assert sorted(p.name for p in root.iterdir()) == [".holder", package_store.DONE_FOLDER]
+    assert len(list((root / package_store.DONE_FOLDER).iterdir())) == 2
 
 
 @pytest.mark.parametrize("with_store", [True, False], ids=["store", "no_store"])
@@ -186,8 +199,8 @@ def test_two_workers_share_pending_packages_only_through_the_store(scenario, tmp
     worker_a, worker_b = tmp_path / "worker_a", tmp_path / "worker_b"
     s.on_worker(worker_a)
     _fail_run_1(s, caplog)
-    kept_on_a = worker_a / PIPELINES_FOLDER / s.pipeline
     if not with_store:  # the failure report names the folder that holds the package
+        kept_on_a = s.local_folder(worker_a)
         assert f"kept {kept_on_a} with 1 pending load package(s)" in caplog.text
     s.on_worker(worker_b)
 
@@ -202,6 +215,61 @@ def test_two_workers_share_pending_packages_only_through_the_store(scenario, tmp
     assert s.sink_ids() == SECOND
     assert len(resume.packages_left_in(kept_on_a, s.pipeline)) == 1
     assert not s.store.exists()
+
+
+class _Payload:
+    marker = ""
+
+    def __reduce__(self):
+        return (os.system, (f"touch {_Payload.marker}",))
+
+
+def test_a_forged_store_entry_runs_no_code_and_the_task_loads_its_own_rows(scenario, tmp_path, caplog):
+    """Whoever can write to the store but lacks the workers' key: a forged archive (a pickle where dlt reads
+    its trace, a ``..`` member, a symlink, a ledger claiming the packages) and forged progress (a forged done
+    record: test_progress_and_done_records_count_only_with_the_workers_mac). Nothing of it is used: the next
+    run extracts and loads its own rows."""
+    import io
+    import pickle
+
+    s = scenario()
+    s.use_store()
+    s.on_worker(tmp_path / "worker_a")
+    _fail_run_1(s, caplog)
+    entry = s.store_entry()
+    marker = tmp_path / "pwned"
+    _Payload.marker = str(marker)
+    with tarfile.open(entry / package_store.ARCHIVE_NAME, "w") as tar:
+        for name, data, kind in (
+            (f"{s.pipeline}/trace.pickle", pickle.dumps(_Payload()), tarfile.REGTYPE),
+            (f"{s.pipeline}/load/../../../../escaped", b"x", tarfile.REGTYPE),
+            (f"{s.pipeline}/load/link", b"", tarfile.SYMTYPE),
+            (
+                "airflow_dlt_ledger.json",
+                json.dumps({"1.1": {"owner": "x", "judged": True}}).encode(),
+                tarfile.REGTYPE,
+            ),
+        ):
+            info = tarfile.TarInfo(name)
+            info.type, info.size, info.linkname = (
+                kind,
+                len(data),
+                "/etc/passwd" if kind == tarfile.SYMTYPE else "",
+            )
+            tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    (entry / package_store.PROGRESS_FOLDER).mkdir(exist_ok=True)
+    for progress in (entry / package_store.PROGRESS_FOLDER).iterdir():
+        progress.write_text(json.dumps({"completed_jobs": ["*"], "state": {"batches": 99}}))
+    s.on_worker(tmp_path / "worker_b")
+    caplog.clear()
+
+    second = s.run(RUN_2, sink_fails=False)
+
+    assert second.task_states == {"load": "success"}
+    assert not marker.exists()
+    assert not list(tmp_path.rglob("escaped"))
+    assert s.extractions() == 2 and s.sink_ids() == SECOND  # run 1's pending rows went with the real archive
+    assert "extracts its own rows instead" in caplog.text
 
 
 def test_without_the_pipeline_pool_pending_packages_stay_private_to_the_task(scenario, tmp_path, caplog):
@@ -237,7 +305,7 @@ def test_an_interrupted_upload_leaves_the_previous_complete_copy(scenario, tmp_p
     assert second.task_states == {"load": "success"}
     assert s.sink_ids() == FIRST + SECOND
     assert not partial.exists()  # the next complete upload removed the leftover
-    assert not list(s.store_entry().glob(f"*{package_store.TMP_SUFFIX}"))
+    assert not list(s.store.rglob(f"*{package_store.TMP_SUFFIX}"))
 
 
 def test_a_worker_killed_during_the_load_leaves_its_package_in_the_store(scenario, tmp_path, caplog):
@@ -246,9 +314,9 @@ def test_a_worker_killed_during_the_load_leaves_its_package_in_the_store(scenari
     s.on_worker(tmp_path / "worker_a")
     _fail_run_1(s, caplog)
     during_load = s.work / "store_during_load"
-    assert (
-        during_load / path_part(s.pipeline) / package_store.ARCHIVE_NAME
-    ).exists()  # copied before loading
+    assert list(
+        (during_load / path_part(s.pipeline)).glob(f"*/{package_store.ARCHIVE_NAME}")
+    )  # copied before loading
     # a killed worker uploads nothing after the failure: the store holds what it held during the load
     shutil.rmtree(s.store)
     shutil.copytree(during_load, s.store)
@@ -270,28 +338,128 @@ def test_upload_replaces_the_previous_copy_atomically_and_download_restores_it(t
     (local / "p").mkdir(parents=True)
     (local / "p" / "state.json").write_text("1")
     (local / "p" / "trace.pickle").write_text("secret text")
-    store.upload("p", local)
+    store.upload("p", "bkey", local)
     (local / "p" / "state.json").write_text("2")
-    store.upload("p", local)
+    store.upload("p", "bkey", local)
 
     restored = tmp_path / "restored"
-    assert store.download("p", restored)
+    assert store.download("p", "bkey", restored, "p")
     assert (restored / "p" / "state.json").read_text() == "2"
     assert not (restored / "p" / "trace.pickle").exists()
     assert oct((restored / "p" / "state.json").stat().st_mode & 0o777) == oct(0o600)
-    assert [p.name for p in (tmp_path / "store" / "p").iterdir()] == [package_store.ARCHIVE_NAME]
-    store.remove("p")
-    assert not store.download("p", tmp_path / "again")
+    assert [p.name for p in (tmp_path / "store" / "p" / "bkey").iterdir()] == [package_store.ARCHIVE_NAME]
+    store.remove("p", "bkey")
+    assert not store.download("p", "bkey", tmp_path / "again", "p")
 
 
-def test_pipeline_names_stay_inside_the_store(tmp_path):
+def test_pipeline_names_and_binding_keys_stay_inside_the_store(tmp_path):
     store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
     local = tmp_path / "local"
     local.mkdir()
     (local / "f").write_text("x")
-    store.upload("..", local)
+    store.upload("..", "..", local)
     assert all(p.is_relative_to(tmp_path / "store") for p in (tmp_path / "store").rglob("*"))
-    assert (tmp_path / "store" / path_part("..") / package_store.ARCHIVE_NAME).exists()
+    assert (tmp_path / "store" / path_part("..") / path_part("..") / package_store.ARCHIVE_NAME).exists()
+
+
+def _forged_archive(path: Path, sign_for: tuple[str, str] | None) -> None:
+    """A forged archive: a pickle where dlt reads its trace, ``..`` and absolute names, links, other files;
+    signed with the workers' key when ``sign_for`` names its (pipeline, binding), as if the key had leaked."""
+    import io
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        writer = (
+            store_signing.SigningWriter(handle, json.dumps(["archive", *sign_for])) if sign_for else handle
+        )
+        with tarfile.open(fileobj=writer, mode="w|") as tar:
+
+            def add(name: str, data: bytes = b"x", kind: bytes = tarfile.REGTYPE, link: str = "") -> None:
+                info = tarfile.TarInfo(name)
+                info.type, info.linkname, info.size = kind, link, len(data) if kind == tarfile.REGTYPE else 0
+                tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+            add("p/state.json", b"{}")
+            add("p/trace.pickle", b"cos\nsystem\n(S'id'\ntR.")
+            add("p/../../escaped", b"x")
+            add("/abs", b"x")
+            add("p/load/link", kind=tarfile.SYMTYPE, link="/etc/passwd")
+            add("p/schemas/hard", kind=tarfile.LNKTYPE, link="p/state.json")
+            add("run.sh", b"#!/bin/sh")
+            add("airflow_dlt_ledger.json", b"{}")
+            add("airflow_dlt_extracting.json", b"{}")  # who was extracting: travels with the packages
+        if sign_for:
+            writer.finish()
+
+
+def test_an_archive_the_workers_did_not_sign_is_never_unpacked(tmp_path, caplog):
+    store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
+    local = tmp_path / "local"
+    (local / "p").mkdir(parents=True)
+    (local / "p" / "state.json").write_text("mine")
+    for name, sign_for in (("unsigned", None), ("moved from another entry", ("p", "other-binding"))):
+        _forged_archive(tmp_path / "store" / "p" / "bkey" / package_store.ARCHIVE_NAME, sign_for)
+        caplog.clear()
+
+        assert not store.download("p", "bkey", local, "p"), name
+
+        assert sorted(str(p.relative_to(local)) for p in local.rglob("*")) == ["p", "p/state.json"], name
+        assert (local / "p" / "state.json").read_text() == "mine"
+        assert not list(tmp_path.glob("*.download")) and not list(tmp_path.glob(".*.download"))
+        assert "extracts its own rows" in caplog.text, name
+
+
+def test_a_signed_archive_is_still_unpacked_only_as_the_pipeline_layout(tmp_path):
+    """Defense in depth, should the key leak: the unpacking rules hold for a validly signed archive too."""
+    _forged_archive(tmp_path / "store" / "p" / "bkey" / package_store.ARCHIVE_NAME, ("p", "bkey"))
+    store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
+    local = tmp_path / "local"
+
+    assert store.download("p", "bkey", local, "p")
+
+    found = sorted(str(p.relative_to(local)) for p in local.rglob("*"))
+    assert found == ["airflow_dlt_extracting.json", "airflow_dlt_ledger.json", "p", "p/state.json"]
+    assert not (tmp_path / "escaped").exists() and not list(tmp_path.rglob("abs"))
+
+
+def test_progress_and_done_records_count_only_with_the_workers_mac(tmp_path, caplog):
+    store = package_store.PackageStore(f"file://{tmp_path / 'store'}")
+    store.put_progress("p", "bkey", "1700000000.1", {"completed": ["a"]})
+    store.put_done("p", "0" * 32 + ".json", {"task": "t"})
+    assert store.read_progress("p", "bkey") == {"1700000000.1": {"completed": ["a"]}}
+    assert store.get_done("p", "0" * 32 + ".json") == {"task": "t"}
+
+    progress = tmp_path / "store" / "p" / "bkey" / package_store.PROGRESS_FOLDER
+    (progress / "1700000000.2.json").write_text(json.dumps({"completed": ["forged"]}))  # unsigned
+    signed = json.loads((progress / "1700000000.1.json").read_text())
+    (progress / "1700000000.3.json").write_text(json.dumps(signed))  # moved to another load id
+    signed["record"]["completed"] = ["b"]
+    (progress / "1700000000.1.json").write_text(json.dumps(signed))  # edited
+    done = tmp_path / "store" / "p" / package_store.DONE_FOLDER
+    (done / ("1" * 32 + ".json")).write_text((done / ("0" * 32 + ".json")).read_text())  # another task's
+
+    assert store.read_progress("p", "bkey") == {}
+    assert store.get_done("p", "1" * 32 + ".json") is None
+    assert caplog.text.count("ignored the record") == 4
+
+
+def test_a_store_without_any_key_is_refused_with_the_setting_to_set(monkeypatch):
+    for option in ("DLT__PACKAGE_STORE_KEY", "CORE__FERNET_KEY", "API__SECRET_KEY", "WEBSERVER__SECRET_KEY"):
+        monkeypatch.setenv(f"AIRFLOW__{option}", "")
+    with pytest.raises(InvalidArgumentError, match="package_store_key"):
+        store_signing.signing_keys()
+
+
+def test_the_first_key_signs_and_every_key_of_the_list_is_accepted(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE_KEY", "old-secret")
+    signed = store_signing.sign_record("ctx", {"a": 1})
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE_KEY", "new-secret, old-secret")
+    assert store_signing.open_record("ctx", signed) == {"a": 1}
+    assert store_signing.sign_record("ctx", {"a": 1})["mac"] != signed["mac"]
+    assert "old-secret" not in json.dumps(signed)
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE_KEY", "new-secret")
+    with pytest.raises(store_signing.UnsignedRecordError):
+        store_signing.open_record("ctx", signed)
 
 
 def test_configured_store(monkeypatch):

@@ -85,10 +85,7 @@ def test_retry_after_load_failure_loads_pending_package_without_extracting(
     assert sorted(ids) == list(range(30))  # every row once
     assert result.xcom("load")["rows"] == {"items": 30}  # rows of the package finished by the retry
     log = caplog.text
-    assert (
-        "found 1 pending load packages from a previous attempt: loading them instead of extracting again"
-        in log
-    )
+    assert "found 1 pending load package(s) of an earlier attempt of this task" in log
     assert "the retry loads them and does not extract again" in log
 
 

@@ -3,7 +3,8 @@
 The first attempt runs in a subprocess whose dlt exits (``os._exit``, as SIGKILL would) at the instant dlt
 writes the "committed" marker of the nested table's job: its rows are in the destination, its file is
 still a started job. The second attempt (same working directory, as an Airflow retry on the same worker)
-goes through ``resume.resume_or_run``. Without the reconciliation, PostgreSQL rejects the replay on the
+goes through the task runtime (``pipeline_run.run``), which asks the destination which jobs committed
+(``evidence.job_committed``: first ``_dlt_id`` and this package's ``_dlt_load_id``). Without it, PostgreSQL rejects the replay on the
 unique ``_dlt_id`` index on every retry, and DuckDB silently holds the rows twice.
 """
 
@@ -25,7 +26,8 @@ ATTEMPT = (
     import json, os, sys
     from pathlib import Path
     import dlt
-    from airflow_dlt_provider.runtime import resume
+    from airflow_dlt_provider.authoring.sources import resolve_source_spec
+    from airflow_dlt_provider.runtime import pipeline_run
 
     work, kind, target, disposition, kill = sys.argv[1:6]
 
@@ -46,11 +48,15 @@ ATTEMPT = (
         PackageStorage.save_pending_transition = stop_after_commit
 
     factory = dlt.destinations.postgres if kind == "postgres" else dlt.destinations.duckdb
-    pipeline = dlt.pipeline(
-        "commit_gap", pipelines_dir=work, destination=factory(target), dataset_name="shop"
+    request = pipeline_run.RunRequest(
+        source=resolve_source_spec(orders),
+        pipeline_name="commit_gap",
+        destination=factory(target),
+        dataset_name="shop",
+        working_dir=Path(work),
     )
-    outcome = resume.resume_or_run(pipeline, Path(work), lambda: pipeline.run(orders()))
-    print("OUTCOME " + json.dumps({"resumed": outcome.resumed_load_ids}))
+    summary = pipeline_run.run(request)
+    print("OUTCOME " + json.dumps({"rows": summary["rows"]}))
     """
     )
     .replace("__ORDERS__", str(ORDERS))
@@ -114,11 +120,11 @@ def test_a_lookup_that_fails_is_a_warning_that_says_rows_may_be_loaded_twice(tmp
     first = _attempt(tmp_path, "duckdb", str(database), "append", kill=True)
     assert first.returncode == 137, first.stdout[-3000:] + first.stderr[-3000:]
     with duckdb.connect(str(database)) as conn:  # the lookup of the started job's first row now fails
-        conn.execute("ALTER TABLE shop.orders__lines RENAME TO lines_elsewhere")
+        conn.execute('ALTER TABLE shop.orders__lines RENAME COLUMN "_dlt_id" TO dlt_id_elsewhere')
     second = _attempt(tmp_path, "duckdb", str(database), "append", kill=False)
     output = second.stdout + second.stderr
     assert "could not look up the first row of load job orders__lines." in output, output[-3000:]
-    assert "its rows may be loaded twice" in output
+    assert "so table 'orders__lines' may hold repeated rows" in output
 
 
 def test_job_files_give_the_first_row_id(tmp_path):

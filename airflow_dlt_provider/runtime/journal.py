@@ -1,0 +1,60 @@
+"""While dlt loads: copy what it records about each package to the package store as it happens.
+
+dlt records a load's progress in the package folder on the worker: the applied schema update (tables
+created), a marker per job right after the destination committed it, job files moved to completed or
+failed, and the package state (a function destination's delivered batches). A worker that dies takes
+that record with it; the store's archive was copied before the load began. So each time dlt records
+something (``_dlt_internals.package_writes_observed``), the package's progress -- a few hundred bytes --
+is written to ``<store entry>/progress/<load id>.json`` before dlt goes on (the job's worker thread waits
+for it). A retry on another worker applies it to the archive (``_dlt_internals.apply_package_progress``):
+what it replays is at most the job (SQL) or the batch (function destination) in flight.
+
+A write to the store that fails is logged once per attempt and the load goes on: the store is then behind
+by what failed, and a retry elsewhere falls back to the destination's evidence (``evidence.py``) or, for a
+function destination, may deliver those batches again (named in the log).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from airflow_dlt_provider import _compat, _dlt_internals
+
+log = logging.getLogger("airflow_dlt_provider.package_store")
+
+
+@contextlib.contextmanager
+def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -> Iterator[None]:
+    """Keep ``store``'s progress records of the packages ``pipeline`` loads in the block up to date."""
+    if store is None:
+        yield
+        return
+    lock = threading.Lock()
+    failed: list[str] = []
+
+    def sync(load_id: str) -> None:
+        with lock:
+            try:
+                try:
+                    progress = _dlt_internals.package_progress(pipeline, load_id)
+                except FileNotFoundError:  # dlt moved the package on (loaded): nothing left to record
+                    return
+                if progress:
+                    store.put_progress(pipeline_name, binding_key, load_id, progress)
+            except Exception as error:
+                if not failed:
+                    log.error(
+                        "package store: could not record the progress of load package %s (%s): a retry on "
+                        "another worker may load again what this attempt loads from now on (rows of a "
+                        "function destination may then be delivered twice)",
+                        load_id,
+                        _compat.redact(f"{type(error).__name__}: {error}"),
+                    )
+                failed.append(load_id)
+
+    with _dlt_internals.package_writes_observed(sync):
+        yield
