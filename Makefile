@@ -38,7 +38,7 @@ $(VENV)/.installed: pyproject.toml Makefile $(UV)
 
 $(VENV_AF2)/.installed: pyproject.toml Makefile $(UV)
 	$(UV) venv --quiet --allow-existing --python "$$(command -v $(PYTHON))" $(VENV_AF2)
-	$(UV) pip install --quiet --python $(VENV_AF2)/bin/python -e ".[test]" "$(AIRFLOW2_SPEC)"
+	$(UV) pip install --quiet --python $(VENV_AF2)/bin/python -e ".[test]" "$(AIRFLOW2_SPEC)" "billiard"
 	touch $@
 
 $(VENV_OLDEST)/.installed: pyproject.toml Makefile $(UV)
@@ -84,11 +84,12 @@ test-airflow3: venv
 AIRFLOW2_MARKERS ?= not scheduler and not faults
 # Where the newest dlt meets Airflow 2 (the whole fast part runs on 2.10 in test-oldest): the two seams, the
 # operators and the mapped group, assets, the plugin's extra link, hooks, alerts, dlt's config and secrets
-# lookups, the pytest plugin, and the example DAGs run end to end. `make test-airflow2 AIRFLOW2_TESTS=tests`
+# lookups, dlt's worker processes in a task forked from a Celery (billiard) pool process, the pytest plugin,
+# and the example DAGs run end to end. `make test-airflow2 AIRFLOW2_TESTS=tests`
 # runs everything (about 5 minutes).
 AIRFLOW2_TESTS ?= tests/test_compat.py tests/test_dlt_internals.py tests/test_examples.py tests/operators \
 	tests/plugins tests/hooks tests/assets tests/authoring/test_mapped.py tests/runtime/test_alerts.py \
-	tests/runtime/test_runtime.py tests/runtime/test_dlt_config.py tests/testing
+	tests/runtime/test_runtime.py tests/runtime/test_dlt_config.py tests/runtime/test_processes.py tests/testing
 test-airflow2: venv-airflow2
 	$(VENV_AF2)/bin/python -m pytest -m "$(AIRFLOW2_MARKERS)" $(AIRFLOW2_TESTS) $(PYTEST_ARGS)
 

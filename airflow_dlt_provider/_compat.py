@@ -6,12 +6,17 @@ which the official providers share, when the installed one routes them (an optio
 :func:`routed`); what it does not route is below, one small function per use. Each entry
 that touches an Airflow internal says why no public API serves, and ``tests/test_compat.py`` holds a contract
 test per entry that fails, naming the entry, when an Airflow release changes what it relies on.
+
+One Python internal sits here too, because it is about how Airflow's executors start task processes:
+``main_process_identity`` (``multiprocessing``'s record of the current process).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as AIRFLOW_VERSION
@@ -135,6 +140,7 @@ __all__ = [
     "existing_pools",
     "get_connection",
     "get_current_context",
+    "main_process_identity",
     "mask_secret",
     "object_storage_path",
     "other_running_dag_runs",
@@ -761,3 +767,34 @@ def dlt_task_summaries(dag_ids: set[str], limit: int) -> list[dict[str, Any]]:
             None if row["run_state"] is None else str(getattr(row["run_state"], "value", row["run_state"]))
         )
     return rows
+
+
+# ---------------------------------------------------------------- Python's multiprocessing (task processes)
+
+
+@contextlib.contextmanager
+def main_process_identity() -> Iterator[Any]:
+    """Within the block, ``multiprocessing`` sees the current process as a main process of its own.
+
+    A task process forked with a bare ``os.fork()`` from a Celery prefork pool process (Airflow 3's supervisor,
+    Airflow 2's ``_execute_in_fork``) inherits that pool process's ``multiprocessing.current_process()``: a
+    billiard process object, daemonic (Python then refuses to start any child process: ``daemonic processes
+    are not allowed to have children``), whose authkey Python refuses to pickle for a ``spawn`` child
+    (``Pickling an AuthenticationString object is disallowed``). No public API sets the current process:
+    ``multiprocessing.process._current_process`` is replaced by a ``multiprocessing.Process`` that is never
+    started (not daemonic, the same name, the same authkey as a standard-library one) and put back afterwards.
+    Yields the identity in force in the block.
+    """
+    import multiprocessing
+    from multiprocessing import process as mp_process
+
+    current = "_current_process"  # typeshed does not declare it
+    inherited = getattr(mp_process, current)
+    identity = multiprocessing.Process(name=inherited.name)  # copies the inherited config (daemon, authkey)
+    identity.daemon = False
+    identity.authkey = bytes(inherited.authkey)
+    setattr(mp_process, current, identity)
+    try:
+        yield identity
+    finally:
+        setattr(mp_process, current, inherited)

@@ -39,6 +39,7 @@ server binaries and, as root, the ``postgres`` user); ``--modes task`` always st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -177,9 +178,11 @@ from airflow_dlt_provider import DltRunOperator
 
 class TimedDltRunOperator(DltRunOperator):
     def execute(self, context):
-        started = time.perf_counter()
-        summary = super().execute(context)
-        context["ti"].xcom_push(key="bench", value=bench_overhead.task_result(time.perf_counter() - started))
+        with bench_overhead.profiled(context["dag_run"].conf):
+            started = time.perf_counter()
+            summary = super().execute(context)
+            elapsed = time.perf_counter() - started
+        context["ti"].xcom_push(key="bench", value=bench_overhead.task_result(elapsed))
         return summary
 
 
@@ -227,7 +230,27 @@ def plain_in_task(no_airflow_config: bool, **context: Any) -> dict[str, Any]:
     if no_airflow_config:  # before dlt builds its config providers in this task process
         os.environ["PROVIDERS__ENABLE_AIRFLOW_SECRETS"] = "false"
     case = dict(context["dag_run"].conf)
-    return task_result(_plain(case))
+    with profiled(case):
+        seconds = _plain(case)
+    return task_result(seconds)
+
+
+@contextlib.contextmanager
+def profiled(case: Any) -> Iterator[None]:
+    """cProfile the block into ``<case['profile']>.prof`` when the case asks for it (``--profile DIR``)."""
+    target = case.get("profile") if isinstance(case, dict) else None
+    if not target:
+        yield
+        return
+    import cProfile
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(f"{target}.prof")
 
 
 def _in_task_dag_id(case: str, destination: str) -> str:
@@ -376,6 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--postgres-dsn", default=None)
     parser.add_argument("--case-timeout", type=float, default=3600.0, help="seconds before a case is killed")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="folder: cProfile every in-task case's timed block into <folder>/<case>_<rows>_<repeat>.prof",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -423,6 +451,11 @@ def main(argv: list[str] | None = None) -> int:
                             "pipeline": f"bench_{tag}",
                             "dataset": f"ds_{tag}",
                             "workdir": tempfile.mkdtemp(prefix="adp-bench-case-"),
+                            "profile": (
+                                str(Path(args.profile).resolve() / f"{case}_{size}_{repeat}")
+                                if args.profile
+                                else None
+                            ),
                         }
                         if case in IN_TASK_CASES:
                             assert in_task is not None

@@ -326,3 +326,20 @@ def test_base_notifier_is_the_class_airflows_notifiers_subclass():
 
         Recorder()({"dag": None, "dlt_alert": {"message": "new column"}})  # context in, fields rendered
         assert seen == [{"text": "new column"}]
+
+
+def test_main_process_identity():
+    """Python's multiprocessing internals: a started child sees a fresh main-process identity, put back after."""
+    import multiprocessing
+
+    with contract("main_process_identity (multiprocessing.process._current_process)"):
+        inherited = multiprocessing.current_process()
+        with _compat.main_process_identity() as identity:
+            assert multiprocessing.current_process() is identity is not inherited
+            assert identity.daemon is False
+            assert (identity.name, bytes(identity.authkey)) == (inherited.name, bytes(inherited.authkey))
+            child = multiprocessing.get_context("spawn").Process(target=print, args=("",))
+            child.start()  # the authkey is pickled for a spawn child: a standard-library AuthenticationString
+            child.join(timeout=120)
+            assert child.exitcode == 0
+        assert multiprocessing.current_process() is inherited

@@ -236,16 +236,18 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
     The resume model (what is kept, what a retry does and why it is safe) is in resume.py and
     docs/concepts/retries.md; terminal errors fail without using retries (see failures.py).
     """
-    from airflow_dlt_provider.runtime import failures
+    from airflow_dlt_provider.runtime import failures, processes
 
     # every dlt call of the task, including the summary and the failure report, resolves its config in here
     with airflow_variable_lookups(secrets_toml=True, pipeline_name=request.pipeline_name):
         place = _place_for(request, context)
-        # the store's upload comes after the failure report (it names the local folder), which keeps it private
+        # the store's upload comes after the failure report (it names the local folder), which keeps it private;
+        # dlt's worker processes may start even inside a daemonic task process (processes.py)
         with (
             _held(place, request.pipeline_name, context),
             _kept_in_store(place, request.pipeline_name),
             failures.classified(place.working_dir, request.pipeline_name, shared=place.shared),
+            processes.worker_processes_allowed(request.pipeline_name),
         ):
             return _run_in(place, request, context)
 

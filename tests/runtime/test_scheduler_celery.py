@@ -14,6 +14,8 @@ the runs are triggered together:
 - ``adp_celery_last`` (``retries=0``), after that: its run 1 loads on the surviving worker, which is killed
   the same way; with no retry left the run fails. The first worker comes back (a replacement machine) and a
   new run 2 finishes run 1's pending package from the shared package store before it loads its own.
+- ``adp_celery_parallel``, last: one task with dlt's own parallelism (normalize worker processes, parallelized
+  resources on extract threads, load threads; tests/parallel_dag.py) in a prefork pool's daemonic process.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import pytest
 from fixtures.airflow_cluster import CeleryAirflowCluster, TaskInstanceRow, airflow_major
 from helpers import duckdb_counts
+from parallel_dag import EXPECTED_ROWS, check_parallel_run, extracted_by, parallel_dag
 
 pytestmark = [
     pytest.mark.scheduler,
@@ -44,6 +47,7 @@ SHARED_POOL = f"dlt_{SHARED_PIPELINE}"
 SHARED_RESOURCES = ("s1", "s2")
 KILL_DAG = "adp_celery_kill"
 LAST_DAG = "adp_celery_last"
+PARALLEL_DAG_ID = "adp_celery_parallel"
 KILL_ROWS = 200
 ROWS_PER_JOB = 20
 JOBS_BEFORE_KILL = 3
@@ -200,7 +204,8 @@ def batch(celery_cluster: CeleryAirflowCluster, tmp_path_factory: pytest.TempPat
             retries=retries,
         )
         cluster.add_dag_file(code, dag_id)
-    for dag_id in (ISOLATED_DAG, *SHARED_DAGS, KILL_DAG, LAST_DAG):
+    cluster.add_dag_file(parallel_dag(PARALLEL_DAG_ID), PARALLEL_DAG_ID)
+    for dag_id in (ISOLATED_DAG, *SHARED_DAGS, KILL_DAG, LAST_DAG, PARALLEL_DAG_ID):
         cluster.wait_for_dag(dag_id, timeout=180)
     cluster.sync_pools()
 
@@ -246,6 +251,9 @@ def batch(celery_cluster: CeleryAirflowCluster, tmp_path_factory: pytest.TempPat
     kill_seconds = time.monotonic() - killed_at
     states[KILL_DAG] = cluster.wait_for_run(KILL_DAG, runs[KILL_DAG], timeout=240)
     survivor, last_runs = _kill_the_last_run_then_run_again(cluster, last_work, victim)
+    # after the kills (a killed worker would take it along): on the worker that came back
+    runs[PARALLEL_DAG_ID] = cluster.trigger(PARALLEL_DAG_ID)
+    states[PARALLEL_DAG_ID] = cluster.wait_for_run(PARALLEL_DAG_ID, runs[PARALLEL_DAG_ID], timeout=300)
     return Batch(
         cluster, work, runs, states, victim, killed_groups, kill_seconds, last_work, last_runs, survivor
     )
@@ -356,3 +364,16 @@ def test_a_killed_run_with_no_retries_left_is_finished_by_the_next_run(batch: Ba
         [batch.survivor, batch.victim],
         {"items": 2 * KILL_ROWS},
     )
+
+
+def test_dlts_parallelism_runs_inside_a_prefork_pool_task(batch: Batch) -> None:
+    """NORMALIZE__WORKERS=2, EXTRACT__WORKERS=2 over parallelized resources, LOAD__WORKERS=2 in a task process
+    forked from a Celery prefork pool process (daemonic): dlt's worker processes start and do the work."""
+    cluster = batch.cluster
+    (ti,) = cluster.task_tries(PARALLEL_DAG_ID, batch.runs[PARALLEL_DAG_ID], "load")
+    log = cluster.task_log(PARALLEL_DAG_ID, batch.runs[PARALLEL_DAG_ID], "load", ti.try_number)
+    assert ti.state == "success", log[-6000:]
+    assert "carries the multiprocessing identity of its worker's pool process (billiard." in log
+    duckdb_path = cluster.home / "dlt" / "duckdb" / f"{PARALLEL_DAG_ID}.duckdb"
+    assert duckdb_counts(PARALLEL_DAG_ID, "par", path=duckdb_path) == EXPECTED_ROWS
+    check_parallel_run(log, extracted_by(duckdb_path))
