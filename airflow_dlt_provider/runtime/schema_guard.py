@@ -34,6 +34,7 @@ Failed load jobs
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -309,10 +310,19 @@ def _table_of_job(job_id: str) -> str:
         return job_id.split(".", 1)[0]
 
 
+# "duckdb.ConversionException: Conversion Error: ..." -- the line of a traceback that names the error
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*:")
+
+
 def _error_text(failed_message: str | None) -> str:
-    """The last meaningful line of dlt's message (often a whole traceback)."""
+    """The error of dlt's message (often a whole traceback): its last exception line, else its last line
+    with words (a database may end its message with the statement and a ``^^^`` marker under it)."""
     lines = [line.strip() for line in str(failed_message or "").splitlines() if line.strip()]
-    return lines[-1] if lines else "(dlt gave no error text)"
+    errors = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    if errors:
+        return errors[-1]
+    words = [line for line in lines if any(c.isalnum() for c in line)]
+    return words[-1] if words else "(dlt gave no error text)"
 
 
 def describe_failed_job(table: str, job_id: str, load_id: str | None, failed_message: str | None) -> str:

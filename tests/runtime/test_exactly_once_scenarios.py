@@ -10,28 +10,16 @@ import uuid
 from pathlib import Path
 
 import duckdb
+import pytest
 from helpers import write_dag
 
+from airflow_dlt_provider._compat import dag_run_task_states
 from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
 
-SOURCE = """
-import datetime as _dt
-import json
+FAULTS = """
 import os
-import dlt
+
 from dlt.pipeline.pipeline import Pipeline as _Pipeline
-
-WORK = {work!r}
-RUN = open(WORK + "/run").read().strip() if os.path.exists(WORK + "/run") else "1"
-
-
-def _once(name):
-    flag = os.path.join(WORK, name)
-    if os.path.exists(flag):
-        os.remove(flag)
-        return True
-    return False
-
 
 if not getattr(_Pipeline, "_scenario_faults", False):
     _load, _normalize = _Pipeline.load, _Pipeline.normalize
@@ -52,7 +40,30 @@ if not getattr(_Pipeline, "_scenario_faults", False):
 
     _Pipeline.load, _Pipeline.normalize = load, normalize
     _Pipeline._scenario_faults = True
+"""
 
+SOURCE = (
+    """
+import datetime as _dt
+import json
+import os
+import dlt
+
+WORK = {work!r}
+RUN = open(WORK + "/run").read().strip() if os.path.exists(WORK + "/run") else "1"
+
+
+def _once(name):
+    flag = os.path.join(WORK, name)
+    if os.path.exists(flag):
+        os.remove(flag)
+        return True
+    return False
+
+
+"""
+    + FAULTS
+    + """
 
 def rows():
     # run 1: ids 0-2 with v1; run 2: ids 1 and 2 change to v2
@@ -82,6 +93,7 @@ def alert(context, *args, **kwargs):
             os.environ["AIRFLOW__DLT__WORKING_DIR"] = WORK + "/worker_b"
         raise AirflowTaskTimeout("the alert ran past execution_timeout")
 """
+)
 
 BODY = """DltRunOperator(
     task_id="load",
@@ -232,3 +244,113 @@ def test_6_a_retry_on_another_worker_reports_what_the_store_records_as_loaded(
     assert (s.work / "extractions").read_text() == "x"
     assert "not extracting again; reporting them" in caplog.text
     assert result.xcom("load")["rows"] == {"accounts": 3}
+
+
+# ---------------------------------------------------------------- scenario 3: a job the destination refused
+
+SHOP_SOURCE = (
+    FAULTS
+    + """
+import dlt
+from airflow_dlt_provider import DltTaskGroup
+
+
+@dlt.source(name="shop")
+def shop():
+    @dlt.resource(name="orders", write_disposition="append")
+    def orders():
+        # the amounts arrive as text; the warehouse's orders table holds them as BIGINT: DuckDB refuses the job
+        yield [{"id": n, "amount": "%d.50 EUR" % n} for n in range(3)]
+
+    @dlt.resource(name="users", write_disposition="append")
+    def users():
+        yield [{"id": n, "name": "user %d" % n} for n in range(3)]
+
+    return orders, users
+"""
+)
+
+SHOP_BODY = """DltTaskGroup(
+    group_id="shop",
+    source=shop,
+    pipeline_name={pipeline!r},
+    destination=dlt.destinations.duckdb({database!r}),
+    dataset_name="shop",
+    decompose="serialize",
+    # the users task runs whatever became of the orders task
+    operator_kwargs={{"retries": 0, "trigger_rule": "all_done"}},
+)"""
+
+
+@pytest.mark.parametrize(
+    ("arm", "refused_by"),
+    [
+        ((), "shop.orders"),  # the orders task loads its package itself; the refused job fails it
+        # the orders task dies before its load; the users task loads the orders package first (refused there)
+        (("fail_load",), "shop.users"),
+    ],
+    ids=["refused-in-its-own-load", "refused-in-the-users-task"],
+)
+def test_3_a_job_the_destination_refused_is_never_reported_loaded(
+    dags_folder, tmp_path, monkeypatch, caplog, capfd, arm, refused_by
+):
+    """Issue 22, scenario 3: the orders task's job is refused (``LOAD__RAISE_ON_FAILED_JOBS=false``); the users
+    task of the same pipeline succeeds after it. Neither that success nor running the orders task of that run
+    again may report the refused rows: the package is kept, the orders task fails naming the refused job."""
+    from airflow.cli import cli_parser
+
+    monkeypatch.setenv("LOAD__RAISE_ON_FAILED_JOBS", "false")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("SCENARIO_WORK", str(work))
+    for flag in arm:
+        (work / flag).touch()
+    database = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(database)) as conn:  # a table someone else created, amounts as integers
+        conn.execute("CREATE SCHEMA shop")
+        conn.execute("CREATE TABLE shop.orders (id BIGINT, amount BIGINT)")
+    pipeline, dag_id = f"scn3_{uuid.uuid4().hex[:8]}", f"dag_{uuid.uuid4().hex[:8]}"
+    path = write_dag(
+        dags_folder, dag_id, SHOP_BODY.format(pipeline=pipeline, database=str(database)), imports=SHOP_SOURCE
+    )
+
+    def rows(table: str) -> list[tuple]:
+        with duckdb.connect(str(database), read_only=True) as conn:
+            sql = f"SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM shop.{table} ORDER BY id"
+            return conn.execute(sql).fetchall()
+
+    users = [(0, "user 0"), (1, "user 1"), (2, "user 2")]
+    try:
+        first = run_dag(load_dag(path, dag_id))
+
+        assert first.task_states == {"shop.orders": "failed", "shop.users": "success"}
+        assert rows("orders") == []
+        assert rows("users") == users
+        assert first.xcom("shop.users")["rows"] == {"users": 3}
+        out = capfd.readouterr().out  # the task logs, as dag.test prints them
+        if refused_by == "shop.orders":  # the task's own error names the refused job and why
+            assert "load job failed: table 'orders', job 'orders." in out
+            assert "Could not convert string '0.50 EUR' to INT64" in out
+        else:
+            assert "the warehouse was unreachable" in out
+            assert "load job(s) of other tasks' packages failed terminally" in caplog.text
+        # the users task's success keeps the refused package and records the failure for the orders task
+        assert "have failed jobs: it fails when it runs again" in caplog.text
+        assert "with failed jobs in" in caplog.text
+        caplog.clear()
+
+        # the orders task of that run runs again (`airflow tasks test <dag> shop.orders <run id>`)
+        args = cli_parser.get_parser().parse_args(["tasks", "test", dag_id, "shop.orders", first.run_id])
+        args.func(args)
+    finally:
+        path.unlink()
+
+    log = capfd.readouterr().out + caplog.text
+    assert dag_run_task_states(dag_id, first.run_id) == {"shop.orders": "failed", "shop.users": "success"}
+    assert "not extracting again" not in log
+    assert "1 load job(s) failed terminally and their rows are not in the destination" in log
+    assert "table orders (" in log and "Could not convert string '0.50 EUR' to INT64" in log
+    with pytest.raises(KeyError):
+        first.xcom("shop.orders")  # no summary: no rows reported loaded
+    assert rows("orders") == []  # and the destination has none
+    assert rows("users") == users

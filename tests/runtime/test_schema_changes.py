@@ -166,6 +166,31 @@ def test_failed_load_job_names_table_job_and_error(tmp_path, monkeypatch, raise_
     assert "disk quota exceeded while writing users" in message
 
 
+def test_failed_load_job_message_is_the_error_not_the_marker_under_the_statement():
+    from airflow_dlt_provider.runtime.schema_guard import describe_failed_job
+
+    # DuckDB ends its message with the statement and a ^^^ marker; the traceback's error line is the cause
+    failed_message = (
+        "Traceback (most recent call last):\n"
+        '  File "sql_client.py", line 261, in execute_query\n'
+        "    yield self.cursor_impl(cur.execute(query, db_args))\n"
+        "                           ^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+        "dlt.destinations.exceptions.DatabaseTerminalException: Conversion Error: Could not convert string "
+        "'0.50 EUR' to INT64\n\nLINE 3: (0,E'0.50 EUR',E'1796420420.96',E'FDGe5zNbh0RC6g'),\n"
+        "           ^^^^^^^^^^^\n"
+    )
+    message = describe_failed_job(
+        "orders", "orders.9e4cc95cd5.insert_values.gz", "1796420420.96", failed_message
+    )
+    assert message.endswith(
+        ": dlt.destinations.exceptions.DatabaseTerminalException: Conversion Error: Could not convert string "
+        "'0.50 EUR' to INT64"
+    )
+    assert describe_failed_job("t", "t.1.jsonl", None, "disk quota exceeded\n  ^^^").endswith(
+        ": disk quota exceeded"
+    )
+
+
 # ---------------------------------------------------------------- the guard inside a DltTaskGroup
 
 SHOP_TASKS = ("shop.customers", "shop.products", "shop.orders")
