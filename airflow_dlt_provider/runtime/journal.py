@@ -4,8 +4,10 @@ dlt records a load's progress in the package folder on the worker: the applied s
 created), a marker per job right after the destination committed it, job files moved to completed or
 failed, and the package state (a function destination's delivered batches). A worker that dies takes
 that record with it; the store's archive was copied before the load began. So each time dlt records
-something (``_dlt_internals.package_writes_observed``), the package's progress -- a few hundred bytes --
-is written to ``<store entry>/progress/<load id>.json`` before dlt goes on (the job's worker thread waits
+something (``_dlt_internals.package_writes_observed``), the package's progress -- the job files completed,
+failed or in transition, and a function destination's delivered batches: some tens of bytes per job -- is
+written to ``<store entry>/progress/<load id>.json`` (the applied schema update once, beside it, as
+``<load id>.schema.json``) before dlt goes on (the job's worker thread waits
 for it). A retry on another worker applies it to the archive (``_dlt_internals.apply_package_progress``):
 what it replays is at most the job (SQL) or the batch (function destination) in flight.
 
@@ -25,6 +27,9 @@ from typing import Any
 from airflow_dlt_provider import _compat, _dlt_internals
 
 log = logging.getLogger("airflow_dlt_provider.package_store")
+# what a retry needs of dlt's package state beyond the archive's copy: a function destination's delivered
+# batches (the rest -- load metrics, the pipeline state -- is in the archive or not needed to resume)
+RESUMED_STATE_KEYS = ("destination_state",)
 
 
 @contextlib.contextmanager
@@ -35,6 +40,7 @@ def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -
         return
     lock = threading.Lock()
     failed: list[str] = []
+    schema_recorded: set[str] = set()
 
     def sync(load_id: str) -> None:
         with lock:
@@ -43,8 +49,16 @@ def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -
                     progress = _dlt_internals.package_progress(pipeline, load_id)
                 except FileNotFoundError:  # dlt moved the package on (loaded): nothing left to record
                     return
-                if progress:  # a failed job's message may carry a connection string
-                    store.put_progress(pipeline_name, binding_key, load_id, _compat.redact(progress))
+                if not progress:
+                    return
+                applied = progress.pop("applied_schema_update", None)
+                if applied is not None and load_id not in schema_recorded:
+                    store.put_schema_update(pipeline_name, binding_key, load_id, applied)
+                    schema_recorded.add(load_id)
+                state = progress.get("package_state") or {}
+                progress["package_state"] = {key: state[key] for key in RESUMED_STATE_KEYS if key in state}
+                # a failed job's message may carry a connection string
+                store.put_progress(pipeline_name, binding_key, load_id, _compat.redact(progress))
             except Exception as error:
                 if not failed:
                     log.error(

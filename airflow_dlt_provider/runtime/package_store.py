@@ -9,9 +9,9 @@ connection ``[dlt] package_store_conn_id``), each ``(pipeline, binding)`` (see `
     ``pending.tar``: the pipeline folder (packages, dlt state and schemas, the package ledger), uploaded
     once dlt has normalized the packages (before the load starts) and after a failed attempt; never dlt's
     trace. Written to ``pending.tar.<random>.tmp`` and renamed, so a reader sees one complete copy.
-    ``progress/<load id>.json``: what dlt recorded while loading that package -- the applied schema update,
-    jobs whose rows committed or that failed, the package state (a function destination's delivered
-    batches) -- rewritten each time dlt records something (``journal.py``): a few hundred bytes per job.
+    ``progress/<load id>.json``: what dlt recorded while loading that package -- jobs whose rows committed
+    or that failed, a function destination's delivered batches -- rewritten each time dlt records something
+    (``journal.py``), and ``progress/<load id>.schema.json``, the schema update dlt applied, written once.
 ``<store>/<pipeline>/done/<hash of the task key>.json``
     the done records of ``ledger.py``.
 
@@ -59,6 +59,7 @@ log = logging.getLogger("airflow_dlt_provider.package_store")
 ARCHIVE_NAME = "pending.tar"
 PROGRESS_FOLDER = "progress"
 DONE_FOLDER = "done"
+SCHEMA_SUFFIX = ".schema.json"
 TMP_SUFFIX = ".tmp"
 MAX_MEMBER_BYTES = 8 * 1024**3
 MAX_RECORD_BYTES = 4 * 1024 * 1024
@@ -226,13 +227,28 @@ class PackageStore:
         signed = sign_record(_context("progress", pipeline_name, binding_key, load_id), progress)
         _put_json(folder, f"{load_id}.json", signed)
 
+    def put_schema_update(self, pipeline_name: str, binding_key: str, load_id: str, applied: Any) -> None:
+        """The schema update dlt applied for a package: written once, apart from the progress records."""
+        folder = _inside(self.entry(pipeline_name, binding_key), PROGRESS_FOLDER)
+        signed = sign_record(_context("schema", pipeline_name, binding_key, load_id), applied)
+        _put_json(folder, f"{load_id}{SCHEMA_SUFFIX}", signed)
+
     def read_progress(self, pipeline_name: str, binding_key: str) -> dict[str, dict[str, Any]]:
         """``{load_id: progress}`` of the entry (untrusted: names, sizes and MACs checked, JSON only)."""
         folder = _inside(self.entry(pipeline_name, binding_key), PROGRESS_FOLDER)
         if not folder.exists():
             return {}
         found: dict[str, dict[str, Any]] = {}
+        schema_updates: dict[str, Any] = {}
         for child in folder.iterdir():
+            if child.name.endswith(SCHEMA_SUFFIX):
+                load_id = child.name.removesuffix(SCHEMA_SUFFIX)
+                if valid_load_id(load_id):
+                    context = _context("schema", pipeline_name, binding_key, load_id)
+                    applied = _opened(context, _get_json(child), child.name)
+                    if isinstance(applied, dict):
+                        schema_updates[load_id] = applied
+                continue
             load_id = child.name.removesuffix(".json")
             if not child.name.endswith(".json") or not valid_load_id(load_id):
                 continue
@@ -240,6 +256,8 @@ class PackageStore:
             value = _opened(context, _get_json(child), child.name)
             if isinstance(value, dict):
                 found[load_id] = value
+        for load_id, applied in schema_updates.items():
+            found.setdefault(load_id, {})["applied_schema_update"] = applied
         return found
 
     # ---------------------------------------------------------------- done records
@@ -298,6 +316,8 @@ def _local_path(path: Any) -> str | None:
 
 
 def _is_record_name(name: str, valid: Any) -> bool:
+    if name.endswith(SCHEMA_SUFFIX):
+        return bool(valid(name.removesuffix(SCHEMA_SUFFIX)))
     return (name.endswith(".json") and valid(name.removesuffix(".json"))) or name.endswith(TMP_SUFFIX)
 
 

@@ -184,10 +184,16 @@ def test_next_run_finishes_the_pending_package_of_a_failed_run_first(scenario, t
     log = caplog.text
     assert f"left by {s.key(first)}: loading them before this task extracts" in log
     assert "package store: restored the pipeline folder" in log
-    # nothing left to load: the entry is gone; run 1's done record (its package was loaded by run 2) stays,
-    # so a retry of run 1 reports it (confirmed at the destination) instead of extracting again
+    # nothing left to load: the entry holds only the pipeline's state (a function destination cannot give it
+    # back); run 1's done record (its package was loaded by run 2) stays, so a retry of run 1 reports it
+    # (confirmed at the destination) instead of extracting again
     root = s.store / path_part(s.pipeline)
-    assert sorted(p.name for p in root.iterdir()) == [".holder", package_store.DONE_FOLDER]
+    assert sorted(p.name for p in root.iterdir()) == [
+        ".holder",
+        s.store_entry().name,
+        package_store.DONE_FOLDER,
+    ]
+    assert not [name for name in s.archived_names() if "/load/" in name and name.count("/") > 3]
     assert len(list((root / package_store.DONE_FOLDER).iterdir())) == 2
 
 
