@@ -354,7 +354,7 @@ def tables_truncated_by_init(client: Any, table_names: Iterator[str] | list[str]
     return truncated
 
 
-def package_progress(pipeline: Any, load_id: str) -> dict[str, Any]:
+def package_progress(pipeline: Any, load_id: str, with_schema_update: bool = True) -> dict[str, Any]:
     """What dlt recorded so far while loading a package, as plain JSON (see ``runtime/journal.py``).
 
     ``{"applied_schema_update": <dict or None>, "completed": [job file], "failed": {job file: message},
@@ -377,7 +377,9 @@ def package_progress(pipeline: Any, load_id: str) -> dict[str, Any]:
         return sorted(storage.list_folder_files(path, to_root=False)) if storage.has_folder(path) else []
 
     applied_path = os.path.join(package_path, packages.APPLIED_SCHEMA_UPDATES_FILE_NAME)
-    applied = json.loads(storage.load(applied_path)) if storage.has_file(applied_path) else None
+    applied = None
+    if with_schema_update and storage.has_file(applied_path):
+        applied = json.loads(storage.load(applied_path))
     transitions = {}
     for name in packages.list_pending_transitions(load_id):
         pending = packages.load_pending_transition(load_id, name)

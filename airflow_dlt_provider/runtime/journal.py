@@ -41,24 +41,29 @@ def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -
     lock = threading.Lock()
     failed: list[str] = []
     schema_recorded: set[str] = set()
+    written: dict[str, dict[str, Any]] = {}
 
     def sync(load_id: str) -> None:
         with lock:
             try:
                 try:
-                    progress = _dlt_internals.package_progress(pipeline, load_id)
+                    progress = _dlt_internals.package_progress(
+                        pipeline, load_id, with_schema_update=load_id not in schema_recorded
+                    )
                 except FileNotFoundError:  # dlt moved the package on (loaded): nothing left to record
                     return
                 if not progress:
                     return
                 applied = progress.pop("applied_schema_update", None)
-                if applied is not None and load_id not in schema_recorded:
+                if applied is not None:
                     store.put_schema_update(pipeline_name, binding_key, load_id, applied)
                     schema_recorded.add(load_id)
-                state = progress.get("package_state") or {}
-                progress["package_state"] = {key: state[key] for key in RESUMED_STATE_KEYS if key in state}
+                record = _record(progress)
+                if written.get(load_id) == record:  # e.g. dlt's job metrics, or a job moved after its marker
+                    return
                 # a failed job's message may carry a connection string
-                store.put_progress(pipeline_name, binding_key, load_id, _compat.redact(progress))
+                store.put_progress(pipeline_name, binding_key, load_id, _compat.redact(record))
+                written[load_id] = record
             except Exception as error:
                 if not failed:
                     log.error(
@@ -72,3 +77,22 @@ def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -
 
     with _dlt_internals.package_writes_observed(sync):
         yield
+
+
+def _record(progress: dict[str, Any]) -> dict[str, Any]:
+    """What a retry applies: committed and failed jobs (a job in transition counts as its target state, as
+    ``apply_package_progress`` treats it) and the package state it resumes from; nothing else."""
+    completed = set(progress.get("completed") or [])
+    failed = dict(progress.get("failed") or {})
+    for name, (state, message) in (progress.get("transitions") or {}).items():
+        if state == "completed":
+            completed.add(name)
+        elif state == "failed":
+            failed.setdefault(name, message)
+    state = progress.get("package_state") or {}
+    return {
+        "completed": sorted(completed),
+        "failed": failed,
+        "transitions": {},
+        "package_state": {key: state[key] for key in RESUMED_STATE_KEYS if key in state},
+    }
