@@ -796,3 +796,113 @@ def test_settings_come_from_the_dlt_section(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AIRFLOW__DLT__HOLDER_LEASE_SECONDS", "soon")
     with pytest.raises(InvalidArgumentError, match="holder_lease_seconds"):
         holder_settings()
+
+
+# ---------------------------------------------------------------- a real run whose lease is taken over
+
+TAKEN_OVER_PIPELINE = """
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import dlt
+
+from airflow_dlt_provider.runtime.holder import lease_context
+from airflow_dlt_provider.runtime.store_signing import sign_record
+from airflow_dlt_provider.runtime.workdir import path_part
+
+WORK = {work!r}
+STORE = {store!r}
+PIPELINE = {pipeline!r}
+THIEF = {thief!r}
+
+@dlt.resource(name="items", write_disposition="append")
+def items():
+    yield [{{"id": n}} for n in range(30)]
+
+@dlt.destination(batch_size=10, loader_file_format="typed-jsonl", name="sink")
+def sink(rows, table):
+    with open(WORK + "/sink.jsonl", "a") as handle:
+        for row in rows:
+            handle.write(json.dumps({{"id": row["id"]}}) + "\\n")
+    if os.path.exists(WORK + "/taken"):
+        return
+    # while the first batch is delivered, another worker takes the pipeline over (as after a stall longer
+    # than the lease): it creates the next generation of the lease, signed with the workers' key
+    holder = Path(STORE) / path_part(PIPELINE) / ".holder"
+    generation = max(int(p.name.split(".")[1]) for p in holder.glob("lease.*.json")) + 1
+    shutil.copytree(STORE, WORK + "/store_at_takeover", ignore=shutil.ignore_patterns(".holder"))
+    record = {{"v": 1, "holder": THIEF, "token": "f" * 32, "beats": 0, "released": False}}
+    signed = sign_record(lease_context(PIPELINE, generation), record)
+    (holder / f"lease.{{generation:012d}}.json").write_text(json.dumps(signed))
+    open(WORK + "/taken", "w").close()
+    time.sleep(4)  # the victim's heartbeat (every second with a 3 s lease) sees the new generation
+"""
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and ".holder" not in path.relative_to(root).parts
+    }
+
+
+def test_a_run_whose_lease_is_taken_over_stops_before_its_next_store_write(
+    dags_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The probe's second half: a function destination, its lease taken over while it delivers the first of
+    three batches. Before: it went on delivering (rows a second holder also delivers) and writing progress
+    records and its archive to the store. Now it stops at the next write dlt records (on the load thread),
+    delivers nothing more, writes nothing more to the store, and fails retryably naming the new holder."""
+    import uuid
+
+    from helpers import write_dag
+
+    from airflow_dlt_provider.runtime.workdir import PIPELINES_FOLDER
+    from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
+
+    work, store, worker = tmp_path / "work", tmp_path / "store", tmp_path / "worker_a"
+    work.mkdir()
+    dag_id, pipeline = f"lease_{uuid.uuid4().hex[:8]}", f"leased_{uuid.uuid4().hex[:8]}"
+    thief = {**_holder("thief"), "hostname": "worker-b", "pid": 4242}
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE", f"file://{store}")
+    monkeypatch.setenv("AIRFLOW__DLT__WORKING_DIR", str(worker))
+    monkeypatch.setenv("AIRFLOW__DLT__HOLDER_LEASE_SECONDS", "3")
+    # one load thread: the items job's own thread is the first to record progress after the takeover (its
+    # delivered batch), so the stop goes through the load thread and the job's re-queue on dlt's main thread
+    monkeypatch.setenv("LOAD__WORKERS", "1")
+    path = write_dag(
+        dags_folder,
+        dag_id,
+        f"DltRunOperator(task_id='load', source=items, pipeline_name={pipeline!r}, destination=sink, retries=0)",
+        imports=TAKEN_OVER_PIPELINE.format(work=str(work), store=str(store), pipeline=pipeline, thief=thief),
+    )
+    try:
+        result = run_dag(load_dag(path, dag_id))
+    finally:
+        path.unlink()
+
+    assert result.task_states == {"load": "failed"}
+    delivered = sorted(json.loads(line)["id"] for line in (work / "sink.jsonl").read_text().splitlines())
+    assert delivered == list(range(10))  # the batch in flight; not the two after it
+    # nothing written to the store after the takeover: no progress record, no archive of the failed attempt
+    assert _files(store) == _files(work / "store_at_takeover")
+    assert any(
+        name.endswith("pending.tar") for name in _files(store)
+    )  # the copy the new holder continues from
+    leases = sorted((store / pipeline / ".holder").glob("lease.*.json"))
+    assert _lease(leases[-1], pipeline).holder["task_id"] == "thief"  # the new holder's lease, left alone
+    assert (
+        _lease(leases[0], pipeline).holder["task_id"] == "load" and not _lease(leases[0], pipeline).released
+    )
+    # the lost holder's local copy is dropped: the store's copy is the new holder's
+    local = worker / PIPELINES_FOLDER / pipeline
+    assert not local.exists() or not any(local.iterdir())
+    log = caplog.text
+    assert "this task lost its package-store lease" in log and "task 'thief'" in log and "worker-b" in log
+    assert "dlt run failed (PipelineStepFailed)" in log  # retryable, like a busy pipeline ...
+    assert "a retry cannot fix" not in log  # ... not turned into AirflowFailException
+    assert "its folder is not copied to the package store" in log
