@@ -483,9 +483,10 @@ def package_writes_observed(callback: Callable[[str], None]) -> Iterator[None]:
     """Call ``callback(load_id)`` after dlt records progress of a package being loaded, for the block.
 
     Wraps ``PackageStorage.save_pending_transition`` (a job's rows committed: written by the job's worker
-    thread right after the destination's commit), ``complete_job``, ``fail_job``, ``save_load_package_state``
-    (a function destination's delivered batches, job metrics) and ``LoadStorage.commit_schema_update`` (the
-    package's tables created). Why no public API: dlt offers no hook on its load-package journal; the
+    thread right after the destination's commit), ``complete_job``, ``fail_job``, ``retry_job`` (a job sent
+    back to be started again, on dlt's main thread: what ``callback`` raises there stops the load before the
+    job runs again), ``save_load_package_state`` (a function destination's delivered batches, job metrics) and
+    ``LoadStorage.commit_schema_update`` (the package's tables created). Why no public API: dlt offers no hook on its load-package journal; the
     progress collector's ``update("Jobs")`` comes only after a job's files moved, not when its rows committed.
     """
     from dlt.common.storages.load_package import PackageStorage
@@ -503,6 +504,7 @@ def package_writes_observed(callback: Callable[[str], None]) -> Iterator[None]:
         (PackageStorage, "save_pending_transition"),
         (PackageStorage, "complete_job"),
         (PackageStorage, "fail_job"),
+        (PackageStorage, "retry_job"),
         (PackageStorage, "save_load_package_state"),
         (LoadStorage, "commit_schema_update"),
     ]

@@ -71,8 +71,12 @@ class PipelineBusyError(DltProviderError):
     """
 
 
-class PipelineLeaseLostError(DltProviderError):
-    """The package-store lease of a held pipeline was taken over (not renewed in time) while it was held."""
+class PipelineLeaseLostError(PipelineBusyError):
+    """The package-store lease of a held pipeline was taken over (or could not be renewed) while it was held.
+
+    Raised before the holder's next write to the store or step of dlt, so that two tasks never both change the
+    pipeline's state. Retryable like :class:`PipelineBusyError`; the message names who holds the lease now.
+    """
 
 
 class ConcurrentDagRunError(DltProviderError):

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from airflow_dlt_provider import _compat
-from airflow_dlt_provider.exceptions import DltProviderError
+from airflow_dlt_provider.exceptions import DltProviderError, PipelineBusyError
 
 log = logging.getLogger("airflow_dlt_provider.failures")
 
@@ -60,7 +60,8 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 def terminal_reason(error: BaseException) -> str | None:
     """Why retrying ``error`` cannot help, or ``None`` when Airflow should retry it.
 
-    In order: an interruption (timeout, signal) is retried; refused credentials are terminal even when
+    In order: an interruption (timeout, signal) is retried; so is another task holding the pipeline
+    (``PipelineBusyError``, e.g. a lease taken over while loading); refused credentials are terminal even when
     the driver calls them operational; anything dlt marks transient is retried (also when wrapped in a
     provider error); contract violations, provider errors and dlt's terminal errors are terminal; the
     rest is retried.
@@ -70,6 +71,8 @@ def terminal_reason(error: BaseException) -> str | None:
 
     chain = list(_chain(error))
     if any(isinstance(e, (KeyboardInterrupt, SystemExit)) or not isinstance(e, Exception) for e in chain):
+        return None
+    if any(isinstance(e, PipelineBusyError) for e in chain):
         return None
     for e in chain:
         text = str(e).lower()

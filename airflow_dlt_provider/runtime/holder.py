@@ -21,11 +21,15 @@ naming the holder: DAG, run, task, map index, try, worker host and pid.
 
 **Everything read from the store is untrusted** (a bucket is usually writable by more principals than the
 workers' code): a lease file is read through a size cap (:data:`MAX_RECORD_BYTES`), parsed as JSON only (never
-unpickled, never executed), reduced to the known holder fields, each cleaned of control characters and
-shortened before it reaches a message. A lease's own claims about time are ignored: its age is the store's
-modification time of the file (set by the store, not by the writer), or, where a listing has none, how long
-this process has seen the same bytes. A file that is not the provider's JSON counts as a lease of an unknown
-holder, taken over like any other once it is ``lease_seconds`` old.
+unpickled, never executed), and must carry an HMAC of the workers' key (``store_signing.py``) over its record,
+the pipeline (``lease_scope``) and its generation, so that it cannot be forged, edited or copied from another
+pipeline's entry or generation. Only then are its holder and its ``released`` mark believed; the known holder
+fields are still cleaned of control characters and shortened before they reach a message. A file without a
+valid signature (or not the provider's JSON, or not a regular file) counts as a lease of an unknown holder:
+its claims, ``released`` included, are ignored, and it is taken over like any other once it is
+``lease_seconds`` old. A lease's own claims about time are ignored: its age is the store's modification time
+of the file (set by the store, not by the writer), or, where a listing has none, how long this process has
+seen the same bytes.
 
 **What each store scheme guarantees** (the lease's create of the next generation):
 
@@ -47,16 +51,21 @@ holder, taken over like any other once it is ``lease_seconds`` old.
 On every scheme other than ``file://`` a created lease is read back once and must hold this holder's token
 (a check-then-write that lost a race to a last writer notices here). What no scheme can give: a holder that
 stalls for longer than ``lease_seconds`` (no renewal reaches the store) loses its lease to the next task while
-it may still be working; the heartbeat then sets :attr:`Holding.lost` and logs an error, and
-:meth:`Holding.check` raises :class:`~airflow_dlt_provider.exceptions.PipelineLeaseLostError` for a caller
-that wants to stop at a safe point. Clocks: a store's modification times come from the store's clock and are
-compared with this worker's; a skew of ``s`` seconds moves a takeover by ``s`` seconds. Keep
-``lease_seconds`` well above the skew and above the longest pause a worker may see (GC, a frozen VM).
+it may still be working. The heartbeat then sets :attr:`Holding.lost` and logs an error; a higher generation
+in the store, or its own file replaced, counts as a takeover too. :meth:`Holding.check` raises
+:class:`~airflow_dlt_provider.exceptions.PipelineLeaseLostError` (a retryable ``PipelineBusyError``, naming
+who holds the lease now) once the lease is lost, and also renews or gives up a lease whose last renewal is
+older than ``lease_seconds`` (the heartbeat may not have run yet after a pause of the whole process). The
+runtime calls it before every write to the store and every step of dlt (``pipeline_run.py``). Clocks: a
+store's modification times come from the store's clock and are compared with this worker's; a skew of ``s``
+seconds moves a takeover by ``s`` seconds. Keep ``lease_seconds`` well above the skew and above the longest
+pause a worker may see (GC, a frozen VM).
 
 Configuration (``[dlt]``, env ``AIRFLOW__DLT__*``): ``holder_wait_seconds`` (default 300) and
 ``holder_lease_seconds`` (default 120), read by :func:`holder_settings`.
 
-Standalone: imports the standard library only (and Airflow's configuration in :func:`holder_settings`).
+Standalone: imports the standard library only (and Airflow's configuration in :func:`holder_settings`, and
+``store_signing.py`` for the key when a store entry is given).
 """
 
 from __future__ import annotations
@@ -74,7 +83,7 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -95,7 +104,9 @@ __all__ = [
     "hold_pipeline",
     "holder_from_context",
     "holder_settings",
+    "lease_context",
     "lock_path",
+    "parse_lease",
     "parse_record",
 ]
 
@@ -192,16 +203,27 @@ class LeaseRecord:
     problem: str | None = None
 
 
-def parse_record(raw: bytes | None) -> LeaseRecord:
-    """Parse a lock or lease file's bytes defensively (JSON only, capped, known fields only)."""
+def _load_json(raw: bytes | None) -> tuple[Any, str | None]:
+    """``(document, None)``, or ``(None, problem)`` for bytes that are not a capped JSON document."""
     if raw is None:
-        return LeaseRecord(problem="it could not be read")
+        return None, "it could not be read"
     if len(raw) > MAX_RECORD_BYTES:
-        return LeaseRecord(problem=f"it is larger than {MAX_RECORD_BYTES} bytes, so not the provider's")
+        return None, f"it is larger than {MAX_RECORD_BYTES} bytes, so not the provider's"
     try:
-        document = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8")), None
     except (ValueError, RecursionError):
-        return LeaseRecord(problem="it is not the provider's JSON")
+        return None, "it is not the provider's JSON"
+
+
+def parse_record(raw: bytes | None) -> LeaseRecord:
+    """Parse a lock file's bytes (or a lease's, signature aside) defensively: JSON only, capped, known fields."""
+    document, problem = _load_json(raw)
+    if problem is not None:
+        return LeaseRecord(problem=problem)
+    return _from_document(document)
+
+
+def _from_document(document: Any) -> LeaseRecord:
     if not isinstance(document, dict) or not isinstance(document.get("holder"), dict):
         return LeaseRecord(problem="it is not the provider's JSON")
     token = document.get("token")
@@ -214,8 +236,8 @@ def parse_record(raw: bytes | None) -> LeaseRecord:
     )
 
 
-def _record_bytes(holder: Mapping[str, Any], token: str, beats: int, *, released: bool = False) -> bytes:
-    document = {
+def _document(holder: Mapping[str, Any], token: str, beats: int, *, released: bool = False) -> dict[str, Any]:
+    return {
         "v": 1,
         "holder": _clean_holder(holder),
         "token": token,
@@ -223,7 +245,35 @@ def _record_bytes(holder: Mapping[str, Any], token: str, beats: int, *, released
         "released": released,
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return json.dumps(document, sort_keys=True).encode("utf-8")
+
+
+def _record_bytes(holder: Mapping[str, Any], token: str, beats: int, *, released: bool = False) -> bytes:
+    return json.dumps(_document(holder, token, beats, released=released), sort_keys=True).encode("utf-8")
+
+
+def lease_context(scope: str, generation: int) -> str:
+    """What a lease's MAC binds besides its record: the pipeline (``scope``) and the generation (its name)."""
+    return json.dumps(["lease", scope, generation])
+
+
+def parse_lease(
+    raw: bytes | None, scope: str, generation: int, keys: Sequence[bytes] | None = None
+) -> LeaseRecord:
+    """A lease file's record if the workers' key signed it for ``scope`` and ``generation``; otherwise a record
+    of an unknown holder (``problem`` set, nothing it claims kept: not even ``released``)."""
+    from airflow_dlt_provider.runtime.store_signing import open_record
+
+    document, problem = _load_json(raw)
+    if problem is not None:
+        return LeaseRecord(problem=problem)
+    try:
+        record = open_record(lease_context(scope, generation), document, keys)
+    except (ValueError, RecursionError) as error:  # UnsignedRecordError, or nesting too deep to check
+        return LeaseRecord(
+            problem=f"it carries no valid signature of the workers' key ({error}): forged, copied from another "
+            "pipeline or generation, written before leases were signed, or signed with a key this worker lacks"
+        )
+    return _from_document(record)
 
 
 def describe_holder(holder: Mapping[str, Any]) -> str:
@@ -526,26 +576,48 @@ class _Seen:
 
 
 class _Lease:
-    def __init__(self, store: _Store, holder: Mapping[str, Any], lease_seconds: float) -> None:
+    def __init__(
+        self,
+        store: _Store,
+        holder: Mapping[str, Any],
+        lease_seconds: float,
+        scope: str,
+        keys: Sequence[bytes],
+    ) -> None:
         self.store = store
         self.holder = dict(holder)
         self.lease_seconds = lease_seconds
+        self.scope = scope
+        self.keys = list(keys)
         self.token = uuid.uuid4().hex
         self.generation: int | None = None
         self.beats = 0
         self.seen: _Seen | None = None
         self.last_renewed = 0.0
         self.lost = threading.Event()
+        self.lost_why = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+
+    # -- signed records
+
+    def _bytes(self, generation: int, beats: int, *, released: bool = False) -> bytes:
+        from airflow_dlt_provider.runtime.store_signing import sign_record
+
+        document = _document(self.holder, self.token, beats, released=released)
+        signed = sign_record(lease_context(self.scope, generation), document, self.keys)
+        return json.dumps(signed, sort_keys=True).encode("utf-8")
+
+    def _parse(self, raw: bytes | None, generation: int) -> LeaseRecord:
+        return parse_lease(raw, self.scope, generation, self.keys)
 
     # -- taking it
 
     def _age(self, listed: _Listed, raw: bytes | None) -> float:
         digest = hashlib.sha256(raw or b"").hexdigest()
         if self.seen is None or self.seen.listed.name != listed.name or self.seen.digest != digest:
-            self.seen = _Seen(listed, parse_record(raw), digest, time.monotonic())
+            self.seen = _Seen(listed, self._parse(raw, listed.generation), digest, time.monotonic())
         else:
             self.seen.listed = listed
         if listed.modified_at is not None:
@@ -583,9 +655,9 @@ class _Lease:
                 "the pipeline when this happens)"
             )
         name = _lease_name(generation)
-        if not self.store.create(name, _record_bytes(self.holder, self.token, 0)):
+        if not self.store.create(name, self._bytes(generation, 0)):
             return False
-        if not self.store.local and parse_record(self.store.read(name)).token != self.token:
+        if not self.store.local and self._parse(self.store.read(name), generation).token != self.token:
             return False  # a check-then-write store where another task wrote last
         self.generation = generation
         self.last_renewed = time.monotonic()
@@ -601,32 +673,55 @@ class _Lease:
         self._thread = threading.Thread(target=self._heartbeat, name="dlt-pipeline-lease", daemon=True)
         self._thread.start()
 
-    def _still_ours(self) -> bool:
+    def _successor(self) -> str | None:
+        """``None`` while the current lease is this task's; otherwise who holds it now (for the messages)."""
         assert self.generation is not None
         leases = self.store.listing()
-        if not leases or leases[-1].generation != self.generation:
-            return False
-        return parse_record(self.store.read(_lease_name(self.generation))).token == self.token
+        if not leases:
+            return "nobody: the lease files were removed from the store"
+        top = leases[-1]
+        record = self._parse(self.store.read(top.name) if top.regular else None, top.generation)
+        if top.generation == self.generation and record.token == self.token:
+            return None
+        if record.problem is not None:
+            return f"an unknown holder ({top.name}: {record.problem})"
+        return f"{describe_holder(record.holder)} ({top.name})"
 
     def renew(self) -> None:
         assert self.generation is not None
         with self._lock:
             if self.lost.is_set():
                 return
-            if not self._still_ours():
-                self._mark_lost("another task took it over")
+            successor = self._successor()
+            if successor is not None:
+                self._mark_lost(f"taken over by {successor}")
                 return
             self.beats += 1
-            self.store.overwrite(
-                _lease_name(self.generation), _record_bytes(self.holder, self.token, self.beats)
-            )
+            self.store.overwrite(_lease_name(self.generation), self._bytes(self.generation, self.beats))
             self.last_renewed = time.monotonic()
 
+    def confirm(self) -> None:
+        """Before a write: a lease not renewed for ``lease_seconds`` may have been taken over (the heartbeat
+        may not have run, e.g. after a pause of the whole process): renew it now, or count it as lost."""
+        if self.lost.is_set() or self.generation is None:
+            return
+        overdue = time.monotonic() - self.last_renewed
+        if overdue <= self.lease_seconds:
+            return
+        try:
+            self.renew()
+        except Exception as error:
+            self._mark_lost(
+                f"not renewed for {overdue:.0f} s ({type(error).__name__}), so possibly taken over by another task"
+            )
+
     def _mark_lost(self, why: str) -> None:
+        self.lost_why = why
         self.lost.set()
         log.error(
             "package store %s: this task lost its lease of the pipeline (%s); another task may be using the "
-            "pipeline's state now. Raise [dlt] holder_lease_seconds above the longest pause of a worker",
+            "pipeline's state now: this task stops before its next write to the store. Raise [dlt] "
+            "holder_lease_seconds above the longest pause of a worker",
             self.store.display(),
             why,
         )
@@ -646,7 +741,9 @@ class _Lease:
                     overdue,
                 )
                 if overdue > self.lease_seconds:
-                    self._mark_lost(f"not renewed for {overdue:.0f} s")
+                    self._mark_lost(
+                        f"not renewed for {overdue:.0f} s, so possibly taken over by another task"
+                    )
             if self.lost.is_set():
                 return
 
@@ -662,10 +759,10 @@ class _Lease:
             if self.lost.is_set():
                 return
             try:
-                if self._still_ours():
+                if self._successor() is None:
                     self.store.overwrite(
                         _lease_name(self.generation),
-                        _record_bytes(self.holder, self.token, self.beats + 1, released=True),
+                        self._bytes(self.generation, self.beats + 1, released=True),
                     )
             except Exception as error:  # it expires by itself
                 log.warning(
@@ -697,12 +794,19 @@ class Holding:
         return self._lease is not None and self._lease.lost.is_set()
 
     def check(self) -> None:
-        """Raise :class:`PipelineLeaseLostError` if the lease was lost (call at a point where stopping is safe)."""
-        if self.lost:
+        """Raise :class:`PipelineLeaseLostError` if the lease was lost; call it before every write to the store
+        and every step that changes the pipeline's state (cheap: it reads the store only when the last renewal
+        is older than ``lease_seconds``). Thread-safe. A no-op without a store lease."""
+        lease = self._lease
+        if lease is None:
+            return
+        lease.confirm()
+        if lease.lost.is_set():
             raise PipelineLeaseLostError(
-                f"the package-store lease of the pipeline folder {self.folder.name!r} ({self.lease}) was taken over "
-                "by another task while this one held it (not renewed within [dlt] holder_lease_seconds); this "
-                "task stops so that the two do not both change the pipeline's state"
+                f"pipeline {self.folder.name!r}: this task lost its package-store lease ({self.lease}) while it "
+                f"held the pipeline: {lease.lost_why}. It stops before its next write to the store or step of "
+                "dlt, so that two tasks never both change the pipeline's state; Airflow retries it (keep [dlt] "
+                "holder_lease_seconds above the longest pause of a worker)"
             )
 
 
@@ -728,7 +832,7 @@ def _busy(
         who = (
             describe_holder(record.holder)
             if record.problem is None
-            else f"an unknown holder (the lease file is unreadable: {record.problem})"
+            else f"an unknown holder (the lease file is not trusted: {record.problem})"
         )
         listed = lease.seen.listed
         age = (
@@ -756,6 +860,7 @@ def hold_pipeline(
     wait_seconds: float,
     lease_seconds: float,
     poll_seconds: float = 1.0,
+    lease_scope: str | None = None,
 ) -> Iterator[Holding]:
     """Hold the pipeline folder ``folder`` (and its package-store lease) for the ``with`` block.
 
@@ -767,8 +872,11 @@ def hold_pipeline(
         :class:`PipelineBusyError`.
     :param lease_seconds: a lease not renewed for this long is taken over; renewed every third of it.
     :param poll_seconds: pause between two attempts while waiting.
+    :param lease_scope: what the lease's signature binds it to besides its generation (the pipeline's name;
+        default: ``folder``'s name), so that a lease copied from another pipeline's entry is not honoured.
     :raises PipelineBusyError: another task held the pipeline for all of ``wait_seconds``.
-    :raises InvalidArgumentError: a bad argument, or a lock file that is a symlink or not a regular file.
+    :raises InvalidArgumentError: a bad argument, a lock file that is a symlink or not a regular file, or (with
+        a store) no key to sign the lease (``store_signing.signing_keys``).
     """
     if not (wait_seconds >= 0):
         raise InvalidArgumentError(f"wait_seconds={wait_seconds!r} is not accepted; expected seconds >= 0")
@@ -780,6 +888,11 @@ def hold_pipeline(
     if not (poll_seconds > 0):
         raise InvalidArgumentError(f"poll_seconds={poll_seconds!r} is not accepted; expected seconds > 0")
     folder = Path(folder)
+    keys: list[bytes] = []
+    if store_entry is not None:  # before anything is held: no key is a configuration error
+        from airflow_dlt_provider.runtime.store_signing import signing_keys
+
+        keys = signing_keys()
     started = time.monotonic()
     deadline = started + wait_seconds
     own = {key: holder.get(key) for key in HOLDER_KEYS}
@@ -811,7 +924,7 @@ def hold_pipeline(
     try:
         local.record(_record_bytes(own, uuid.uuid4().hex, 0))
         if store_entry is not None:
-            lease = _Lease(_Store(store_entry), own, lease_seconds)
+            lease = _Lease(_Store(store_entry), own, lease_seconds, lease_scope or folder.name, keys)
             logged_wait = False
             while not lease.try_acquire():
                 if not logged_wait and lease.seen is not None:

@@ -14,6 +14,11 @@ what it replays is at most the job (SQL) or the batch (function destination) in 
 A write to the store that fails is logged once per attempt and the load goes on: the store is then behind
 by what failed, and a retry elsewhere falls back to the destination's evidence (``evidence.py``) or, for a
 function destination, may deliver those batches again (named in the log).
+
+A lost lease is different (``check``, the holder's ``Holding.check``, is called first each time dlt records
+something): it raises, and the load stops. On dlt's main thread it propagates at once; on a load thread it
+ends that job (a function destination delivers no further batch of it) and dlt's main thread, which then
+finalises, fails or re-queues the job (each of those observed too), raises it before any job starts again.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from airflow_dlt_provider import _compat, _dlt_internals
+from airflow_dlt_provider.exceptions import PipelineBusyError
 
 log = logging.getLogger("airflow_dlt_provider.package_store")
 # what a retry needs of dlt's package state beyond the archive's copy: a function destination's delivered
@@ -33,8 +39,15 @@ RESUMED_STATE_KEYS = ("destination_state",)
 
 
 @contextlib.contextmanager
-def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -> Iterator[None]:
-    """Keep ``store``'s progress records of the packages ``pipeline`` loads in the block up to date."""
+def journaled(
+    pipeline: Any,
+    store: Any,
+    pipeline_name: str,
+    binding_key: str,
+    check: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Keep ``store``'s progress records of the packages ``pipeline`` loads in the block up to date; stop the
+    load (``check`` raises) once the pipeline's lease is lost."""
     if store is None:
         yield
         return
@@ -45,6 +58,8 @@ def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -
 
     def sync(load_id: str) -> None:
         with lock:
+            if check is not None:
+                check()  # a lost lease stops the load (not caught below)
             try:
                 try:
                     progress = _dlt_internals.package_progress(
@@ -64,6 +79,8 @@ def journaled(pipeline: Any, store: Any, pipeline_name: str, binding_key: str) -
                 # a failed job's message may carry a connection string
                 store.put_progress(pipeline_name, binding_key, load_id, _compat.redact(record))
                 written[load_id] = record
+            except PipelineBusyError:
+                raise
             except Exception as error:
                 if not failed:
                     log.error(

@@ -22,11 +22,16 @@ dlt's pipeline layout and the provider's own JSON records, inside the folder (no
 absolute names, a size cap), never dlt's ``trace.pickle``; nothing is unpickled or executed. No record
 from the store makes a task skip loading rows unless the destination confirms them (``resume.py``).
 Paths come from Airflow's ``ObjectStoragePath`` (fsspec); no storage client is written here.
+
+Only the pipeline's holder writes to an entry (``holder.py``): the runtime uses the store ``guarded`` by the
+holder's check, so every write (upload, remove, progress and done records) is refused with
+``PipelineLeaseLostError`` once the task's lease was taken over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -36,7 +41,8 @@ import shutil
 import tarfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -89,6 +95,17 @@ class PackageStore:
 
     url: str
     conn_id: str | None = None
+    guard: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """Called before every write (upload, remove, progress and done records); it raises to refuse the write."""
+
+    def guarded(self, check: Callable[[], None]) -> PackageStore:
+        """This store, with ``check`` called before every write: ``Holding.check`` of the pipeline's holder
+        (``holder.py``), so a task whose lease was taken over writes nothing more to the store."""
+        return dataclasses.replace(self, guard=check)
+
+    def _before_write(self) -> None:
+        if self.guard is not None:
+            self.guard()
 
     # ---------------------------------------------------------------- paths
 
@@ -174,6 +191,7 @@ class PackageStore:
 
     def upload(self, pipeline_name: str, binding_key: str, local: Path) -> None:
         """Archive ``local`` into the store: to a ``*.tmp`` name first, then renamed over the previous copy."""
+        self._before_write()
         started = time.monotonic()
         folder = self.entry(pipeline_name, binding_key)
         folder.mkdir(parents=True, exist_ok=True)
@@ -183,6 +201,7 @@ class PackageStore:
             with tarfile.open(fileobj=signed, mode="w|") as tar:  # type: ignore[call-overload]
                 _pack(tar, local, pipeline_name)
             signed.finish()
+        self._before_write()  # again before the copy replaces the previous one: an upload can take a while
         tmp.rename(folder / ARCHIVE_NAME)
         self._remove_leftovers(folder)
         log.info(
@@ -194,6 +213,7 @@ class PackageStore:
 
     def remove(self, pipeline_name: str, binding_key: str) -> None:
         """Remove the entry of a pipeline and binding (everything in it was loaded and recorded)."""
+        self._before_write()
         folder = self.entry(pipeline_name, binding_key)
         if not folder.exists():
             return
@@ -223,12 +243,14 @@ class PackageStore:
     def put_progress(
         self, pipeline_name: str, binding_key: str, load_id: str, progress: dict[str, Any]
     ) -> None:
+        self._before_write()
         folder = _inside(self.entry(pipeline_name, binding_key), PROGRESS_FOLDER)
         signed = sign_record(_context("progress", pipeline_name, binding_key, load_id), progress)
         _put_json(folder, f"{load_id}.json", signed)
 
     def put_schema_update(self, pipeline_name: str, binding_key: str, load_id: str, applied: Any) -> None:
         """The schema update dlt applied for a package: written once, apart from the progress records."""
+        self._before_write()
         folder = _inside(self.entry(pipeline_name, binding_key), PROGRESS_FOLDER)
         signed = sign_record(_context("schema", pipeline_name, binding_key, load_id), applied)
         _put_json(folder, f"{load_id}{SCHEMA_SUFFIX}", signed)
@@ -263,6 +285,7 @@ class PackageStore:
     # ---------------------------------------------------------------- done records
 
     def put_done(self, pipeline_name: str, name: str, record: dict[str, Any]) -> None:
+        self._before_write()
         signed = sign_record(_context("done", pipeline_name, name), record)
         _put_json(_inside(self._root(pipeline_name), DONE_FOLDER), name, signed)
 
@@ -275,6 +298,7 @@ class PackageStore:
         return _opened(_context("done", pipeline_name, name), _get_json(path), f"{DONE_FOLDER}/{name}")
 
     def expire_done(self, pipeline_name: str, days: float) -> None:
+        self._before_write()
         folder = _inside(self._root(pipeline_name), DONE_FOLDER)
         if not folder.exists():
             return

@@ -6,6 +6,7 @@ Nothing here runs at DAG parse time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import shutil
@@ -19,7 +20,7 @@ from typing import Any
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider.authoring.arguments import schema_change_mode
 from airflow_dlt_provider.authoring.sources import SourceSpec, instantiate_source, select_resources
-from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.exceptions import InvalidArgumentError, PipelineBusyError
 from airflow_dlt_provider.pools.names import pool_name_for
 from airflow_dlt_provider.runtime import workdir
 from airflow_dlt_provider.runtime.dlt_config import airflow_variable_lookups
@@ -129,13 +130,16 @@ def progress_collector(
     checkpoint: Callable[[], None] | None = None,
     accepts: str | None = None,
     owner_max_tries: Any = None,
+    check: Callable[[], None] | None = None,
 ) -> Any:
     """dlt progress collector writing a line per ``period_seconds`` to the task log.
 
     With ``rows_dir``, it also records the rows of every package when a normalize step ends
     (``ledger.LEDGER_FILE``), before the load starts, and with ``owner`` the task each package was extracted
     for when an extract step ends. ``checkpoint`` is called when a normalize step
-    ended, before the load.
+    ended, before the load. ``check`` (the holder's ``Holding.check``) is called when dlt starts a step --
+    extract, normalize, and the load of each package, before any of its jobs -- on dlt's main thread, where
+    what it raises stops the run (dlt only logs what the end-of-step callbacks raise).
     """
     collector = _sampling_log_collector_type()(
         log_period=period_seconds,
@@ -148,6 +152,7 @@ def progress_collector(
     collector.checkpoint = checkpoint
     collector.accepts = accepts
     collector.owner_max_tries = owner_max_tries
+    collector.check = check
     return collector
 
 
@@ -171,6 +176,12 @@ def _sampling_log_collector_type() -> type:
         checkpoint: Callable[[], None] | None = None
         accepts: str | None = None
         owner_max_tries: Any = None
+        check: Callable[[], None] | None = None
+
+        def _start(self, step: str) -> None:
+            if self.check is not None:
+                self.check()
+            super()._start(step)
 
         def on_end_trace_step(
             self, trace: Any, step: Any, pipeline: Any, step_info: Any, send_state: bool
@@ -211,6 +222,10 @@ def _sampling_log_collector_type() -> type:
 # ---------------------------------------------------------------- the run
 
 
+def _always_held() -> None:
+    """The check of a task that holds no store lease: nothing can take it over."""
+
+
 @dataclass(frozen=True)
 class _Place:
     """Where one task runs dlt: its folder, whose packages it holds and where they wait between tasks."""
@@ -222,6 +237,12 @@ class _Place:
     binding: Any = None  # a binding.Binding, for the pipeline's folder
     done_dir: Path | None = None  # where this worker keeps done records (ledger.py)
     max_tries: Any = None  # the task instance's max_tries: a changed value means it was cleared
+    check: Callable[[], None] = _always_held  # raises once the pipeline's store lease is lost (_held)
+
+    def held(self, check: Callable[[], None]) -> _Place:
+        """This place under the holder's ``check``: its store refuses every write once the lease is lost."""
+        store = None if self.store is None else self.store.guarded(check)
+        return dataclasses.replace(self, check=check, store=store)
 
     def resume_place(self, pipeline_name: str) -> Any:
         from airflow_dlt_provider.runtime.resume import Place
@@ -241,23 +262,31 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
     # every dlt call of the task, including the summary and the failure report, resolves its config in here
     with airflow_variable_lookups(secrets_toml=True, pipeline_name=request.pipeline_name):
         place = _place_for(request, context)
-        # the store's upload comes after the failure report (it names the local folder), which keeps it private;
-        # dlt's worker processes may start even inside a daemonic task process (processes.py)
-        with (
-            _held(place, request.pipeline_name, context),
-            _kept_in_store(place, request.pipeline_name),
-            failures.classified(place.working_dir, request.pipeline_name, shared=place.shared),
-            processes.worker_processes_allowed(request.pipeline_name),
-        ):
-            return _run_in(place, request, context)
+        with _held(place, request.pipeline_name, context) as check:
+            place = place.held(check)
+            # the store's upload comes after the failure report (it names the local folder), which keeps it
+            # private; dlt's worker processes may start even inside a daemonic task process (processes.py)
+            with (
+                _kept_in_store(place, request.pipeline_name),
+                failures.classified(place.working_dir, request.pipeline_name, shared=place.shared),
+                processes.worker_processes_allowed(request.pipeline_name),
+            ):
+                return _run_in(place, request, context)
 
 
 @contextlib.contextmanager
-def _held(place: _Place, pipeline_name: str, context: Mapping[str, Any] | None) -> Iterator[None]:
+def _held(
+    place: _Place, pipeline_name: str, context: Mapping[str, Any] | None
+) -> Iterator[Callable[[], None]]:
     """One holder of the pipeline's folders at a time, whatever the pool's slots say (holder.py): a lock on
-    this worker and, with a package store, a lease in the store."""
+    this worker and, with a package store, a lease in the store.
+
+    Yields the holder's check (``Holding.check``): it raises ``PipelineLeaseLostError`` once the lease was
+    taken over. ``run`` passes it to the store (before every write), dlt's progress collector (before every
+    step), the journal (each time dlt records progress, on its load threads too) and ``_clean_up``.
+    """
     if not place.shared or context is None:
-        yield
+        yield _always_held
         return
     from airflow_dlt_provider.runtime.holder import hold_pipeline, holder_from_context, holder_settings
 
@@ -269,16 +298,18 @@ def _held(place: _Place, pipeline_name: str, context: Mapping[str, Any] | None) 
         store_entry=store_entry,
         wait_seconds=wait_seconds,
         lease_seconds=lease_seconds,
-    ):
+        lease_scope=pipeline_name,
+    ) as holding:
         # prepared before the wait, the folder may be gone since: the holder this task waited for removes it
         # after its success (_clean_up)
         workdir.prepare(place.working_dir)
-        yield
+        yield holding.check
 
 
 def _place_for(request: RunRequest, context: Mapping[str, Any] | None) -> _Place:
     from airflow_dlt_provider.runtime.binding import binding_for
     from airflow_dlt_provider.runtime.package_store import configured_store
+    from airflow_dlt_provider.runtime.store_signing import signing_keys
 
     if request.working_dir is not None:  # a folder the caller chose (tests, benchmarks)
         request.working_dir.mkdir(parents=True, exist_ok=True)
@@ -303,6 +334,8 @@ def _place_for(request: RunRequest, context: Mapping[str, Any] | None) -> _Place
         return _Place(working_dir, owner, done_dir=done_dir, max_tries=max_tries)
     try:
         store = configured_store()
+        if store is not None:  # everything written to the store is signed (store_signing.py): a key is needed
+            signing_keys()
     except InvalidArgumentError as error:  # every retry would hit it again
         raise _compat.airflow_fail_exception()(str(error)) from error
     binding = binding_for(build_destination(request), request.dataset_name)
@@ -361,6 +394,8 @@ def _checkpoint(place: _Place, pipeline_name: str) -> Callable[[], None] | None:
         workdir.make_owner_only(place.working_dir)
         try:
             store.upload(pipeline_name, place.binding.key, place.working_dir)
+        except PipelineBusyError:  # the lease was lost: the load step's start raises it (collector's check)
+            raise
         except Exception as error:  # the load goes on; the packages stay in the local folder
             log.error(
                 "could not copy the normalized load packages to the package store before loading (%s: %s): "
@@ -378,6 +413,15 @@ def _keep_in_store(place: _Place, pipeline_name: str) -> None:
         return  # nothing to finish: the store keeps what it has (its progress records stay valid)
     try:
         place.store.upload(pipeline_name, place.binding.key, place.working_dir)
+    except PipelineBusyError as lost:  # the lease was taken over: the store's copy is the new holder's now
+        log.error(
+            "this task lost the pipeline's lease (%s): its folder is not copied to the package store, and is "
+            "removed from this worker (the task holding the lease now continues from the store's copy; what "
+            "this attempt extracted and had not copied there is extracted again)",
+            lost,
+        )
+        workdir.remove(place.working_dir)
+        return
     except Exception as error:  # never hide the real failure behind the store's
         log.error(
             "could not keep the pipeline folder in the package store (%s: %s): it stays on this worker in %s; "
@@ -431,6 +475,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
                 checkpoint=_checkpoint(place, request.pipeline_name),
                 accepts=None if mode == "fail" else mode,
                 owner_max_tries=place.max_tries,
+                check=place.check,
             ),
             **dataset,
         )
@@ -469,7 +514,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
 
         with (
             intervals.data_interval_for_dlt(context, source),
-            journal.journaled(pipeline, place.store, request.pipeline_name, rplace.binding_key),
+            journal.journaled(pipeline, place.store, request.pipeline_name, rplace.binding_key, place.check),
         ):
             finished = resume.finish_pending(
                 pipeline,
@@ -614,9 +659,13 @@ def _normalize_pending(pipeline: Any, run_kwargs: Mapping[str, Any]) -> Any:
 
 
 def _clean_up(place: _Place, request: RunRequest, context: Mapping[str, Any] | None, pipeline: Any) -> None:
-    """After a success: drop the loaded packages (never those with failed jobs) and what recorded them."""
+    """After a success: drop the loaded packages (never those with failed jobs) and what recorded them.
+
+    Not once the pipeline's lease was lost (``place.check`` raises): the folder is the new holder's then.
+    """
     from airflow_dlt_provider.runtime import ledger
 
+    place.check()
     working_dir = place.working_dir
     if request.working_dir is not None:  # a folder the caller chose (tests, benchmarks), not under the base
         shutil.rmtree(working_dir, ignore_errors=True)

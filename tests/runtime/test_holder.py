@@ -31,11 +31,15 @@ from airflow_dlt_provider.exceptions import (
 from airflow_dlt_provider.runtime import holder as holder_module
 from airflow_dlt_provider.runtime.holder import (
     MAX_RECORD_BYTES,
+    LeaseRecord,
     hold_pipeline,
     holder_settings,
+    lease_context,
     lock_path,
+    parse_lease,
     parse_record,
 )
+from airflow_dlt_provider.runtime.store_signing import sign_record
 
 CHILD = r"""
 import json, os, sys, time
@@ -65,6 +69,12 @@ for round_ in range(args.get("rounds", 1)):
         sys.exit(3)
 print("released", flush=True)
 """
+
+
+@pytest.fixture(autouse=True)
+def _workers_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One key for this process and the holder processes it starts (leases are signed), as on every worker."""
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE_KEY", "the-workers-key")
 
 
 def _holder(task: str = "load", **extra: Any) -> dict[str, Any]:
@@ -277,6 +287,17 @@ def _leases(store: Path) -> list[str]:
     return sorted(p.name for p in store.iterdir() if p.name.startswith("lease."))
 
 
+def _lease(path: Path, scope: str = "shop") -> LeaseRecord:
+    """A lease file as the workers read it (signed for ``scope`` and the generation in its name)."""
+    return parse_lease(path.read_bytes(), scope, int(path.name.split(".")[1]))
+
+
+def _signed_lease(scope: str, generation: int, **fields: Any) -> bytes:
+    """What a worker holding the key writes (a real takeover, or the key in the wrong hands)."""
+    record = {"v": 1, "holder": _holder("thief"), "token": "f" * 32, "beats": 0, "released": False, **fields}
+    return json.dumps(sign_record(lease_context(scope, generation), record)).encode()
+
+
 def test_two_workers_never_hold_one_store_lease_together(tmp_path: Path) -> None:
     """Three processes, each with its own local folder (three workers), share one file:// store entry."""
     store = tmp_path / "store" / "shop"
@@ -301,7 +322,7 @@ def test_two_workers_never_hold_one_store_lease_together(tmp_path: Path) -> None
     # one current lease remains, released, at the generation of the 12th hold
     (name,) = _leases(store)
     assert name == "lease.000000000011.json"
-    assert parse_record((store / name).read_bytes()).released
+    assert _lease(store / name).released
 
 
 def test_a_worker_waits_for_the_lease_then_fails_naming_the_holder(tmp_path: Path) -> None:
@@ -351,7 +372,7 @@ def test_the_lease_of_a_killed_holder_is_taken_over_after_it_expires(tmp_path: P
         waited = time.monotonic() - started
         assert _leases(store) == ["lease.000000000001.json"]  # the dead holder's generation is gone
         assert held.lease is not None and held.lease.endswith("lease.000000000001.json")
-        assert parse_record((store / "lease.000000000001.json").read_bytes()).holder["task_id"] == "users"
+        assert _lease(store / "lease.000000000001.json").holder["task_id"] == "users"
     assert 1.0 < waited < 6  # not before the lease was ~3 s old, soon after
 
 
@@ -360,11 +381,11 @@ def test_the_heartbeat_renews_the_lease_and_release_marks_it(tmp_path: Path) -> 
     with hold_pipeline(
         tmp_path / "w" / "shop", holder=_holder(), store_entry=store, wait_seconds=1, lease_seconds=3
     ):
-        first = parse_record((store / "lease.000000000000.json").read_bytes())
+        first = _lease(store / "lease.000000000000.json")
         time.sleep(2.3)  # two beats (every second)
-        later = parse_record((store / "lease.000000000000.json").read_bytes())
-    assert later.token == first.token and later.beats >= 2 > first.beats
-    final = parse_record((store / "lease.000000000000.json").read_bytes())
+        later = _lease(store / "lease.000000000000.json")
+    assert first.problem is None and later.token == first.token and later.beats >= 2 > first.beats
+    final = _lease(store / "lease.000000000000.json")
     assert final.released
     # released: the next holder does not wait for the expiry
     started = time.monotonic()
@@ -375,21 +396,176 @@ def test_the_heartbeat_renews_the_lease_and_release_marks_it(tmp_path: Path) -> 
         assert _leases(store) == ["lease.000000000001.json"]
 
 
-def test_a_holder_whose_lease_was_taken_over_knows_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signed", [True, False], ids=["by_a_worker", "by_a_forger"])
+def test_a_holder_whose_lease_was_taken_over_knows_it(tmp_path: Path, signed: bool) -> None:
     store = tmp_path / "store" / "shop"
     with hold_pipeline(
         tmp_path / "w" / "shop", holder=_holder(), store_entry=store, wait_seconds=1, lease_seconds=3
     ) as held:
-        # another worker created the next generation (as after a stall longer than the lease)
-        (store / "lease.000000000001.json").write_bytes(json.dumps({"holder": _holder("thief")}).encode())
+        held.check()  # held: nothing raised
+        # another worker created the next generation (as after a stall longer than the lease); an unsigned one
+        # (a forger) stops the holder too: a forged file can stop a holder, never add a second one
+        thief = _signed_lease("shop", 1) if signed else json.dumps({"holder": _holder("thief")}).encode()
+        (store / "lease.000000000001.json").write_bytes(thief)
         deadline = time.monotonic() + 5
         while not held.lost and time.monotonic() < deadline:
             time.sleep(0.1)
         assert held.lost
-        with pytest.raises(PipelineLeaseLostError, match="taken over"):
+        with pytest.raises(PipelineLeaseLostError, match="taken over") as caught:
             held.check()
+    message = str(caught.value)
+    if signed:
+        assert "task 'thief'" in message and "lease.000000000001.json" in message
+    else:
+        assert "unknown holder" in message and "thief" not in message
+    assert isinstance(caught.value, PipelineBusyError)  # retryable like a busy pipeline
     # the lost holder leaves the new lease alone
-    assert json.loads((store / "lease.000000000001.json").read_bytes())["holder"]["task_id"] == "thief"
+    assert (store / "lease.000000000001.json").read_bytes() == thief
+
+
+def test_a_check_after_a_pause_longer_than_the_lease_asks_the_store(tmp_path: Path) -> None:
+    """A paused process may run again before its heartbeat thread: ``check`` itself renews an overdue lease,
+    and finds a takeover at once."""
+    store = tmp_path / "store" / "shop"
+    with hold_pipeline(
+        tmp_path / "w" / "shop", holder=_holder(), store_entry=store, wait_seconds=1, lease_seconds=30
+    ) as held:
+        lease = held._lease
+        assert lease is not None
+        lease.last_renewed -= 31  # as if the whole process had been paused for 31 s
+        held.check()  # still ours: renewed now
+        assert _lease(store / "lease.000000000000.json").beats == 1 and not held.lost
+        (store / "lease.000000000001.json").write_bytes(_signed_lease("shop", 1))
+        held.check()  # renewed 0 s ago: the heartbeat (every 10 s) has not looked yet
+        lease.last_renewed -= 31
+        with pytest.raises(PipelineLeaseLostError, match="task 'thief'"):
+            held.check()
+
+
+def test_a_forged_released_lease_does_not_let_a_second_holder_in(tmp_path: Path) -> None:
+    """The probe: whoever can write to the store writes the next generation claiming to be released."""
+    store = tmp_path / "store" / "shop"
+    with hold_pipeline(
+        tmp_path / "w1" / "shop", holder=_holder("first"), store_entry=store, wait_seconds=1, lease_seconds=3
+    ) as first:
+        forged = store / "lease.000000000001.json"
+        forged.write_text(json.dumps({"holder": _holder("second"), "released": True, "token": "a" * 32}))
+        with (
+            pytest.raises(PipelineBusyError) as caught,
+            hold_pipeline(
+                tmp_path / "w2" / "shop",
+                holder=_holder("second"),
+                store_entry=store,
+                wait_seconds=1.5,
+                lease_seconds=3,
+                poll_seconds=0.1,
+            ),
+        ):
+            pytest.fail("a forged released lease let a second holder in")
+        message = str(caught.value)
+        assert (
+            "unknown holder" in message and "no valid signature" in message and "task 'second'" not in message
+        )
+        # a forged higher generation stops the first holder (it cannot tell it from a takeover) ...
+        deadline = time.monotonic() + 5
+        while not first.lost and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first.lost
+    # ... and is taken over only once it is holder_lease_seconds old by the store's clock
+    _age(forged, 10)
+    with hold_pipeline(
+        tmp_path / "w2" / "shop",
+        holder=_holder("second"),
+        store_entry=store,
+        wait_seconds=0.5,
+        lease_seconds=3,
+    ):
+        assert _leases(store) == ["lease.000000000002.json"]
+
+
+def test_a_lease_signed_with_another_key_is_a_lease_of_an_unknown_holder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store" / "shop"
+    store.mkdir(parents=True)
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE_KEY", "not-the-workers-key")
+    (store / "lease.000000000000.json").write_bytes(_signed_lease("shop", 0, released=True))
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE_KEY", "the-workers-key")
+    with (
+        pytest.raises(PipelineBusyError, match="does not match any key"),
+        hold_pipeline(
+            tmp_path / "w" / "shop", holder=_holder(), store_entry=store, wait_seconds=0.2, lease_seconds=3
+        ),
+    ):
+        pass
+
+
+def test_a_signed_lease_copied_to_another_pipeline_or_generation_is_not_honoured(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with hold_pipeline(
+        tmp_path / "w" / "orders",
+        holder=_holder(),
+        store_entry=store / "orders",
+        wait_seconds=1,
+        lease_seconds=3,
+    ):
+        pass
+    released = (store / "orders" / "lease.000000000000.json").read_bytes()
+    assert _lease(store / "orders" / "lease.000000000000.json", "orders").released
+    # the released lease of pipeline 'orders', copied into the entry of 'shop' (same name) ...
+    (store / "shop").mkdir()
+    (store / "shop" / "lease.000000000000.json").write_bytes(released)
+    # ... or to a later generation of 'orders' itself
+    (store / "orders" / "lease.000000000001.json").write_bytes(released)
+    for pipeline, name in (("shop", "lease.000000000000.json"), ("orders", "lease.000000000001.json")):
+        with (
+            pytest.raises(PipelineBusyError) as caught,
+            hold_pipeline(
+                tmp_path / "w2" / pipeline,
+                holder=_holder(),
+                store_entry=store / pipeline,
+                wait_seconds=0.3,
+                lease_seconds=3,
+                poll_seconds=0.1,
+            ),
+        ):
+            pytest.fail(f"a copied released lease was honoured: {pipeline}/{name}")
+        assert "unknown holder" in str(caught.value) and name in str(caught.value)
+
+
+def test_the_lease_scope_binds_the_signature(tmp_path: Path) -> None:
+    """The runtime binds a lease to the pipeline's name, whatever the folder is called."""
+    store = tmp_path / "store" / "p"
+    with hold_pipeline(
+        tmp_path / "w" / "folder",
+        holder=_holder(),
+        store_entry=store,
+        wait_seconds=1,
+        lease_seconds=3,
+        lease_scope="pipeline-name",
+    ):
+        pass
+    assert _lease(store / "lease.000000000000.json", "pipeline-name").released
+    assert _lease(store / "lease.000000000000.json", "folder").problem
+
+
+def test_a_store_lease_without_a_key_fails_clearly_before_anything_is_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for option in ("DLT__PACKAGE_STORE_KEY", "CORE__FERNET_KEY", "API__SECRET_KEY", "WEBSERVER__SECRET_KEY"):
+        monkeypatch.setenv(f"AIRFLOW__{option}", "")
+    with (
+        pytest.raises(InvalidArgumentError, match="package_store_key"),
+        hold_pipeline(
+            tmp_path / "w" / "shop",
+            holder=_holder(),
+            store_entry=tmp_path / "store",
+            wait_seconds=0,
+            lease_seconds=3,
+        ),
+    ):
+        pass
+    assert not (tmp_path / "store").exists() and not lock_path(tmp_path / "w" / "shop").exists()
 
 
 def test_an_object_storage_path_store_entry(tmp_path: Path) -> None:
@@ -513,27 +689,31 @@ def test_a_huge_lease_is_not_read_past_the_cap(tmp_path: Path) -> None:
     assert peak < 2 * 1024 * 1024
 
 
-def test_a_forged_lease_shows_only_cleaned_holder_fields_and_its_claims_of_time_are_ignored(
+def test_a_signed_lease_shows_only_cleaned_holder_fields_and_its_claims_of_time_are_ignored(
     tmp_path: Path,
 ) -> None:
+    """Signed with the workers' key (a leaked key, a buggy worker): still cleaned, and its time claims ignored."""
     store = tmp_path / "store" / "shop"
     store.mkdir(parents=True)
     forged = store / "lease.000000000007.json"
     forged.write_text(
         json.dumps(
-            {
-                "holder": {
-                    "dag_id": "evil\x1b[31m\nFAKE LOG LINE",
-                    "task_id": "t" * 5000,
-                    "map_index": "0; rm -rf /",
-                    "pid": True,
-                    "password": "hunter2-secret",
+            sign_record(
+                lease_context("shop", 7),
+                {
+                    "holder": {
+                        "dag_id": "evil\x1b[31m\nFAKE LOG LINE",
+                        "task_id": "t" * 5000,
+                        "map_index": "0; rm -rf /",
+                        "pid": True,
+                        "password": "hunter2-secret",
+                    },
+                    "token": "not-a-token",
+                    "expires_at": "9999-12-31T00:00:00+00:00",
+                    "released": "yes",
+                    "__reduce__": "os.system",
                 },
-                "token": "not-a-token",
-                "expires_at": "9999-12-31T00:00:00+00:00",
-                "released": "yes",
-                "__reduce__": "os.system",
-            }
+            )
         )
     )
     with (
@@ -548,6 +728,9 @@ def test_a_forged_lease_shows_only_cleaned_holder_fields_and_its_claims_of_time_
     assert "rm -rf" not in message  # map_index must be an int
     assert "t" * 300 not in message and "t" * 190 in message  # shortened
     assert "pid ?" in message  # a bool is no pid
+    assert (
+        "unknown holder" not in message
+    )  # signed: its (cleaned) holder is shown; "released": "yes" is not True
     # its far-future expiry is not believed: old by the store's clock, it is taken over
     _age(forged, 10)
     with hold_pipeline(
@@ -606,6 +789,7 @@ def test_a_forged_highest_generation_fails_clearly(tmp_path: Path) -> None:
     store.mkdir(parents=True)
     top = store / "lease.999999999999.json"
     top.write_text(json.dumps({"holder": {}, "released": True}))
+    _age(top, 10)  # unsigned: its "released" is not believed, but it is old
     with (
         pytest.raises(InvalidArgumentError, match="remove the lease"),
         hold_pipeline(
@@ -655,3 +839,113 @@ def test_settings_come_from_the_dlt_section(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AIRFLOW__DLT__HOLDER_LEASE_SECONDS", "soon")
     with pytest.raises(InvalidArgumentError, match="holder_lease_seconds"):
         holder_settings()
+
+
+# ---------------------------------------------------------------- a real run whose lease is taken over
+
+TAKEN_OVER_PIPELINE = """
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import dlt
+
+from airflow_dlt_provider.runtime.holder import lease_context
+from airflow_dlt_provider.runtime.store_signing import sign_record
+from airflow_dlt_provider.runtime.workdir import path_part
+
+WORK = {work!r}
+STORE = {store!r}
+PIPELINE = {pipeline!r}
+THIEF = {thief!r}
+
+@dlt.resource(name="items", write_disposition="append")
+def items():
+    yield [{{"id": n}} for n in range(30)]
+
+@dlt.destination(batch_size=10, loader_file_format="typed-jsonl", name="sink")
+def sink(rows, table):
+    with open(WORK + "/sink.jsonl", "a") as handle:
+        for row in rows:
+            handle.write(json.dumps({{"id": row["id"]}}) + "\\n")
+    if os.path.exists(WORK + "/taken"):
+        return
+    # while the first batch is delivered, another worker takes the pipeline over (as after a stall longer
+    # than the lease): it creates the next generation of the lease, signed with the workers' key
+    holder = Path(STORE) / path_part(PIPELINE) / ".holder"
+    generation = max(int(p.name.split(".")[1]) for p in holder.glob("lease.*.json")) + 1
+    shutil.copytree(STORE, WORK + "/store_at_takeover", ignore=shutil.ignore_patterns(".holder"))
+    record = {{"v": 1, "holder": THIEF, "token": "f" * 32, "beats": 0, "released": False}}
+    signed = sign_record(lease_context(PIPELINE, generation), record)
+    (holder / f"lease.{{generation:012d}}.json").write_text(json.dumps(signed))
+    open(WORK + "/taken", "w").close()
+    time.sleep(4)  # the victim's heartbeat (every second with a 3 s lease) sees the new generation
+"""
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and ".holder" not in path.relative_to(root).parts
+    }
+
+
+def test_a_run_whose_lease_is_taken_over_stops_before_its_next_store_write(
+    dags_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The probe's second half: a function destination, its lease taken over while it delivers the first of
+    three batches. Before: it went on delivering (rows a second holder also delivers) and writing progress
+    records and its archive to the store. Now it stops at the next write dlt records (on the load thread),
+    delivers nothing more, writes nothing more to the store, and fails retryably naming the new holder."""
+    import uuid
+
+    from helpers import write_dag
+
+    from airflow_dlt_provider.runtime.workdir import PIPELINES_FOLDER
+    from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
+
+    work, store, worker = tmp_path / "work", tmp_path / "store", tmp_path / "worker_a"
+    work.mkdir()
+    dag_id, pipeline = f"lease_{uuid.uuid4().hex[:8]}", f"leased_{uuid.uuid4().hex[:8]}"
+    thief = {**_holder("thief"), "hostname": "worker-b", "pid": 4242}
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE", f"file://{store}")
+    monkeypatch.setenv("AIRFLOW__DLT__WORKING_DIR", str(worker))
+    monkeypatch.setenv("AIRFLOW__DLT__HOLDER_LEASE_SECONDS", "3")
+    # one load thread: the items job's own thread is the first to record progress after the takeover (its
+    # delivered batch), so the stop goes through the load thread and the job's re-queue on dlt's main thread
+    monkeypatch.setenv("LOAD__WORKERS", "1")
+    path = write_dag(
+        dags_folder,
+        dag_id,
+        f"DltRunOperator(task_id='load', source=items, pipeline_name={pipeline!r}, destination=sink, retries=0)",
+        imports=TAKEN_OVER_PIPELINE.format(work=str(work), store=str(store), pipeline=pipeline, thief=thief),
+    )
+    try:
+        result = run_dag(load_dag(path, dag_id))
+    finally:
+        path.unlink()
+
+    assert result.task_states == {"load": "failed"}
+    delivered = sorted(json.loads(line)["id"] for line in (work / "sink.jsonl").read_text().splitlines())
+    assert delivered == list(range(10))  # the batch in flight; not the two after it
+    # nothing written to the store after the takeover: no progress record, no archive of the failed attempt
+    assert _files(store) == _files(work / "store_at_takeover")
+    assert any(
+        name.endswith("pending.tar") for name in _files(store)
+    )  # the copy the new holder continues from
+    leases = sorted((store / pipeline / ".holder").glob("lease.*.json"))
+    assert _lease(leases[-1], pipeline).holder["task_id"] == "thief"  # the new holder's lease, left alone
+    assert (
+        _lease(leases[0], pipeline).holder["task_id"] == "load" and not _lease(leases[0], pipeline).released
+    )
+    # the lost holder's local copy is dropped: the store's copy is the new holder's
+    local = worker / PIPELINES_FOLDER / pipeline
+    assert not local.exists() or not any(local.iterdir())
+    log = caplog.text
+    assert "this task lost its package-store lease" in log and "task 'thief'" in log and "worker-b" in log
+    assert "dlt run failed (PipelineStepFailed)" in log  # retryable, like a busy pipeline ...
+    assert "a retry cannot fix" not in log  # ... not turned into AirflowFailException
+    assert "its folder is not copied to the package store" in log
