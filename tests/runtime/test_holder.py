@@ -123,8 +123,10 @@ def _start(
 
 def _wait_acquired(process: subprocess.Popen[str]) -> None:
     assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.strip() == "acquired", (line, process.stderr.read() if process.stderr else "")
+    lines = []
+    while (line := process.stdout.readline()) and line.strip() != "acquired":  # the holder's log lines first
+        lines.append(line)
+    assert line.strip() == "acquired", (lines, process.stderr.read() if process.stderr else "")
 
 
 def _finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
