@@ -140,6 +140,11 @@ def schema_change_mode(on_schema_change: Any) -> str:
 class RowExpectation(NamedTuple):
     """Rows a table should get in one run: ``min``/``max`` inclusive, ``None`` unbounded; what an unmet one
     does. ``expect_rows={"orders": RowExpectation(min=1, action="fail")}`` is ``{"orders": (1, None, "fail")}``.
+
+    :param min: fewest rows the table should get in one run (inclusive); ``None``: no lower bound.
+    :param max: most rows the table should get in one run (inclusive); ``None``: no upper bound.
+    :param action: what an unmet expectation does: ``"warn"`` (default), ``"fail"`` or an alert (a callable
+        taking ``(alert, context)`` or an Airflow notifier).
     """
 
     min: int | None = None
