@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class DltProviderError(Exception):
     """Base class of every error raised by airflow-dlt-provider."""
@@ -32,11 +35,94 @@ class MissingExtraError(DltProviderError, ImportError):
 
 
 class SchemaChangeError(DltProviderError):
-    """The schema changed while ``on_schema_change='fail'``."""
+    """The schema changed while ``on_schema_change='fail'``; nothing was loaded.
+
+    Fields a failure callback can read (``context["exception"]``, or its ``__cause__`` chain):
+
+    - ``pipeline_name``: the pipeline whose schema would have changed (``None`` when unknown).
+    - ``new_tables``: tables the run would have created, sorted.
+    - ``new_columns``: ``{table: [column, ...]}`` of columns the run would have added to existing tables.
+    - ``table`` / ``columns``: the first changed table and its new columns (all of a new table's columns are
+      unknown here: ``[]``), for the common case of one change.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        pipeline_name: str | None = None,
+        new_tables: Iterable[str] = (),
+        new_columns: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.pipeline_name = pipeline_name
+        self.new_tables: list[str] = sorted(new_tables)
+        self.new_columns: dict[str, list[str]] = {
+            table: list(columns) for table, columns in sorted((new_columns or {}).items())
+        }
+
+    @property
+    def table(self) -> str | None:
+        changed = [*self.new_tables, *self.new_columns]
+        return changed[0] if changed else None
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.new_columns.get(self.table or "", []))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {
+            "pipeline_name": self.pipeline_name,
+            "new_tables": self.new_tables,
+            "new_columns": self.new_columns,
+        }
+        return (_rebuild, (type(self), self.args, fields))
 
 
 class RowExpectationError(DltProviderError):
-    """A table loaded fewer or more rows than ``expect_rows`` allows, with the action ``"fail"``."""
+    """A table loaded fewer or more rows than ``expect_rows`` allows, with the action ``"fail"``.
+
+    The task fails with Airflow's ``AirflowFailException`` (no retry: the rows stay loaded) raised *from*
+    this error, so a failure callback finds it as ``context["exception"].__cause__``. Fields:
+
+    - ``pipeline_name``: the pipeline of the task.
+    - ``failures``: ``{table: {"rows": actual, "min": ..., "max": ..., "status": "below" | "above"}}`` for
+      every unmet ``"fail"`` expectation of the run.
+    - ``load_ids``: the load ids of the run (its rows are loaded).
+    - ``table``, ``expected`` (``(min, max)``, ``None`` unbounded) and ``actual`` (rows loaded): the first
+      unmet expectation, for the common case of one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        pipeline_name: str | None = None,
+        failures: Mapping[str, Mapping[str, Any]] | None = None,
+        load_ids: Iterable[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.pipeline_name = pipeline_name
+        self.failures: dict[str, dict[str, Any]] = {t: dict(e) for t, e in sorted((failures or {}).items())}
+        self.load_ids: list[str] = list(load_ids)
+
+    @property
+    def table(self) -> str | None:
+        return next(iter(self.failures), None)
+
+    @property
+    def expected(self) -> tuple[int | None, int | None] | None:
+        entry = self.failures.get(self.table or "")
+        return (entry.get("min"), entry.get("max")) if entry is not None else None
+
+    @property
+    def actual(self) -> int | None:
+        entry = self.failures.get(self.table or "")
+        return entry.get("rows") if entry is not None else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {"pipeline_name": self.pipeline_name, "failures": self.failures, "load_ids": self.load_ids}
+        return (_rebuild, (type(self), self.args, fields))
 
 
 class LoadFailedError(DltProviderError):
@@ -84,3 +170,22 @@ class ConcurrentDagRunError(DltProviderError):
 
     Not ``AirflowFailException``: the task is retried, and passes once the other run is done.
     """
+
+
+class DltProviderDeprecationWarning(DeprecationWarning):
+    """An argument name or value that still works for one minor release; the message names its replacement.
+
+    Attributed to the line of the DAG file that used it (pytest shows it; turn it into an error with
+    ``-W error::airflow_dlt_provider.exceptions.DltProviderDeprecationWarning``).
+    """
+
+
+class UnprotectedPipelineWarning(UserWarning):
+    """``pool=None``: the tasks of a pipeline run in Airflow's default pool, so nothing keeps two of them (or
+    two DAG runs of one) from touching the pipeline's state at once. Silence it with
+    ``warnings.filterwarnings("ignore", category=UnprotectedPipelineWarning)`` once that is what you want."""
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], fields: dict[str, Any]) -> BaseException:
+    """Unpickle an error with keyword-only fields (``Exception.__reduce__`` passes only ``args``)."""
+    return cls(*args, **fields)

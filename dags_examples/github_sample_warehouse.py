@@ -33,6 +33,6 @@ with DAG(
         pipeline_name="github_sample_warehouse",
         destination_conn_id="warehouse",
         dataset_name="github_raw",
-        decompose="parallel",
-        operator_kwargs={"retries": 2},
+        decompose="independent",  # a task per component; they share the pipeline, so run one at a time
+        default_args={"retries": 2},
     )

@@ -49,6 +49,11 @@ def table_asset(
     """The asset a consumer DAG schedules on: ``table_asset("warehouse", "raw_github", "issues")``.
 
     For the embedded DuckDB default pass ``destination_conn_id=None`` and the ``pipeline_name``.
+
+    :param destination_conn_id: the ``destination_conn_id`` of the producing tasks (``None``: DuckDB default).
+    :param dataset_name: the ``dataset_name`` of the producing tasks.
+    :param table: the table name as dlt names it in the destination (child tables: ``issues__labels``).
+    :param pipeline_name: the producing pipeline; needed only for the DuckDB default (one file per pipeline).
     """
     from airflow_dlt_provider._compat import Asset
 

@@ -1,5 +1,8 @@
 """Arguments checked at parse time without dlt: ``run_kwargs`` (what ``pipeline.run`` accepts),
-``on_schema_change``, ``expect_rows``, ``parse_cache``.
+``on_schema_change``, ``expect_rows``, ``parse_cache``, ``progress_period_seconds``.
+
+The tuples of accepted values here are the ``Literal`` types of ``vocabulary.py`` as data (that module is not
+imported at parse time; ``tests/authoring/test_vocabulary.py`` keeps the two equal).
 
 The accepted values mirror dlt's own ``Literal`` types (``tests/test_run_kwargs.py`` compares them with the
 installed dlt, so a dlt release that adds a value fails that test by name). Values that are not plain data
@@ -135,11 +138,18 @@ def schema_change_mode(on_schema_change: Any) -> str:
 
 
 class RowExpectation(NamedTuple):
-    """Rows a table should get in one run: ``min``/``max`` inclusive, ``None`` unbounded."""
+    """Rows a table should get in one run: ``min``/``max`` inclusive, ``None`` unbounded; what an unmet one
+    does. ``expect_rows={"orders": RowExpectation(min=1, action="fail")}`` is ``{"orders": (1, None, "fail")}``.
 
-    min: int | None
-    max: int | None
-    action: Any  # "warn", "fail", or an alert (a callable or a BaseNotifier instance)
+    :param min: fewest rows the table should get in one run (inclusive); ``None``: no lower bound.
+    :param max: most rows the table should get in one run (inclusive); ``None``: no upper bound.
+    :param action: what an unmet expectation does: ``"warn"`` (default), ``"fail"`` or an alert (a callable
+        taking ``(alert, context)`` or an Airflow notifier).
+    """
+
+    min: int | None = None
+    max: int | None = None
+    action: Any = "warn"  # "warn", "fail", or an alert (a callable or a BaseNotifier instance)
 
 
 EXPECT_ROWS_ACTIONS = ("warn", "fail")
@@ -181,6 +191,24 @@ def _expectation(table: Any, value: Any, default_action: Any) -> RowExpectation:
     return RowExpectation(low, high, check_expect_rows_action(action, f"expect_rows[{table!r}] action"))
 
 
+def fold_expect_rows_action(expect_rows: Any, action: Any) -> Any:
+    """``expect_rows`` with the deprecated ``expect_rows_action`` written into every entry that names no action
+    (warns when it is given; ``None``: not given, ``expect_rows`` is returned as it is)."""
+    if action is None:
+        return expect_rows
+    from airflow_dlt_provider.authoring.deprecations import warn_deprecated
+
+    warn_deprecated(
+        "expect_rows_action is deprecated and will be removed in the next minor release: write the action in "
+        "each expect_rows entry, e.g. expect_rows={'orders': (1, None, 'fail')} (or RowExpectation(1, None, "
+        f"'fail')); expect_rows_action={action!r} is applied to the entries that name none"
+    )
+    checked = check_expect_rows(expect_rows, action)
+    return (
+        {table: tuple(expectation) for table, expectation in checked.items()} if expect_rows else expect_rows
+    )
+
+
 def check_expect_rows(expect_rows: Any, action: Any = "warn") -> dict[str, RowExpectation]:
     """``expect_rows`` as ``{table: RowExpectation}``, each without an action of its own taking ``action``."""
     default_action = check_expect_rows_action(action)
@@ -201,4 +229,18 @@ def check_parse_cache(parse_cache: Any) -> str | None:
         return parse_cache
     raise InvalidArgumentError(
         f"parse_cache={parse_cache!r} is not one of: None (no cache), {', '.join(map(repr, PARSE_CACHE_MODES))}"
+    )
+
+
+DEFAULT_PROGRESS_PERIOD_SECONDS = 30.0
+"""How often a task logs the pipeline's progress and records its row counts (``progress_period_seconds``)."""
+
+
+def check_progress_period(value: Any) -> float:
+    """``progress_period_seconds`` as a float if it is a positive number, else raise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise InvalidArgumentError(
+        f"progress_period_seconds={value!r} is not accepted; expected a positive number of seconds "
+        f"(default {DEFAULT_PROGRESS_PERIOD_SECONDS:g}): how often the task logs the pipeline's progress"
     )

@@ -63,7 +63,7 @@ def check_mapped(
     dag: Any,
     spec: SourceSpec,
     resource_names: Sequence[str] | None,
-    operator_kwargs: Mapping[str, Any],
+    per_task_arguments: Mapping[str, Any],
     factory_arguments: bool = False,
 ) -> None:
     """What a mapped group needs at parse time: a DAG with ``max_active_runs=1``, no per-task concurrency."""
@@ -81,9 +81,9 @@ def check_mapped(
             "<pipeline_name>__<component>) at once. Pass max_active_runs=1 to the DAG, or use "
             "decompose='parallel-isolated' (a pool per component) for concurrent runs"
         )
-    if "max_active_tis_per_dagrun" in operator_kwargs:
+    if "max_active_tis_per_dagrun" in per_task_arguments:
         raise InvalidArgumentError(
-            "operator_kwargs may not set max_active_tis_per_dagrun with decompose='mapped'; pass "
+            "default_args may not set max_active_tis_per_dagrun with decompose='mapped'; pass "
             "max_parallel=N to DltTaskGroup (it sets the mapped task's max_active_tis_per_dagrun and the "
             "slots airflow-dlt pools sync gives its pool)"
         )

@@ -15,12 +15,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from airflow_dlt_provider.authoring.deprecations import DEPRECATED_DECOMPOSE, warn_deprecated
 from airflow_dlt_provider.authoring.names import HASH_LENGTH, derived_pipeline_name, short_hash
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, resolve_pool
 
-DECOMPOSE_MODES: tuple[str, ...] = ("none", "serialize", "parallel", "parallel-isolated", "mapped")
-"""Accepted values of ``decompose``."""
+DECOMPOSE_MODES: tuple[str, ...] = ("none", "serialize", "independent", "parallel-isolated", "mapped")
+"""Accepted values of ``decompose`` (the ``Decompose`` type of ``authoring/vocabulary.py``); the deprecated
+``"parallel"`` is still accepted, with a warning, as ``"independent"``."""
 
 MAX_TASK_ID_LENGTH = 250
 """Airflow's limit for a task id, the group prefix (``<group_id>.``) included."""
@@ -85,10 +87,22 @@ class Plan(NamedTuple):
 
 
 def check_decompose(decompose: Any) -> str:
-    """Return ``decompose`` if it is one of :data:`DECOMPOSE_MODES`, else raise a teaching error."""
-    if not isinstance(decompose, str) or decompose not in DECOMPOSE_MODES:
-        raise InvalidArgumentError(f"decompose={decompose!r} is not one of: {', '.join(DECOMPOSE_MODES)}")
-    return decompose
+    """Return ``decompose`` if it is one of :data:`DECOMPOSE_MODES`, else raise a teaching error.
+
+    A deprecated name warns (``DltProviderDeprecationWarning``) and is returned as its new name.
+    """
+    if isinstance(decompose, str) and decompose in DECOMPOSE_MODES:
+        return decompose
+    if isinstance(decompose, str) and decompose in DEPRECATED_DECOMPOSE:
+        new = DEPRECATED_DECOMPOSE[decompose]
+        warn_deprecated(
+            f"decompose={decompose!r} is deprecated and will be removed in the next minor release: use "
+            f"decompose={new!r} (the same tasks: one per component, the first one first; they share the "
+            "pipeline and its one-slot pool, so they run one at a time). For components that load side by "
+            "side, use decompose='parallel-isolated'"
+        )
+        return new
+    raise InvalidArgumentError(f"decompose={decompose!r} is not one of: {', '.join(DECOMPOSE_MODES)}")
 
 
 # ---------------------------------------------------------------- components
@@ -379,7 +393,7 @@ def _edges(decompose: str, tasks: Sequence[PlannedTask]) -> tuple[tuple[str, str
     ids = [task.task_id for task in tasks]
     if decompose == "serialize":
         return tuple(zip(ids, ids[1:], strict=False))
-    # parallel modes: the first component creates the dataset and dlt's tables, the rest only wait for it
+    # independent and parallel-isolated: the first component creates the dataset and dlt's tables, the rest only wait for it
     return tuple((ids[0], task_id) for task_id in ids[1:])
 
 

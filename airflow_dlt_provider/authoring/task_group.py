@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider._compat import BaseOperator, TaskGroup
 from airflow_dlt_provider.authoring.arguments import (
+    DEFAULT_PROGRESS_PERIOD_SECONDS,
     check_expect_rows,
     check_on_schema_change,
     check_parse_cache,
+    check_progress_period,
     check_refresh_for_group,
     check_run_kwargs,
+    fold_expect_rows_action,
 )
+from airflow_dlt_provider.authoring.deprecations import warn_about_usage, warn_deprecated
 from airflow_dlt_provider.authoring.names import check_pipeline_name
 from airflow_dlt_provider.authoring.plan import (
     Plan,
@@ -29,9 +33,22 @@ from airflow_dlt_provider.authoring.sources import (
     instantiate_source,
     resolve_source_spec,
 )
-from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResolutionError
-from airflow_dlt_provider.operators.run import DltRunOperator
+from airflow_dlt_provider.exceptions import (
+    InvalidArgumentError,
+    SourceResolutionError,
+    UnprotectedPipelineWarning,
+)
+from airflow_dlt_provider.operators.run import DltRunOperator, unprotected_pool_message
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool
+
+if TYPE_CHECKING:
+    from airflow_dlt_provider.authoring.vocabulary import (
+        Alert,
+        Decompose,
+        OnSchemaChange,
+        ParseCache,
+        RunKwargs,
+    )
 
 __all__ = ["DltTaskGroup"]
 
@@ -52,6 +69,7 @@ _GROUP_OWNED_ARGUMENTS = frozenset(
         "on_schema_change",
         "expect_rows",
         "expect_rows_action",
+        "progress_period_seconds",
         "pool",
         "task_group",
         "dag",
@@ -67,11 +85,12 @@ class DltTaskGroup(TaskGroup):
 
     - ``"none"``: one task for the whole source; its id is the source name.
     - ``"serialize"`` (default): one task per component, chained in the order the source declares them.
-    - ``"parallel"``: one task per component; the first runs first (it creates the dataset and dlt's own
-      tables), the others depend only on it. They share the pipeline and its state, so they share the
-      one-slot pool ``dlt_<pipeline_name>``: **tasks of ``parallel`` never run at the same time**, in one DAG
-      run, across DAG runs or across DAGs. The mode is for clarity in the UI and per-resource retries.
-    - ``"parallel-isolated"``: like ``parallel``, but each component gets its own pipeline
+    - ``"independent"`` (formerly ``"parallel"``, which still works with a deprecation warning): one task per
+      component; the first runs first (it creates the dataset and dlt's own tables), the others depend only on
+      it, so a failed one does not block the rest. They share the pipeline and its state, so they share the
+      one-slot pool ``dlt_<pipeline_name>``: **they never run at the same time**, in one DAG run, across DAG
+      runs or across DAGs. The mode is for clarity in the UI and per-resource retries.
+    - ``"parallel-isolated"``: like ``independent``, but each component gets its own pipeline
       ``<pipeline_name>__<task>`` and its own pool ``dlt_<pipeline_name>__<task>``, so they do run side by
       side (state, schema and working dir are separate; they load into the same dataset). With the default
       DuckDB destination each isolated pipeline writes its own DuckDB file
@@ -95,40 +114,55 @@ class DltTaskGroup(TaskGroup):
     with a nested list: ``resources=["users", ["issues", "comments"]]``. Unknown names fail at parse time when
     the graph is known (listing the available resources), otherwise when the task runs.
 
+    Arguments for every task of the group (``retries``, ``execution_timeout``, ``queue``, callbacks, ...) go in
+    ``default_args``, as for any ``TaskGroup``.
+
     :param group_id: the id of the group (unique in the DAG).
     :param source: a ``DltSource``, a ``DltResource``, a ``@dlt.source`` function or ``"module:attribute"``.
     :param pipeline_name: the dlt pipeline (and the default pool ``dlt_<pipeline_name>``).
-    :param source_kwargs: keyword arguments of the factory (templated at run time).
-    :param resources: resource names to load (a subset); the factory is then not called at parse time.
+    :param source_kwargs: keyword arguments of the factory.
+    :param resources: resource names to load (a subset); the factory is then not called at parse time. A
+        nested list groups resources that run in one task: ``["users", ["issues", "comments"]]``.
     :param destination: dlt destination name or factory; default from ``destination_conn_id``, else DuckDB.
     :param destination_conn_id: Airflow connection with the destination credentials.
-    :param dataset_name: destination dataset (templated).
-    :param source_conn_ids: ``{factory_argument: conn_id}``.
-    :param decompose: ``"none"``, ``"serialize"``, ``"parallel"``, ``"parallel-isolated"`` or ``"mapped"``.
+    :param dataset_name: destination dataset (schema).
+    :param source_conn_ids: ``{factory_argument: conn_id}``; the argument receives dlt credentials built from
+        that connection when the task runs.
+    :param decompose: how components become tasks: ``"none"``, ``"serialize"`` (default), ``"independent"``,
+        ``"parallel-isolated"`` or ``"mapped"`` (see above and the ``Decompose`` type).
     :param pool: default ``dlt_<pipeline_name>`` (one slot; run ``airflow-dlt pools sync`` to create it);
-        ``None`` for Airflow's default pool (no protection of the pipeline state); any string as given.
-    :param run_kwargs: passed to ``pipeline.run``.
+        ``None`` for Airflow's default pool: Airflow then no longer queues the pipeline's tasks behind each
+        other (an ``UnprotectedPipelineWarning`` says so); any string is used as given.
+    :param run_kwargs: passed to ``pipeline.run`` (``write_disposition``, ``loader_file_format``,
+        ``schema_contract``, ``refresh``, ...; the ``RunKwargs`` type), checked at parse time.
     :param emit_assets: emit one Airflow asset event per loaded table.
     :param on_schema_change: ``"warn"`` (default), ``"ignore"``, ``"fail"``, or a callable / Airflow notifier
         called with the schema changes; passed to every task (see ``DltRunOperator``).
-    :param expect_rows: ``{table: (min, max)}`` or ``{table: (min, max, action)}``: rows per table and run
-        (``None`` unbounded). Each task checks the tables of its own resources (see ``DltRunOperator``).
-    :param expect_rows_action: ``"warn"`` (default), ``"fail"`` or a callable / notifier: what an unmet
-        expectation without its own action does.
-    :param operator_kwargs: passed to every task (``retries``, ``execution_timeout``, ``queue``, ...).
+    :param expect_rows: ``{table: (min, max)}`` or ``{table: (min, max, action)}`` (or ``RowExpectation``):
+        rows per table and run (``None`` unbounded; action ``"warn"`` by default, ``"fail"`` or an alert).
+        Each task checks the tables of its own resources (see ``DltRunOperator``).
+    :param expect_rows_action: deprecated: the action of every ``expect_rows`` entry that names none; write
+        the action in each entry instead.
+    :param progress_period_seconds: how often each task writes a progress line (dlt's log collector: rows and
+        steps so far) to its log; default 30.
+    :param operator_kwargs: deprecated: pass ``default_args`` (``TaskGroup``'s own argument) instead.
     :param parse_cache: ``None`` (default: the factory is called on every parse), ``"variable"`` or
         ``"file"``: keep the graph of a slow factory between parses in an Airflow Variable
         ``dlt_parse_cache__<dag_id>__<group_id>`` or in ``.dlt_parse_cache/`` beside the DAG file, keyed by
         the factory, a hash of ``source_kwargs`` and the code's version (see ``parse_cache.py``). Opt-in:
-        ``"variable"`` reads a Variable on every parse, ``"file"`` writes beside the DAG file.
+        ``"variable"`` reads a Variable on every parse, ``"file"`` writes beside the DAG file. Not for
+        ``decompose="mapped"`` (it calls nothing at parse time).
     :param max_parallel: ``decompose="mapped"`` only: how many components load at once (default 4); the
         mapped task's ``max_active_tis_per_dagrun`` and the slots ``airflow-dlt pools sync`` gives its pool.
-    :param task_group_kwargs: passed to ``TaskGroup`` (``tooltip``, ``default_args``, ``prefix_group_id``, ...).
+    :param task_group_kwargs: passed to ``TaskGroup`` (``default_args``, ``tooltip``, ``prefix_group_id``, ...).
 
     Attribute ``tasks_by_resource`` maps each resource name to its task (empty for ``decompose="none"``
     with a factory and no ``resources``: the factory is not called then; for ``mapped``, the names given in
     ``resources`` map to the ``load`` task); ``plan`` holds the plan.
     """
+
+    # the group warns once about pool=None; its tasks do not repeat it (DltRunOperator reads this)
+    _warns_about_unprotected_pool = True
 
     def __init__(
         self,
@@ -142,27 +176,32 @@ class DltTaskGroup(TaskGroup):
         destination_conn_id: str | None = None,
         dataset_name: str | None = None,
         source_conn_ids: Mapping[str, str] | None = None,
-        decompose: str = "serialize",
+        decompose: Decompose = "serialize",
         pool: str | None | _AutoPool = AUTO_POOL,
-        run_kwargs: Mapping[str, Any] | None = None,
+        run_kwargs: RunKwargs | Mapping[str, Any] | None = None,
         emit_assets: bool = True,
-        on_schema_change: Any = "warn",
+        on_schema_change: OnSchemaChange | Alert = "warn",
         expect_rows: Mapping[str, Sequence[Any]] | None = None,
-        expect_rows_action: Any = "warn",
+        expect_rows_action: Any = None,
+        progress_period_seconds: float = DEFAULT_PROGRESS_PERIOD_SECONDS,
         operator_kwargs: Mapping[str, Any] | None = None,
-        parse_cache: str | None = None,
+        parse_cache: ParseCache | None = None,
         max_parallel: int | None = None,
         **task_group_kwargs: Any,
     ) -> None:
         # validate everything before the group is added to the DAG
-        decompose = check_decompose(decompose)
+        decompose = check_decompose(decompose)  # type: ignore[assignment]  # an old name warns; the new one
         check_on_schema_change(on_schema_change)
-        check_expect_rows(expect_rows, expect_rows_action)
+        expect_rows = fold_expect_rows_action(expect_rows, expect_rows_action)
+        check_expect_rows(expect_rows)
+        check_progress_period(progress_period_seconds)
         check_pipeline_name(pipeline_name)
         run_kwargs = check_run_kwargs(run_kwargs)
         resource_items = _normalise_resources(resources)
-        task_kwargs = _check_operator_kwargs(operator_kwargs, pool)
+        task_kwargs = _per_task_arguments(operator_kwargs, pool, task_group_kwargs)
         spec = resolve_source_spec(source)
+        if pool is None and decompose != "mapped":  # mapped: unique components and one active run guard it
+            warn_about_usage(unprotected_pool_message(pipeline_name), UnprotectedPipelineWarning)
         # the DltRunOperator arguments every task of the group shares, whatever the mode
         run_arguments = {
             "source": source,
@@ -175,7 +214,7 @@ class DltTaskGroup(TaskGroup):
             "emit_assets": emit_assets,
             "on_schema_change": on_schema_change,
             "expect_rows": expect_rows,
-            "expect_rows_action": expect_rows_action,
+            "progress_period_seconds": progress_period_seconds,
         }
         if decompose == "mapped":  # components are found at run time: nothing is called here
             from airflow_dlt_provider.authoring.mapped import check_no_parse_cache
@@ -204,7 +243,7 @@ class DltTaskGroup(TaskGroup):
 
         self.source = source
         self.pipeline_name = pipeline_name
-        self.decompose = decompose
+        self.decompose: str = decompose
         self.plan: Plan = plan_source(
             graph,
             pipeline_name=pipeline_name,
@@ -266,7 +305,7 @@ class DltTaskGroup(TaskGroup):
             dag=dag,
             spec=spec,
             resource_names=names,
-            operator_kwargs=task_kwargs,
+            per_task_arguments={**(task_group_kwargs.get("default_args") or {}), **task_kwargs},
             factory_arguments=bool(run_arguments["source_kwargs"] or run_arguments["source_conn_ids"]),
         )
         check_refresh_for_group(run_arguments["run_kwargs"], 2, "mapped")
@@ -331,7 +370,11 @@ def _normalise_resources(resources: Any) -> list[str | Sequence[str]] | None:
     return items
 
 
-def _check_operator_kwargs(operator_kwargs: Mapping[str, Any] | None, pool: Any) -> dict[str, Any]:
+def _per_task_arguments(
+    operator_kwargs: Mapping[str, Any] | None, pool: Any, task_group_kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The deprecated ``operator_kwargs`` (still passed to every task, as before), after the checks that also
+    apply to the group's ``default_args`` (the one way to pass per-task arguments)."""
     kwargs = dict(operator_kwargs or {})
     owned = sorted(set(kwargs) & _GROUP_OWNED_ARGUMENTS)
     if owned:
@@ -339,11 +382,19 @@ def _check_operator_kwargs(operator_kwargs: Mapping[str, Any] | None, pool: Any)
             f"operator_kwargs may not set {', '.join(owned)}: DltTaskGroup sets them on every task; "
             "pass them to DltTaskGroup itself"
         )
-    if isinstance(pool, _AutoPool) and kwargs.get("pool_slots", 1) != 1:
-        raise InvalidArgumentError(
-            f"operator_kwargs pool_slots={kwargs['pool_slots']!r} is not accepted with the automatic one-slot "
-            "pool dlt_<pipeline_name> (a task needing more slots than the pool has is never scheduled); "
-            "pass pool='<your pool>' to use pool_slots"
+    default_args = task_group_kwargs.get("default_args") or {}
+    for where, given in (("operator_kwargs", kwargs), ("default_args", default_args)):
+        if isinstance(pool, _AutoPool) and given.get("pool_slots", 1) != 1:
+            raise InvalidArgumentError(
+                f"{where} pool_slots={given['pool_slots']!r} is not accepted with the automatic one-slot "
+                "pool dlt_<pipeline_name> (a task needing more slots than the pool has is never scheduled); "
+                "pass pool='<your pool>' to use pool_slots"
+            )
+    if operator_kwargs is not None:
+        warn_deprecated(
+            "DltTaskGroup(operator_kwargs=...) is deprecated and will be removed in the next minor release: "
+            f"pass default_args={kwargs!r} instead (TaskGroup's own argument; Airflow applies it to every "
+            "task of the group)"
         )
     return kwargs
 

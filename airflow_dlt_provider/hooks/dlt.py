@@ -16,6 +16,9 @@ class DltHook(BaseHook):
     Works with the generic ``dlt`` connection type (a destination name plus dlt credentials in ``extra``)
     and with every connection type that has a mapping (``postgres``, ``snowflake``, ``aws``, ...).
     Nothing is read until a method is called.
+
+    :param dlt_conn_id: the Airflow connection (default ``dlt_default``).
+    :param kwargs: passed to ``BaseHook``.
     """
 
     conn_name_attr = "dlt_conn_id"
@@ -28,7 +31,10 @@ class DltHook(BaseHook):
         self.dlt_conn_id = dlt_conn_id
 
     def get_destination(self, destination: Any = None) -> Any:
-        """The dlt destination factory with the connection's credentials."""
+        """The dlt destination factory with the connection's credentials.
+
+        :param destination: a dlt destination name or factory; default: inferred from the connection type.
+        """
         from airflow_dlt_provider.connections import destination_from_connection
 
         return destination_from_connection(self.dlt_conn_id, destination)

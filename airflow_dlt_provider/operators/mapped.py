@@ -29,15 +29,20 @@ _COMPONENT_KEYS = ("name", "resources", "pipeline_name")
 class DltDiscoverOperator(BaseOperator):
     """Find the components of a source at run time; returns the list a ``DltMappedRunOperator`` expands over.
 
+    Built by ``DltTaskGroup(decompose="mapped")`` as ``<group>.discover``; use it directly to map your own
+    tasks over a source's components.
+
     :param source: a ``@dlt.source`` function, its import string, or a source/resource object.
     :param pipeline_name: the group's pipeline; components get ``<pipeline_name>__<component>``.
-    :param source_kwargs: keyword arguments of the factory (templated).
-    :param source_conn_ids: ``{factory_argument: conn_id}``.
+    :param source_kwargs: keyword arguments of the factory.
+    :param source_conn_ids: ``{factory_argument: conn_id}``; the argument receives dlt credentials built from
+        that connection.
     :param resources: restrict discovery to these resource names.
+    :param kwargs: passed to ``BaseOperator`` (``task_id``, ``retries``, ...).
     """
 
-    template_fields: Sequence[str] = ("source_kwargs",)
-    template_fields_renderers = {"source_kwargs": "json"}
+    template_fields: Sequence[str] = ("source_kwargs", "source_conn_ids")
+    template_fields_renderers = {"source_kwargs": "json", "source_conn_ids": "json"}
     ui_color = "#e4f2f8"
 
     def __init__(
@@ -112,11 +117,12 @@ class DltMappedRunOperator(DltRunOperator):
     :param component: ``{"name", "resources", "pipeline_name"}`` from ``DltDiscoverOperator`` (expanded).
     :param group_pipeline_name: the group's pipeline; asset events go through its alias ``dlt:<name>``, which
         is declared at parse time (the tables are unknown then).
+    :param kwargs: the other arguments of ``DltRunOperator`` (and ``BaseOperator``), except
+        ``pipeline_name`` and ``resources``, which the component sets.
 
     The component's pipeline folder is the pipeline's own (pending packages are resumed by the next run and
     kept in ``[dlt] package_store``): one task instance at a time touches it because components are unique
     within a run and the DAG allows one active run (checked when the group is built).
-    Other arguments as ``DltRunOperator``, except ``pipeline_name`` and ``resources``, which the component sets.
     """
 
     def __init__(self, *, component: Mapping[str, Any], group_pipeline_name: str, **kwargs: Any) -> None:

@@ -10,24 +10,41 @@ from airflow_dlt_provider._compat import BaseOperator
 from airflow_dlt_provider.assets import events
 from airflow_dlt_provider.assets.uris import destination_target
 from airflow_dlt_provider.authoring.arguments import (
+    DEFAULT_PROGRESS_PERIOD_SECONDS,
     check_expect_rows,
     check_on_schema_change,
+    check_progress_period,
     check_run_kwargs,
+    fold_expect_rows_action,
 )
+from airflow_dlt_provider.authoring.deprecations import warn_about_usage
 from airflow_dlt_provider.authoring.names import MAX_DERIVED_PIPELINE_NAME_BYTES, check_pipeline_name
 from airflow_dlt_provider.authoring.sources import check_resource_names, resolve_source_spec
-from airflow_dlt_provider.exceptions import InvalidArgumentError
+from airflow_dlt_provider.exceptions import InvalidArgumentError, UnprotectedPipelineWarning
 from airflow_dlt_provider.operators.task_doc import destination_label, task_doc_md
 from airflow_dlt_provider.plugins.links import DltPipelineLink
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, pool_name_for, resolve_pool
 
 if TYPE_CHECKING:
     from airflow_dlt_provider.assets.locations import RunDetails
+    from airflow_dlt_provider.authoring.vocabulary import Alert, OnSchemaChange, RunKwargs
 
-__all__ = ["DltRunOperator"]
+__all__ = ["DltRunOperator", "unprotected_pool_message"]
 
 # a module logger (Airflow 3's self.log is not a standard logger): the same path into the task log as runtime's
 log = logging.getLogger("airflow_dlt_provider.operators")
+
+
+def unprotected_pool_message(pipeline_name: str) -> str:
+    """What ``pool=None`` gives up, for the ``UnprotectedPipelineWarning``."""
+    return (
+        f"pool=None: the tasks of pipeline {pipeline_name!r} run in Airflow's default pool, so Airflow no longer "
+        "queues them behind each other (in one DAG run, across DAG runs, across DAGs); a task that meets another "
+        "holder of the pipeline's state waits up to [dlt] holder_wait_seconds and then fails (retryably). Leave "
+        f"pool out for the one-slot pool {pool_name_for(pipeline_name)!r}, or name a pool of your own; keep "
+        "pool=None only where the DAG runs one task of the pipeline at a time by itself (max_active_runs=1 and "
+        "decompose='serialize' or 'none')"
+    )
 
 
 def _normalise_resources(resources: str | Sequence[str] | None) -> list[str] | None:
@@ -47,37 +64,50 @@ class DltRunOperator(BaseOperator):
     :param source: a ``DltSource``, a ``DltResource``, a factory returning one (a ``@dlt.source``
         function) or an import string ``"package.module:attribute"``.
     :param pipeline_name: the dlt pipeline; its state is only touched under the pool ``dlt_<pipeline_name>``.
-    :param source_kwargs: keyword arguments for the factory (templated).
-    :param resources: names of the resources to load (default: the source's selected resources).
+    :param source_kwargs: keyword arguments for the factory.
+    :param resources: names of the resources to load (default: the source's selected resources). Read back
+        as the attribute ``resource_names`` (``BaseOperator.resources`` is Airflow's worker resources).
     :param destination: a dlt destination name or factory. Default: inferred from ``destination_conn_id``,
         else a DuckDB file under ``$AIRFLOW_HOME/dlt/duckdb``.
     :param destination_conn_id: Airflow connection holding the destination credentials.
-    :param dataset_name: destination dataset (schema); templated.
-    :param source_conn_ids: ``{factory_argument: conn_id}``; the argument receives dlt credentials.
+    :param dataset_name: destination dataset (schema).
+    :param source_conn_ids: ``{factory_argument: conn_id}``; the argument receives dlt credentials built from
+        that connection when the task runs.
     :param run_kwargs: passed to ``pipeline.run`` (``write_disposition``, ``loader_file_format``,
-        ``schema_contract``, ``refresh``, ...).
+        ``schema_contract``, ``refresh``, ...; the ``RunKwargs`` type), checked when the task is built.
     :param emit_assets: emit one Airflow asset event per loaded table (see ``airflow_dlt_provider.assets``):
         tables known at parse time are outlets, the others arrive through the alias ``dlt:<pipeline_name>``.
     :param on_schema_change: ``"warn"`` (default: load, log new tables/columns at WARNING), ``"ignore"``
         (load, log at INFO) or ``"fail"`` (a new table or column under a resource that already has tables
-        fails the task before anything is loaded; the first tables of this task's resources are expected,
-        also when other tasks of the pipeline loaded before). See ``airflow_dlt_provider.runtime.schema_guard``.
-        A callable or an Airflow notifier (``BaseNotifier``) loads like ``"warn"`` and is then called with the
-        schema changes: ``callable(alert, context)``, or ``notifier(context)`` with ``context["dlt_alert"]``
-        (see ``airflow_dlt_provider.runtime.alerts``).
+        fails the task with ``SchemaChangeError`` before anything is loaded; the first tables of this task's
+        resources are expected, also when other tasks of the pipeline loaded before). See
+        ``airflow_dlt_provider.runtime.schema_guard``. A callable or an Airflow notifier (``BaseNotifier``)
+        loads like ``"warn"`` and is then called with the schema changes: ``callable(alert, context)``, or
+        ``notifier(context)`` with ``context["dlt_alert"]`` (see ``airflow_dlt_provider.runtime.alerts``).
     :param expect_rows: rows per table and run, ``{"orders": (1, None)}`` (min, max; ``None`` unbounded) or
-        ``{"orders": (1, None, "fail")}`` with the action of that table; reported in the summary under
-        ``row_expectations``.
-    :param expect_rows_action: what an unmet expectation does when its tuple names no action: ``"warn"``
-        (default: a WARNING log line), ``"fail"`` (the task fails after the load: the rows stay loaded) or an
-        alert (callable or notifier, called like ``on_schema_change``'s).
-    :param pool: default ``dlt_<pipeline_name>``; ``None`` for Airflow's default pool; any string as given.
+        ``{"orders": (1, None, "fail")}`` with the action of that table (or ``RowExpectation(1, None,
+        "fail")``): ``"warn"`` (default: a WARNING log line), ``"fail"`` (the task fails after the load with
+        ``RowExpectationError`` as the cause: the rows stay loaded) or an alert (callable or notifier, called
+        like ``on_schema_change``'s). Reported in the summary under ``row_expectations``.
+    :param expect_rows_action: deprecated: the action of every ``expect_rows`` entry that names none; write
+        the action in each entry instead.
+    :param pool: default ``dlt_<pipeline_name>``; ``None`` for Airflow's default pool (Airflow then no longer
+        queues the pipeline's tasks behind each other: an ``UnprotectedPipelineWarning`` says so); any string
+        is used as given.
+    :param progress_period_seconds: how often the task writes a progress line (dlt's log collector: rows and
+        steps so far) to its log; default 30.
+    :param kwargs: passed to ``BaseOperator`` (``task_id``, ``retries``, ``execution_timeout``, ...).
 
     Returns (XCom) the JSON load summary: rows per table, load ids, schema changes, times.
     """
 
-    template_fields: Sequence[str] = ("source_kwargs", "dataset_name", "destination_conn_id")
-    template_fields_renderers = {"source_kwargs": "json"}
+    template_fields: Sequence[str] = (
+        "source_kwargs",
+        "dataset_name",
+        "destination_conn_id",
+        "source_conn_ids",
+    )
+    template_fields_renderers = {"source_kwargs": "json", "source_conn_ids": "json"}
     ui_color = "#c5e8f7"
     # "dlt pipeline": the plugin page /dlt/pipelines/<name> (Airflow 3.1+), the task's XCom on Airflow 2
     operator_extra_links = (DltPipelineLink(),)
@@ -93,16 +123,18 @@ class DltRunOperator(BaseOperator):
         destination_conn_id: str | None = None,
         dataset_name: str | None = None,
         source_conn_ids: Mapping[str, str] | None = None,
-        run_kwargs: Mapping[str, Any] | None = None,
+        run_kwargs: RunKwargs | Mapping[str, Any] | None = None,
         emit_assets: bool = True,
-        on_schema_change: Any = "warn",
+        on_schema_change: OnSchemaChange | Alert = "warn",
         expect_rows: Mapping[str, Sequence[Any]] | None = None,
-        expect_rows_action: Any = "warn",
+        expect_rows_action: Any = None,
         pool: str | None | _AutoPool = AUTO_POOL,
-        progress_period_seconds: float = 30.0,
+        progress_period_seconds: float = DEFAULT_PROGRESS_PERIOD_SECONDS,
         **kwargs: Any,
     ) -> None:
         check_pipeline_name(pipeline_name, max_bytes=MAX_DERIVED_PIPELINE_NAME_BYTES)
+        if pool is None and not getattr(kwargs.get("task_group"), "_warns_about_unprotected_pool", False):
+            warn_about_usage(unprotected_pool_message(pipeline_name), UnprotectedPipelineWarning)
         resolved_pool = resolve_pool(pool, pipeline_name)
         if resolved_pool is not None:
             kwargs["pool"] = resolved_pool
@@ -119,10 +151,10 @@ class DltRunOperator(BaseOperator):
         self.source_conn_ids = dict(source_conn_ids or {})
         self.run_kwargs = check_run_kwargs(run_kwargs)
         self.emit_assets = emit_assets
-        self.progress_period_seconds = progress_period_seconds
+        self.progress_period_seconds = check_progress_period(progress_period_seconds)
         self._check_source_arguments()
         self.on_schema_change = check_on_schema_change(on_schema_change)
-        self.expect_rows = check_expect_rows(expect_rows, expect_rows_action)
+        self.expect_rows = check_expect_rows(fold_expect_rows_action(expect_rows, expect_rows_action))
         self._declared_assets = self._declare_assets() if emit_assets else None
         if not self.doc_md:
             self.doc_md = task_doc_md(self, self._declared_assets)

@@ -18,7 +18,10 @@ AUTO_POOL = _AutoPool()
 
 
 def pool_name_for(pipeline_name: str) -> str:
-    """``dlt_<pipeline_name>``: the one-slot pool that serialises every task of a pipeline."""
+    """``dlt_<pipeline_name>``: the one-slot pool that serialises every task of a pipeline.
+
+    :param pipeline_name: the pipeline (for ``parallel-isolated`` tasks: ``<pipeline_name>__<task>``).
+    """
     return f"{POOL_PREFIX}{pipeline_name}"
 
 
@@ -38,5 +41,7 @@ def mapped_pool_name(pipeline_name: str) -> str:
     Its slots (``max_parallel``) bound how many components load at once; each component has its own
     pipeline, and the DAG's ``max_active_runs=1`` keeps two runs off one component (see
     docs/concepts/state-and-pools.md).
+
+    :param pipeline_name: the group's ``pipeline_name``.
     """
     return f"{POOL_PREFIX}{pipeline_name}{MAPPED_POOL_SUFFIX}"

@@ -46,6 +46,8 @@ def pools_needed(dags: Iterable[Any]) -> list[PoolNeed]:
 
     A mapped one (``decompose="mapped"``) needs ``pool_slots`` times its ``max_active_tis_per_dagrun`` slots,
     so that many map indexes load at once.
+
+    :param dags: DAG objects (e.g. ``DagBag.dags.values()``).
     """
     slots: dict[str, int] = {}
     users: dict[str, list[str]] = {}

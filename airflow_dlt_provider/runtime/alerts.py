@@ -116,7 +116,13 @@ def raise_on_failed_expectations(summary: Mapping[str, Any]) -> None:
         + f". The rows of this run are loaded and stay loaded (load id {load_ids}); the task fails without "
         "retrying, so a retry does not load them again."
     )
-    raise _compat.airflow_fail_exception()(message) from RowExpectationError(message)
+    error = RowExpectationError(
+        message,
+        pipeline_name=summary.get("pipeline_name"),
+        failures=failed,
+        load_ids=summary.get("load_ids") or (),
+    )
+    raise _compat.airflow_fail_exception()(message) from error
 
 
 # ---------------------------------------------------------------- who gets an alert

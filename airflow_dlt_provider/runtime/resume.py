@@ -471,13 +471,15 @@ def judge_packages(
         for table, cols in new_columns.items():
             columns[table] = sorted(set(columns.get(table, [])) | set(cols))
     message = describe_refused_changes(pipeline, tables, columns)
+    fields = {"pipeline_name": pipeline.pipeline_name, "new_tables": tables, "new_columns": columns}
     if owners == {place.owner}:
         forget_local_state()
-        raise SchemaChangeError(message) from baseline.sync_error
+        raise SchemaChangeError(message, **fields) from baseline.sync_error
     raise SchemaChangeError(
         f"{message} The refused load package(s) {', '.join(sorted(refused))} were extracted by "
         f"{', '.join(sorted(owners))}; they stay in the pipeline's folder, unloaded, until that change is "
-        "accepted or the packages are deleted."
+        "accepted or the packages are deleted.",
+        **fields,
     ) from baseline.sync_error
 
 

@@ -205,7 +205,9 @@ def _run_refusing_schema_changes(
                 " table this worker's copy of the schema does not hold counts as new."
             )
         # chained: a transient sync failure keeps the task retryable (failures.terminal_reason)
-        raise SchemaChangeError(message) from baseline.sync_error
+        raise SchemaChangeError(
+            message, pipeline_name=pipeline.pipeline_name, new_tables=new_tables, new_columns=new_columns
+        ) from baseline.sync_error
     if judge is not None:
         judge(list(pipeline.list_normalized_load_packages()))
     return pipeline.load()

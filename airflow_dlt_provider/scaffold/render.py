@@ -45,7 +45,7 @@ with DAG(
 {resources_line}        pipeline_name={quoted_pipeline_name},
 {destination_lines}        dataset_name={dataset_name},
         decompose="serialize",
-        operator_kwargs={{"retries": 2, "retry_delay": pendulum.duration(minutes=5)}},
+        default_args={{"retries": 2, "retry_delay": pendulum.duration(minutes=5)}},
     )
 '''
 

@@ -43,6 +43,9 @@ def load_dag_folder(folder: str | Path, *, raise_on_errors: bool = True) -> Any:
     The folder is put on ``sys.path`` first, as Airflow does for its DAGs folder, so DAG files can import
     modules that live next to them (``source="my_pipeline:my_source"``). With ``raise_on_errors`` (the
     default) import errors raise :class:`DagFolderImportError` with a readable report.
+
+    :param folder: the DAGs folder.
+    :param raise_on_errors: raise on import errors (default); ``False`` returns the ``DagBag`` with them.
     """
     from airflow_dlt_provider._compat import dag_bag
 
@@ -74,6 +77,8 @@ def read_pools_file(path: str | Path) -> dict[str, int]:
     Accepted: the JSON of ``airflow pools export`` / ``airflow-dlt pools export`` (``{name: {"slots": n}}``),
     a JSON list of ``{"name"|"pool": ..., "slots": n}``, and the Astro CLI's ``airflow_settings.yaml``
     (``airflow: pools: [{pool_name, pool_slot}]``, needs PyYAML).
+
+    :param path: the JSON or YAML file.
     """
     file = Path(path)
     text = file.read_text(encoding="utf-8")
@@ -107,6 +112,9 @@ def assert_dlt_pools_declared(dags: Any, pools_file: str | Path | None = None) -
     :func:`read_pools_file`) when given, else in the configured Airflow metadata DB. A task whose pool does
     not exist is never scheduled, and Airflow only says so in the scheduler log. Returns the pools needed
     (``airflow_dlt_provider.pools.sync.PoolNeed``).
+
+    :param dags: a ``DagBag``, a mapping of DAGs, a DAG or DAGs.
+    :param pools_file: a file of declared pools (see :func:`read_pools_file`); default: the metadata DB.
     """
     from airflow_dlt_provider.pools.sync import pools_needed
 

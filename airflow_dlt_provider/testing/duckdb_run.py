@@ -40,7 +40,11 @@ def dataset_row_counts(path: Path, dataset: str) -> dict[str, int]:
 
 @dataclass
 class DuckDBRunResult:
-    """Outcome of :func:`run_with_duckdb`: the DAG run, the load summaries and the DuckDB files."""
+    """Outcome of :func:`run_with_duckdb`: the DAG run, the load summaries and the DuckDB files.
+
+    :param run: the DAG run's outcome (``state``, ``task_states``, XComs).
+    :param base_dir: the folder of the run's DuckDB files.
+    """
 
     run: DagTestResult
     base_dir: Path
@@ -58,7 +62,10 @@ class DuckDBRunResult:
         return self.run.summaries()
 
     def duckdb_path(self, pipeline_name: str) -> Path:
-        """The DuckDB file of ``pipeline_name`` in this run's base folder."""
+        """The DuckDB file of ``pipeline_name`` in this run's base folder.
+
+        :param pipeline_name: the pipeline (the ``pipeline_name`` of a task, ``<name>__<task>`` when isolated).
+        """
         from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
         with _base_dir(self.base_dir):
@@ -146,6 +153,12 @@ def run_with_duckdb(
 
     ``dag`` is a DAG object or the path of a DAG file (then ``dag_id`` names the DAG in it). On Airflow 3.3
     ``dag.test()`` only runs DAGs whose file is in the configured DAGs folder.
+
+    :param dag: a DAG object, or the path of a DAG file.
+    :param base_dir: the folder for the DuckDB files and the pipelines' working dirs.
+    :param dag_id: the DAG to run when ``dag`` is a path.
+    :param logical_date: the run's logical date (default: now).
+    :param test_kwargs: passed to ``dag.test()`` (``run_conf``, ...).
     """
     if not hasattr(dag, "task_dict"):
         if dag_id is None:

@@ -46,7 +46,7 @@ def test_mapped_builds_two_tasks_and_never_calls_the_factory(resources):
             resources=resources,
             decompose="mapped",
             max_parallel=3,
-            operator_kwargs={"retries": 2},
+            default_args={"retries": 2},
         )
 
     assert mapped_sources.CALLS == []
@@ -95,8 +95,12 @@ def test_mapped_outside_a_dag_is_refused():
         ({"max_parallel": 0}, "max_parallel=0 is not accepted; expected a positive int"),
         ({"max_parallel": 2, "decompose": "serialize"}, "max_parallel=2 applies only to decompose='mapped'"),
         (
+            {"default_args": {"max_active_tis_per_dagrun": 2}},
+            "default_args may not set max_active_tis_per_dagrun with decompose='mapped'; pass max_parallel",
+        ),
+        (
             {"operator_kwargs": {"max_active_tis_per_dagrun": 2}},
-            "operator_kwargs may not set max_active_tis_per_dagrun with decompose='mapped'; pass max_parallel",
+            "default_args may not set max_active_tis_per_dagrun with decompose='mapped'; pass max_parallel",
         ),
         ({"run_kwargs": {"refresh": "drop_sources"}}, "refresh']='drop_sources' cannot be used"),
         ({"parse_cache": "file"}, "parse_cache='file' does not apply to decompose='mapped'"),

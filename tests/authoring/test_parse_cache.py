@@ -60,7 +60,7 @@ with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz=
         source_kwargs={kwargs!r},
         source_conn_ids={{"credentials": "parse_cache_conn"}},
         pipeline_name="slow",
-        decompose="parallel",
+        decompose="independent",
         parse_cache={mode!r},
     )
 """

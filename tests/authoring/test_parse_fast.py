@@ -165,7 +165,7 @@ def test_wrong_import_strings_still_fail_at_parse_time(source_module, monkeypatc
 def test_a_wrong_resource_name_fails_when_the_task_starts_and_names_the_available_ones(dags_folder, capfd):
     body = """
         DltTaskGroup("grp", source="hardening_sources:two_tables", resources=["alpha", "gamma"],
-                     pipeline_name="fast_wrong", operator_kwargs={"retries": 2})
+                     pipeline_name="fast_wrong", default_args={"retries": 2})
     """
     result = run_dag_file(
         dags_folder,

@@ -110,8 +110,8 @@ def test_serialize_chains_components_in_source_order(shop):
     assert {t.pool for t in plan.tasks} == {"dlt_shop_pipe"}
 
 
-def test_parallel_runs_first_component_first_and_the_rest_after_it_only(shop):
-    plan = _plan(shop, "parallel")
+def test_independent_runs_first_component_first_and_the_rest_after_it_only(shop):
+    plan = _plan(shop, "independent")
     assert plan.edges == (("users", "orders"), ("users", "products"))
     assert plan.upstream_of("products") == ["users"]
     assert {t.pool for t in plan.tasks} == {"dlt_shop_pipe"}
@@ -223,7 +223,7 @@ def test_group_prefix_that_leaves_no_room_is_an_error():
 
 def test_resources_by_name_does_not_need_the_source():
     plan = plan_source(
-        None, pipeline_name="p", decompose="parallel", resources=["users", ["issues", "comments"]]
+        None, pipeline_name="p", decompose="independent", resources=["users", ["issues", "comments"]]
     )
     assert plan.task_ids == ["users", "issues"]
     assert plan.tasks[1].resources == ("issues", "comments")
@@ -243,7 +243,7 @@ def test_unknown_decompose_lists_accepted_values(shop):
     with pytest.raises(InvalidArgumentError) as error:
         _plan(shop, "paralel")
     assert str(error.value) == (
-        "decompose='paralel' is not one of: none, serialize, parallel, parallel-isolated, mapped"
+        "decompose='paralel' is not one of: none, serialize, independent, parallel-isolated, mapped"
     )
 
 

@@ -15,7 +15,12 @@ from helpers import duckdb_counts, run_dag_file
 
 from airflow_dlt_provider import DltRunOperator, DltTaskGroup
 from airflow_dlt_provider._compat import AIRFLOW_V_3, TaskGroup, duplicate_task_id_error
-from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResolutionError, UnknownResourceError
+from airflow_dlt_provider.exceptions import (
+    InvalidArgumentError,
+    SourceResolutionError,
+    UnknownResourceError,
+    UnprotectedPipelineWarning,
+)
 
 if AIRFLOW_V_3:
     from airflow.sdk import DAG
@@ -69,10 +74,10 @@ def test_none_is_one_task_named_after_the_source():
     assert group.tasks_by_resource == {}
 
 
-def test_parallel_shares_one_pool_and_isolated_gets_own_pipelines():
+def test_independent_shares_one_pool_and_isolated_gets_own_pipelines():
     source = _wide_source()
     with _dag() as dag:
-        DltTaskGroup("par", source=source, pipeline_name="w", decompose="parallel")
+        DltTaskGroup("par", source=source, pipeline_name="w", decompose="independent")
         DltTaskGroup("iso", source=source, pipeline_name="w", decompose="parallel-isolated")
 
     structure = _structure(dag)
@@ -104,21 +109,22 @@ def _wide_source() -> Any:
     return DltSource(dlt.Schema("wide"), "wide", [a, b, b_child, c])
 
 
-def test_operator_kwargs_reach_every_task_and_pool_arguments():
+def test_default_args_reach_every_task_and_pool_arguments():
     with _dag() as dag:
-        DltTaskGroup(
-            "g",
-            source=github_sample,
-            pipeline_name="gh",
-            pool=None,
-            operator_kwargs={"retries": 3, "execution_timeout": timedelta(minutes=7), "queue": "dlt"},
-        )
+        with pytest.warns(UnprotectedPipelineWarning, match="pool=None: the tasks of pipeline 'gh'"):
+            DltTaskGroup(
+                "g",
+                source=github_sample,
+                pipeline_name="gh",
+                pool=None,
+                default_args={"retries": 3, "execution_timeout": timedelta(minutes=7), "queue": "dlt"},
+            )
         DltTaskGroup(
             "h",
             source=github_sample,
             pipeline_name="gh2",
             pool="warehouse",
-            operator_kwargs={"pool_slots": 2},
+            default_args={"pool_slots": 2},
             tooltip="loads github",
         )
     for task_id in ("g.users", "g.issues"):
@@ -136,7 +142,7 @@ def test_resources_given_means_the_factory_is_not_called():
             source=exploding_source,
             pipeline_name="p",
             resources=["users", ["issues", "comments"]],
-            decompose="parallel",
+            decompose="independent",
         )
     assert _structure(dag) == {"g.users": ([], "dlt_p", 1), "g.issues": (["g.users"], "dlt_p", 1)}
     assert dag.task_dict["g.issues"].resource_names == ["issues", "comments"]
@@ -176,7 +182,7 @@ def test_unknown_decompose():
         DltTaskGroup("g", source=github_sample, pipeline_name="p", decompose="paralel")
     assert (
         str(error.value)
-        == "decompose='paralel' is not one of: none, serialize, parallel, parallel-isolated, mapped"
+        == "decompose='paralel' is not one of: none, serialize, independent, parallel-isolated, mapped"
     )
 
 
@@ -205,6 +211,11 @@ def test_duplicate_group_id_is_a_clear_error():
 def test_operator_kwargs_that_would_break_the_group(operator_kwargs, message):
     with _dag(), pytest.raises(InvalidArgumentError, match=message):
         DltTaskGroup("g", source=github_sample, pipeline_name="p", operator_kwargs=operator_kwargs)
+
+
+def test_default_args_pool_slots_with_the_automatic_pool_is_refused():
+    with _dag(), pytest.raises(InvalidArgumentError, match="default_args pool_slots=2 is not accepted"):
+        DltTaskGroup("g", source=github_sample, pipeline_name="p", default_args={"pool_slots": 2})
 
 
 def test_factory_failing_at_parse_time_suggests_resources():
