@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 # Python 3.13 as MWAA's Airflow 3.1 images run it: pyenv's interpreter (the same on CI), Airflow 3.1.6 under
 # the constraints file of MWAA's 3.1.6 image with the edits the MWAA guide lists (tests/install/mwaa_edits.json),
 # so this stage is also the one real install of a documented edit (and of a common-compat without every name).
-PYTHON_313 ?= $(shell pyenv root 2>/dev/null)/versions/3.13.0/bin/python3.13
+PYTHON_313 ?= $(or $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13))),python3.13)
 AIRFLOW_PY313 ?= 3.1.6
 
 .PHONY: demo test test-airflow3 test-airflow2 test-oldest test-py313 test-faults install-matrix lint typecheck venv \
