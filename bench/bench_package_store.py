@@ -68,6 +68,9 @@ def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+BINDING = "bbench"  # the store entry's binding key (one destination and dataset)
+
+
 def one_run(rows: int, store_url: str | None, scratch: Path) -> dict[str, float]:
     """Times (seconds) of one failed-then-resumed task of ``rows`` rows; ``store_url=None``: no store."""
     import dlt
@@ -88,16 +91,18 @@ def one_run(rows: int, store_url: str | None, scratch: Path) -> dict[str, float]
         result.update(upload_s=0.0, download_s=0.0, idle_s=0.0)
     else:
         store = PackageStore(store_url)
-        result["upload_s"], _ = _timed(lambda: store.upload(name, first))
-        result["download_s"], _ = _timed(lambda: store.download(name, second))
+        result["upload_s"], _ = _timed(lambda: store.upload(name, BINDING, first))
+        result["download_s"], _ = _timed(lambda: store.download(name, BINDING, second, name))
         resumed_in = second
     resumed = _pipeline(name, resumed_in, duckdb_file)
     result["load_s"], info = _timed(lambda: resumed.load())
     assert not info.has_failed_jobs, info
     resumed.deactivate()
     if store_url is not None:
-        store.remove(name)
-        result["idle_s"], _ = _timed(lambda: (store.download(name, scratch / "none"), store.remove(name)))
+        store.remove(name, BINDING)
+        result["idle_s"], _ = _timed(
+            lambda: (store.download(name, BINDING, scratch / "none", name), store.remove(name, BINDING))
+        )
     return result
 
 
