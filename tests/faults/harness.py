@@ -43,7 +43,8 @@ Fault points (what the forked attempt patches; exact targets in :data:`PATCH_TAR
                    ``ConnectionError`` at entry (the failed attempt must upload and cannot)
 ``store_download`` attempt 1 fails at ``Pipeline.load`` entry (its packages go to the store); the first
                    ``PackageStore.download`` of attempt 2 raises ``OSError``
-``store_remove``   the first ``PackageStore.remove`` raises ``OSError`` (after the load succeeded)
+``store_remove``   the first ``PackageStore.remove`` raises ``OSError`` (after the load succeeded); for a
+                   function destination, whose state stays in the store, the first upload after the load
 =================  ===================================================================================
 
 Every fault appends a line to the cell's ``fired`` file when it fires; a cell whose fault never fired fails.
@@ -448,12 +449,49 @@ def _arm(spec: AttemptSpec) -> None:  # noqa: C901 (one branch per primitive rea
             pass  # the alert callable reads spec.faults
         elif fault == "in_cleanup":
             _patch("clean_up", _raising(spec, fault, OSError("fault injected: clean-up failed")))
+        elif fault == "remove_once" and spec.target.kind == "function":
+            # a function destination keeps its state in the store after a success (dlt cannot restore it from
+            # the destination): its clean-up's store write is an upload, not a remove
+            _patch("load", _marking_loaded(spec))
+            _patch("upload", _raising_once_after_load(spec, fault))
         elif fault in ("upload_always", "download_once", "remove_once"):
             key = fault.split("_")[0]
             error = OSError(f"fault injected: package store {key} failed")
             _patch(key, _raising(spec, fault, error, once=fault != "upload_always"))
         else:
             raise NotArmed(f"unknown fault primitive {fault!r}")
+
+
+_LOADED = {"done": False}
+
+
+def _marking_loaded(spec: AttemptSpec) -> Any:
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            _LOADED["done"] = True
+            return result
+
+        return wrapper
+
+    return make
+
+
+def _raising_once_after_load(spec: AttemptSpec, fault: str) -> Any:
+    """The first ``PackageStore.upload`` after dlt's load returned raises (the clean-up's store write)."""
+    state = {"fired": False}
+
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if _LOADED["done"] and not state["fired"]:
+                state["fired"] = True
+                _fired(spec, fault)
+                raise OSError("fault injected: package store write after the load failed")
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    return make
 
 
 def _raising(spec: AttemptSpec, fault: str, error: BaseException, once: bool = False) -> Any:
