@@ -40,6 +40,7 @@ __all__ = [
     "set_wrapper_own_external_schedulers",
     "staging_dataset_for",
     "start_job",
+    "tables_reset_by_refresh",
     "tables_truncated_by_init",
     "time_interval_context",
     "trace_file_name",
@@ -352,6 +353,21 @@ def tables_truncated_by_init(client: Any, table_names: Iterator[str] | list[str]
         if client.should_truncate_table_before_load(name) or (staged is not None and staged(name)):
             truncated.add(name)
     return truncated
+
+
+def tables_reset_by_refresh(pipeline: Any, load_id: str) -> set[str]:
+    """The tables dlt drops or truncates when it initialises a package extracted with ``refresh``
+    (the package state's ``dropped_tables`` and ``truncated_tables``, as ``Load.initialize_package`` reads
+    them). Why no public API: the package state's keys are dlt's own record of a refresh.
+    """
+    state = _package_storage(pipeline, "normalized").get_load_package_state(load_id)
+    names: set[str] = set()
+    for key in ("dropped_tables", "truncated_tables"):
+        for table in state.get(key) or []:
+            name = table.get("name") if isinstance(table, dict) else table
+            if isinstance(name, str):
+                names.add(name)
+    return names
 
 
 def package_progress(pipeline: Any, load_id: str, with_schema_update: bool = True) -> dict[str, Any]:

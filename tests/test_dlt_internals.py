@@ -450,3 +450,27 @@ def test_function_destination_settings_keep_where_rows_go_and_drop_secrets(monke
     assert settings == {"destination_name": "contract_sink", "api_url": "https://example.test/in"}, (
         "_dlt_internals.function_destination_settings: dlt's configuration fields changed"
     )
+
+
+def test_tables_reset_by_refresh_are_the_tables_dlt_drops_when_it_initialises_the_package(tmp_path):
+    @dlt.source(name="refreshed")
+    def refreshed():
+        @dlt.resource(name="alpha")
+        def alpha():
+            yield [{"id": 1}]
+
+        @dlt.resource(name="beta")
+        def beta():
+            yield [{"id": 2}]
+
+        return alpha, beta
+
+    pipeline = dlt.pipeline("refresh_contract", destination="duckdb", pipelines_dir=str(tmp_path / "p"))
+    pipeline.run(refreshed(), dataset_name="raw", credentials=str(tmp_path / "r.duckdb"))
+    pipeline.extract(refreshed().with_resources("alpha"), refresh="drop_resources")
+    pipeline.normalize()
+    (load_id,) = pipeline.list_normalized_load_packages()
+
+    assert _dlt_internals.tables_reset_by_refresh(pipeline, load_id) == {"alpha"}, (
+        "_dlt_internals.tables_reset_by_refresh: dlt's package state no longer names the refreshed tables"
+    )

@@ -352,9 +352,39 @@ def _kept_in_store(place: _Place, pipeline_name: str) -> Iterator[None]:
         return
     try:
         yield
-    except BaseException:
-        _keep_in_store(place, pipeline_name)
+    except BaseException as error:
+        if _dropped_local_state(error) and not any(place.working_dir.glob(f"{pipeline_name}/load/*/*")):
+            _forget_in_store(place, pipeline_name)
+        else:
+            _keep_in_store(place, pipeline_name)
         raise
+
+
+def _dropped_local_state(error: BaseException) -> bool:
+    """A refused schema change or data contract: the guard dropped the folder's packages and state."""
+    from airflow_dlt_provider.exceptions import DataContractError, SchemaChangeError
+
+    seen: BaseException | None = error
+    for _ in range(10):  # failures.classified may have turned it into Airflow's fail exception
+        if seen is None:
+            return False
+        if isinstance(seen, (SchemaChangeError, DataContractError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _forget_in_store(place: _Place, pipeline_name: str) -> None:
+    """The store forgets what the guard refused, as the worker did: the next task must not load it."""
+    try:
+        place.store.remove(pipeline_name, place.binding.key)
+    except Exception as error:
+        log.error(
+            "could not remove the refused load package(s) from the package store %s (%s): the next task of "
+            "the pipeline judges them again and refuses them",
+            place.store.where(pipeline_name, place.binding.key),
+            _compat.redact(f"{type(error).__name__}: {error}"),
+        )
 
 
 def _restore_from_store(place: _Place, pipeline_name: str) -> bool:

@@ -325,7 +325,10 @@ def _reconcile_package(
             if callable(getattr(client, "list_table_files", None)):
                 return  # filesystem: a job rewrites the same file names; loading it again is exactly once
             tables = sorted({job.job_file_info.table_name for job in [*started, *new]})
-            emptied = set() if applied else _dlt_internals.tables_truncated_by_init(client, tables)
+            emptied: set[str] = set()
+            if not applied:  # dlt initialises the package again: it empties these tables first
+                emptied = _dlt_internals.tables_truncated_by_init(client, tables)
+                emptied |= _dlt_internals.tables_reset_by_refresh(pipeline, load_id)
             for job in [*started, *new]:
                 _decide_job(pipeline, client, load_id, job, emptied, was_started=job in started or restored)
     except Exception as error:  # e.g. the destination is not reachable: dlt's own load decides and fails

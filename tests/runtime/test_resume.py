@@ -166,3 +166,57 @@ def test_a_cleared_task_whose_package_another_task_loaded_extracts_again(tmp_pat
         counts = dict(con.execute("select version, count(*) from shop.items group by 1").fetchall())
     assert counts == {"original": 6, "corrected": 3}
     assert summary["rows"] == {"items": 3}
+
+
+def test_a_schema_change_refused_with_a_store_never_reaches_the_destination_later(tmp_path, monkeypatch):
+    """``on_schema_change="fail"`` refuses run 2's new column after the package was copied to the store
+    (before the load): the store forgets it as the worker does, so run 3 does not load it."""
+    import socket
+    from types import SimpleNamespace
+
+    import dlt
+    import duckdb
+    import pytest
+
+    from airflow_dlt_provider.authoring.sources import resolve_source_spec
+    from airflow_dlt_provider.runtime import pipeline_run
+    from airflow_dlt_provider.runtime.workdir import default_duckdb_path
+
+    monkeypatch.setenv("AIRFLOW__DLT__BASE_DIR", str(tmp_path / "dlt"))
+    monkeypatch.delenv("AIRFLOW__DLT__WORKING_DIR", raising=False)
+    monkeypatch.setenv("AIRFLOW__DLT__PACKAGE_STORE", f"file://{tmp_path / 'store'}")
+    pipeline = _unique("refused")
+    step = {"n": 0, "extra": False}
+
+    @dlt.resource(name="events", write_disposition="append")
+    def events():
+        step["n"] += 1
+        yield [{"id": step["n"], **({"ssn": "123-45-6789"} if step["extra"] else {})}]
+
+    def run_task(run_id: str) -> dict:
+        ti = SimpleNamespace(
+            run_id=run_id, dag_id="d", task_id="load", map_index=-1, try_number=1, max_tries=0,
+            pool=f"dlt_{pipeline}", hostname=socket.gethostname(),
+        )  # fmt: skip
+        request = pipeline_run.RunRequest(
+            source=resolve_source_spec(events),
+            pipeline_name=pipeline,
+            dataset_name="shop",
+            holds_pipeline_pool=True,
+            on_schema_change="fail",
+        )
+        return pipeline_run.run(request, {"ti": ti, "run_id": run_id})
+
+    run_task("r1")
+    step["extra"] = True
+    with pytest.raises(BaseException, match="would change the schema"):
+        run_task("r2")
+    step["extra"] = False
+
+    run_task("r3")
+
+    with duckdb.connect(str(default_duckdb_path(pipeline)), read_only=True) as con:
+        columns = {row[0] for row in con.execute("describe shop.events").fetchall()}
+        ids = sorted(row[0] for row in con.execute("select id from shop.events").fetchall())
+    assert "ssn" not in columns
+    assert ids == [1, 3]
