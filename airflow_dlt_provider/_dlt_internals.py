@@ -402,9 +402,13 @@ def package_progress(pipeline: Any, load_id: str, with_schema_update: bool = Tru
         if pending is not None:
             transitions[name] = [pending[0], pending[1]]
     failed = {}
-    for name in names(packages.FAILED_JOBS_FOLDER):
+    failed_names = names(packages.FAILED_JOBS_FOLDER)
+    for name in failed_names:
         if not name.endswith(".exception"):
-            failed[name] = "failed terminally"
+            message_file = os.path.join(package_path, packages.FAILED_JOBS_FOLDER, name + ".exception")
+            failed[name] = (
+                storage.load(message_file) if name + ".exception" in failed_names else "failed terminally"
+            )
     state = dict(packages.get_load_package_state(load_id))
     state.pop("_version_hash", None)
     return {
@@ -438,7 +442,11 @@ def apply_package_progress(pipeline: Any, load_id: str, progress: dict[str, Any]
         done.setdefault(name, (state, message))
     new = set(os.path.basename(p) for p in packages.list_new_jobs(load_id))
     started = set(os.path.basename(p) for p in packages.list_started_jobs(load_id))
-    for name, (state, message) in sorted(done.items()):
+    # dlt renames a job it retries (its retry count is part of the file name): the record may name a later
+    # retry of a job this copy holds under an earlier name
+    here = {_job_identity(name): name for name in new | started}
+    for recorded, (state, message) in sorted(done.items()):
+        name = recorded if recorded in new | started else here.get(_job_identity(recorded), recorded)
         if name in new:
             packages.start_job(load_id, name)
         elif name not in started:
@@ -463,6 +471,17 @@ def apply_package_progress(pipeline: Any, load_id: str, progress: dict[str, Any]
         if merged != local_state:
             packages.save_load_package_state(load_id, merged)
     return marked
+
+
+def _job_identity(file_name: str) -> tuple[str, ...]:
+    """A job file's name without dlt's retry count (``ParsedLoadJobFileName``): the same job across retries."""
+    from dlt.common.storages.load_package import ParsedLoadJobFileName
+
+    try:
+        parsed = ParsedLoadJobFileName.parse(file_name)
+    except Exception:  # not a job file name dlt would write: only the exact name matches
+        return (file_name,)
+    return (parsed.table_name, parsed.file_id, parsed.file_format)
 
 
 def complete_package_locally(pipeline: Any, load_id: str) -> None:

@@ -474,3 +474,23 @@ def test_tables_reset_by_refresh_are_the_tables_dlt_drops_when_it_initialises_th
     assert _dlt_internals.tables_reset_by_refresh(pipeline, load_id) == {"alpha"}, (
         "_dlt_internals.tables_reset_by_refresh: dlt's package state no longer names the refreshed tables"
     )
+
+
+def test_apply_package_progress_knows_a_job_under_a_later_retry_name(tmp_path):
+    """dlt renames a job it retries (``<table>.<file id>.<retry count>.<format>``): a progress record written
+    after a retry names the job by its new name; the archive's older copy holds the old one."""
+    from dlt.common.storages.load_package import ParsedLoadJobFileName
+
+    pipeline = dlt.pipeline("retry_names", destination="duckdb", pipelines_dir=str(tmp_path / "p"))
+    pipeline.extract([{"id": 1}], table_name="items")
+    pipeline.normalize()
+    (load_id,) = pipeline.list_normalized_load_packages()
+    storage = pipeline._get_load_storage().normalized_packages
+    (job_path,) = [p for p in storage.list_new_jobs(load_id) if "items" in p]
+    name = Path(job_path).name
+    parsed = ParsedLoadJobFileName.parse(name)
+    retried = f"{parsed.table_name}.{parsed.file_id}.{parsed.retry_count + 1}.{parsed.file_format}"
+
+    marked = _dlt_internals.apply_package_progress(pipeline, load_id, {"completed": [retried]})
+
+    assert marked == [name], "_dlt_internals.apply_package_progress: a retried job's name was not matched"

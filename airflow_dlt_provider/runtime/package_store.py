@@ -220,17 +220,23 @@ class PackageStore:
         archive = folder / ARCHIVE_NAME
         if archive.exists():
             archive.unlink()
-        progress = _inside(folder, PROGRESS_FOLDER)
-        if progress.exists():
-            for child in progress.iterdir():
-                if _is_record_name(child.name, valid_load_id):
-                    child.unlink()
-            with contextlib.suppress(OSError):
-                progress.rmdir()
+        self.clear_progress(pipeline_name, binding_key)
         self._remove_leftovers(folder)
         with contextlib.suppress(OSError):  # object stores have no folders; a local one may hold other files
             folder.rmdir()
         log.info("package store: removed %s (nothing left to load)", self.where(pipeline_name, binding_key))
+
+    def clear_progress(self, pipeline_name: str, binding_key: str) -> None:
+        """Remove the entry's progress records (no package of the entry is pending any more)."""
+        self._before_write()
+        progress = _inside(self.entry(pipeline_name, binding_key), PROGRESS_FOLDER)
+        if not progress.exists():
+            return
+        for child in progress.iterdir():
+            if _is_record_name(child.name, valid_load_id):
+                child.unlink()
+        with contextlib.suppress(OSError):
+            progress.rmdir()
 
     @staticmethod
     def _remove_leftovers(folder: Any) -> None:
@@ -431,8 +437,8 @@ def _unpack(tar: tarfile.TarFile, local: Path, dlt_pipeline_name: str) -> list[s
 
 def _pack(tar: tarfile.TarFile, local: Path, dlt_pipeline_name: str) -> None:
     """What ``download`` would unpack, no more: dlt's layout and the provider's records, plain files and
-    folders, never dlt's trace; the texts dlt keeps of failed jobs (``*.exception``) pass the secrets masker
-    first (a driver's message may carry a connection string)."""
+    folders, never dlt's trace; the texts dlt keeps of failed jobs (``*.exception``, the messages of its
+    pending transitions) pass the secrets masker first (a driver's message may carry a connection string)."""
     from airflow_dlt_provider import _dlt_internals
 
     trace = _dlt_internals.trace_file_name()
@@ -444,7 +450,7 @@ def _pack(tar: tarfile.TarFile, local: Path, dlt_pipeline_name: str) -> None:
             tar.add(path, arcname=name, recursive=False)
         elif path.is_file():
             info = tar.gettarinfo(path, arcname=name)
-            if path.name.endswith(".exception"):
+            if path.name.endswith(".exception") or path.parent.name == ".pending_transitions":
                 data = str(_compat.redact(path.read_text(encoding="utf-8", errors="replace"))).encode("utf-8")
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))

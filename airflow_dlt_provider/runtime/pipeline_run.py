@@ -702,11 +702,22 @@ def _clean_up(place: _Place, request: RunRequest, context: Mapping[str, Any] | N
         return
     kept = _drop_loaded_packages(pipeline, working_dir, place.resume_place(request.pipeline_name))
     pending = kept or any(working_dir.glob(f"{request.pipeline_name}/load/*/*"))
-    if pending or not _state_restorable(pipeline):
+    keep_state = not _state_restorable(pipeline)
+    if keep_state and not place.shared:
+        log.warning(
+            "dlt pipeline %r: its destination cannot give dlt's state back (incremental cursors) and this "
+            "task runs outside the pipeline's pool, in a folder of its own: the next run starts from the "
+            "resources' initial values (run it in the pipeline's pool to keep the state between runs)",
+            request.pipeline_name,
+        )
+        keep_state = False
+    if pending or keep_state:
         # the next task needs this folder: pending packages, or dlt's state (incremental cursors) that the
         # destination cannot give back
         if place.store is not None:
             place.store.upload(request.pipeline_name, place.binding.key, working_dir)
+            if not pending:
+                place.store.clear_progress(request.pipeline_name, place.binding.key)
         if pending:
             return
     else:

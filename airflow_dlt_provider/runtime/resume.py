@@ -393,7 +393,9 @@ def _raise_failed_jobs_of(
 
 
 def failed_jobs(pipeline: Any, load_ids: Sequence[str]) -> list[str]:
-    """``"<load id>: <table> (<file>): <message>"`` for every terminally failed job of ``load_ids``."""
+    """``"<load id>: <table> (<file>): <error>"`` for every terminally failed job of ``load_ids``."""
+    from airflow_dlt_provider.runtime.schema_guard import error_text
+
     lines = []
     present = set(pipeline.list_completed_load_packages()) | set(pipeline.list_normalized_load_packages())
     for load_id in load_ids:
@@ -401,7 +403,7 @@ def failed_jobs(pipeline: Any, load_ids: Sequence[str]) -> list[str]:
             continue
         info = pipeline.get_load_package_info(load_id)
         for job in info.jobs.get("failed_jobs", []):
-            message = _compat.redact(str(job.failed_message or "no message"))
+            message = _compat.redact(error_text(job.failed_message))
             lines.append(f"{load_id}: table {job.job_file_info.table_name} ({job.file_path}): {message}")
     return lines
 

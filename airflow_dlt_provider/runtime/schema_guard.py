@@ -91,7 +91,7 @@ def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
             "%s",
             _compat.redact(
                 f"could not sync pipeline {pipeline.pipeline_name!r} from the destination: "
-                f"{_root_error_text(error)}. Whether this task's tables exist is unknown, so the run is not "
+                f"{_rooterror_text(error)}. Whether this task's tables exist is unknown, so the run is not "
                 "taken for a first run (on_schema_change='fail' refuses every table and column this "
                 "worker's copy of the schema does not hold)"
             ),
@@ -102,7 +102,7 @@ def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
     return read_baseline(pipeline, source.schema.name, source.selected_resources.keys(), sync_error)
 
 
-def _root_error_text(error: BaseException) -> str:
+def _rooterror_text(error: BaseException) -> str:
     """``Type: message`` of the innermost cause (dlt wraps the driver's error in PipelineStepFailed)."""
     seen = {id(error)}
     while error.__cause__ is not None and id(error.__cause__) not in seen:
@@ -316,7 +316,7 @@ def _table_of_job(job_id: str) -> str:
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*:")
 
 
-def _error_text(failed_message: str | None) -> str:
+def error_text(failed_message: str | None) -> str:
     """The error of dlt's message (often a whole traceback): its last exception line, else its last line
     with words (a database may end its message with the statement and a ``^^^`` marker under it)."""
     lines = [line.strip() for line in str(failed_message or "").splitlines() if line.strip()]
@@ -332,7 +332,7 @@ def describe_failed_job(table: str, job_id: str, load_id: str | None, failed_mes
         _compat.redact(
             f"load job failed: table {table!r}, job {job_id!r}"
             + (f", load id {load_id!r}" if load_id else "")
-            + f": {_error_text(failed_message)}"
+            + f": {error_text(failed_message)}"
         )
     )
 
