@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from helpers import write_dag
 
-from airflow_dlt_provider._compat import dag_run_task_states
+from airflow_dlt_provider._compat import AIRFLOW_V_3, dag_run_task_states
 from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
 
 FAULTS = """
@@ -200,6 +200,14 @@ def test_2_a_pending_package_never_loads_into_another_dags_destination(
     assert s.table("dataset_a", a_db) == [(0, "v1"), (0, "v1"), (1, "v1"), (1, "v1"), (2, "v1"), (2, "v1")]
 
 
+# Airflow 2's dag.test() lets a BaseException raised in a task (AirflowTaskTimeout) out of the whole run
+_AIRFLOW2_DAG_TEST_STOPS = pytest.mark.skipif(
+    not AIRFLOW_V_3,
+    reason="Airflow 2's dag.test() stops the run at a task's BaseException; runs on Airflow 3",
+)
+
+
+@_AIRFLOW2_DAG_TEST_STOPS
 def test_4_an_alert_interrupted_after_the_load_does_not_load_again(
     dags_folder, tmp_path, monkeypatch, caplog
 ):
@@ -228,6 +236,7 @@ def test_5_on_schema_change_fail_judges_the_package_a_retry_finishes(dags_folder
     assert s.table() == [(0, "v1"), (1, "v1"), (2, "v1")]
 
 
+@_AIRFLOW2_DAG_TEST_STOPS
 def test_6_a_retry_on_another_worker_reports_what_the_store_records_as_loaded(
     dags_folder, tmp_path, monkeypatch, caplog
 ):
@@ -282,6 +291,10 @@ SHOP_BODY = """DltTaskGroup(
 )"""
 
 
+@pytest.mark.skipif(
+    not AIRFLOW_V_3,
+    reason="Airflow 2's dag.test() leaves this DAG's orders task unrun (state None); runs on Airflow 3",
+)
 @pytest.mark.parametrize(
     ("arm", "refused_by"),
     [
