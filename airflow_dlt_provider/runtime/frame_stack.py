@@ -4,8 +4,8 @@ Since Python 3.11, CPython keeps the frames of Python functions on a per-thread 
 (16 KiB each, one ``mmap``). A call that does not fit into what is left of the current chunk gets a new
 chunk, and the chunk is unmapped again as soon as that call returns. A loop whose calls go back and forth
 across the end of a chunk therefore maps, faults in and unmaps a fresh chunk on every crossing
-(python/cpython#142183; CPython keeps one spare chunk from 3.13 and 3.14 patch releases of 2026 on, not in 3.11
-or 3.12, nor in older 3.13 builds).
+(python/cpython#142183; fixed upstream in 2026 by keeping one spare chunk, backported to 3.13; not in 3.11 or
+3.12, nor in earlier 3.13 releases).
 
 Where that boundary falls in dlt's loops depends only on how deep the stack is when dlt is called. A task on
 a Celery worker calls the operator some 60 frames deep (Celery, billiard, Airflow's supervisor and task
