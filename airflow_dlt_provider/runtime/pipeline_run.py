@@ -256,7 +256,16 @@ def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[s
 
     The resume model (what is kept, what a retry does and why it is safe) is in resume.py and
     docs/concepts/retries.md; terminal errors fail without using retries (see failures.py).
+
+    dlt runs at the start of a frame-stack chunk of its own (frame_stack.py): how deep the executor calls the
+    task (a Celery worker: some 60 frames) must not decide whether dlt's loops thrash CPython's frame stack.
     """
+    from airflow_dlt_provider.runtime import frame_stack
+
+    return frame_stack.call_with_headroom(_run, request, context)
+
+
+def _run(request: RunRequest, context: Mapping[str, Any] | None) -> dict[str, Any]:
     from airflow_dlt_provider.runtime import failures, processes
 
     # every dlt call of the task, including the summary and the failure report, resolves its config in here
