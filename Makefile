@@ -76,7 +76,7 @@ lint: venv
 # The fault matrix (tests/faults, marker `faults`) runs only its fixed sample (`faults_sample`) here: the whole
 # matrix is `make test-faults`.
 test-airflow3: venv
-	$(VENV)/bin/python -m pytest --deprecations-as-errors -m "not faults or faults_sample" $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest --deprecations-as-errors --durations=15 -m "not faults or faults_sample" $(PYTEST_ARGS)
 
 # The real-scheduler tests (pools, concurrency, retries, assets) run on the newest Airflow only: a second
 # cluster on Airflow 2.11 would double the suite's time; the 2.11 fixture path is kept and runs with
