@@ -317,6 +317,8 @@ def test_an_interrupted_upload_leaves_the_previous_complete_copy(scenario, tmp_p
 def test_a_worker_killed_during_the_load_leaves_its_package_in_the_store(scenario, tmp_path, caplog):
     s = scenario()
     s.use_store()
+    # the killed worker's lease (held during the load) is taken over once this old, not after 120 s
+    s.monkeypatch.setenv("AIRFLOW__DLT__HOLDER_LEASE_SECONDS", "3")
     s.on_worker(tmp_path / "worker_a")
     _fail_run_1(s, caplog)
     during_load = s.work / "store_during_load"
