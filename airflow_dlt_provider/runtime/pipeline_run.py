@@ -526,7 +526,8 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
         done = resume.read_done(rplace, place.max_tries)
         if done is not None and done.get("failed"):
             resume.raise_failed_jobs(
-                done["failed"], "Another task of the pipeline loaded this task's packages, but"
+                done["failed"],
+                "This task's load packages were loaded (by it or by another task of the pipeline), but",
             )
         if done is not None and resume.confirmed_done(pipeline, done, source.schema.name):
             return _report_done(place, request, context, pipeline, source, done)
