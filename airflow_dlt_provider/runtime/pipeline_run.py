@@ -362,11 +362,16 @@ def _kept_in_store(place: _Place, pipeline_name: str) -> Iterator[None]:
     try:
         yield
     except BaseException as error:
-        if _dropped_local_state(error) and not any(place.working_dir.glob(f"{pipeline_name}/load/*/*")):
+        if _dropped_local_state(error) and not _has_load_packages(place.working_dir, pipeline_name):
             _forget_in_store(place, pipeline_name)
         else:
             _keep_in_store(place, pipeline_name)
         raise
+
+
+def _has_load_packages(working_dir: Path, pipeline_name: str) -> bool:
+    """Whether the pipeline folder holds a load package in any of dlt's package states."""
+    return any(working_dir.glob(f"{pipeline_name}/load/*/*"))
 
 
 def _dropped_local_state(error: BaseException) -> bool:
@@ -406,7 +411,7 @@ def _restore_from_store(place: _Place, pipeline_name: str) -> bool:
     store, key = place.store, place.binding.key
     try:
         if not store.has_copy(pipeline_name, key):
-            if any(place.working_dir.glob(f"{pipeline_name}/load/*/*")):
+            if _has_load_packages(place.working_dir, pipeline_name):
                 log.warning(
                     "package store: %s holds no copy of this pipeline, but this worker's folder %s holds load "
                     "packages (an upload had failed): they are used from here",
@@ -448,7 +453,7 @@ def _checkpoint(place: _Place, pipeline_name: str) -> Callable[[], None] | None:
 
 def _keep_in_store(place: _Place, pipeline_name: str) -> None:
     workdir.keep_after_failure(place.working_dir, pipeline_name)
-    if not any(place.working_dir.glob(f"{pipeline_name}/load/*/*")):
+    if not _has_load_packages(place.working_dir, pipeline_name):
         return  # nothing to finish: the store keeps what it has (its progress records stay valid)
     try:
         place.store.upload(pipeline_name, place.binding.key, place.working_dir)
@@ -711,7 +716,7 @@ def _clean_up(place: _Place, request: RunRequest, context: Mapping[str, Any] | N
         shutil.rmtree(working_dir, ignore_errors=True)
         return
     kept = _drop_loaded_packages(pipeline, working_dir, place.resume_place(request.pipeline_name))
-    pending = kept or any(working_dir.glob(f"{request.pipeline_name}/load/*/*"))
+    pending = kept or _has_load_packages(working_dir, request.pipeline_name)
     keep_state = not _state_restorable(pipeline)
     if keep_state and not place.shared:
         log.warning(
