@@ -244,22 +244,27 @@ class PackageStore:
             if child.name.endswith(TMP_SUFFIX):  # an upload that a killed worker never finished
                 child.unlink()
 
+    def _put_signed(self, folder: Any, name: str, where: tuple[str, ...], record: Any) -> None:
+        """Write ``record`` as ``folder/name``, signed for its kind and place ``where`` (see ``_context``)."""
+        self._before_write()
+        _put_json(folder, name, sign_record(_context(*where), record))
+
     # ---------------------------------------------------------------- progress of packages being loaded
 
     def put_progress(
         self, pipeline_name: str, binding_key: str, load_id: str, progress: dict[str, Any]
     ) -> None:
-        self._before_write()
         folder = _inside(self.entry(pipeline_name, binding_key), PROGRESS_FOLDER)
-        signed = sign_record(_context("progress", pipeline_name, binding_key, load_id), progress)
-        _put_json(folder, f"{load_id}.json", signed)
+        self._put_signed(
+            folder, f"{load_id}.json", ("progress", pipeline_name, binding_key, load_id), progress
+        )
 
     def put_schema_update(self, pipeline_name: str, binding_key: str, load_id: str, applied: Any) -> None:
         """The schema update dlt applied for a package: written once, apart from the progress records."""
-        self._before_write()
         folder = _inside(self.entry(pipeline_name, binding_key), PROGRESS_FOLDER)
-        signed = sign_record(_context("schema", pipeline_name, binding_key, load_id), applied)
-        _put_json(folder, f"{load_id}{SCHEMA_SUFFIX}", signed)
+        self._put_signed(
+            folder, f"{load_id}{SCHEMA_SUFFIX}", ("schema", pipeline_name, binding_key, load_id), applied
+        )
 
     def read_progress(self, pipeline_name: str, binding_key: str) -> dict[str, dict[str, Any]]:
         """``{load_id: progress}`` of the entry (untrusted: names, sizes and MACs checked, JSON only)."""
@@ -291,9 +296,9 @@ class PackageStore:
     # ---------------------------------------------------------------- done records
 
     def put_done(self, pipeline_name: str, name: str, record: dict[str, Any]) -> None:
-        self._before_write()
-        signed = sign_record(_context("done", pipeline_name, name), record)
-        _put_json(_inside(self._root(pipeline_name), DONE_FOLDER), name, signed)
+        self._put_signed(
+            _inside(self._root(pipeline_name), DONE_FOLDER), name, ("done", pipeline_name, name), record
+        )
 
     def get_done(self, pipeline_name: str, name: str) -> Any:
         if not _DONE_NAME.match(name):
