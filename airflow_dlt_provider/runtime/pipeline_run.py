@@ -767,14 +767,15 @@ def _drop_loaded_packages(pipeline: Any, working_dir: Path, rplace: Any) -> list
     from airflow_dlt_provider.runtime import ledger, resume
 
     records = ledger.read_ledger(working_dir)
+    completed = list(pipeline.list_completed_load_packages())
     others = [
         load_id
-        for load_id in pipeline.list_completed_load_packages()
+        for load_id in completed
         if (ledger.owner_of(records, load_id) or rplace.owner) != rplace.owner
     ]
     resume.record_for_owners(pipeline, rplace, others, records)
     kept, dropped = [], []
-    for load_id in pipeline.list_completed_load_packages():
+    for load_id in completed:
         if resume.failed_jobs(pipeline, [load_id]):
             kept.append(load_id)
             continue

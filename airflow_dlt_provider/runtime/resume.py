@@ -302,8 +302,9 @@ def _complete_confirmed(pipeline: Any, normalized: Sequence[str]) -> set[str]:
 
 
 def _reconcile_jobs(pipeline: Any, load_ids: Sequence[str], restored_from_store: bool) -> None:
+    normalized = set(pipeline.list_normalized_load_packages())
     for load_id in load_ids:
-        if load_id not in pipeline.list_normalized_load_packages():
+        if load_id not in normalized:
             continue
         package = pipeline.get_load_package_info(load_id)
         started = [
@@ -428,8 +429,9 @@ def refused_changes(
     from airflow_dlt_provider.runtime.summary import is_dlt_table
 
     refused = {}
+    normalized = set(pipeline.list_normalized_load_packages())
     for load_id in load_ids:
-        if load_id not in pipeline.list_normalized_load_packages():
+        if load_id not in normalized:
             continue
         after = {name: list(columns) for name, columns in baseline.tables.items()}
         for name, table in _dlt_internals.package_schema_tables(pipeline, load_id).items():
