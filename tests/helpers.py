@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 from airflow_dlt_provider.testing.duckdb_run import dataset_row_counts
@@ -118,3 +119,15 @@ def metadata_rows(sql: str, **params: object) -> list[tuple]:
         return [tuple(row) for row in session.execute(text(sql), params).fetchall()]
     finally:
         session.close()
+
+
+def load_script(name: str) -> Any:
+    """The repository's ``scripts/<name>.py`` imported as a module (the docs generators are scripts)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

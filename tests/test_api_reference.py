@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from helpers import load_script
 
 import airflow_dlt_provider
 from airflow_dlt_provider.operators.run import DltRunOperator
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gen_api_docs.py"
-
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("gen_api_docs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_api_docs")
 
 
 def test_committed_reference_equals_generated_output():

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from helpers import load_script
 
 from airflow_dlt_provider.connections.registry import MAPPINGS
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gen_connection_docs.py"
-
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("gen_connection_docs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_connection_docs")
 
 
 def test_committed_reference_equals_generated_output():
