@@ -17,7 +17,7 @@ AIRFLOW_OLDEST ?= 2.10.5
 DLT_FLOOR := $(shell sed -nE 's/^ *"dlt>=([0-9.]+),.*/\1/p' pyproject.toml)
 PYTEST_ARGS ?=
 # Python 3.13 as MWAA's Airflow 3.1 images run it: pyenv's interpreter (the same on CI), Airflow 3.1.6 under
-# the constraints file of MWAA's 3.1.6 image with the edits the MWAA guide lists (tests/install/mwaa_edits.json),
+# the constraints file of MWAA's 3.1.6 image with the edits the MWAA guide lists (tests/system/install/mwaa_edits.json),
 # so this stage is also the one real install of a documented edit (and of a common-compat without every name).
 PYTHON_313 ?= $(or $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13))),python3.13)
 AIRFLOW_PY313 ?= 3.1.6
@@ -49,10 +49,10 @@ $(VENV_OLDEST)/.installed: pyproject.toml Makefile $(UV)
 		"universal-pathlib<0.3"
 	touch $@
 
-$(VENV_PY313)/.installed: pyproject.toml Makefile tests/install/mwaa_edits.json $(UV)
+$(VENV_PY313)/.installed: pyproject.toml Makefile tests/system/install/mwaa_edits.json $(UV)
 	@test -x "$(PYTHON_313)" || { echo "no Python 3.13 at $(PYTHON_313) (pyenv); set PYTHON_313=" >&2; exit 1; }
 	$(UV) venv --quiet --allow-existing --python "$(PYTHON_313)" $(VENV_PY313)
-	$(PYTHON) tests/install/install_matrix.py --constraints $(AIRFLOW_PY313) > $(VENV_PY313)/constraints.txt
+	$(PYTHON) tests/system/install/install_matrix.py --constraints $(AIRFLOW_PY313) > $(VENV_PY313)/constraints.txt
 	$(UV) pip install --quiet --python $(VENV_PY313)/bin/python -c $(VENV_PY313)/constraints.txt -e ".[test]" \
 		"apache-airflow==$(AIRFLOW_PY313)"
 	touch $@
@@ -70,51 +70,42 @@ lint: venv
 	$(VENV)/bin/ruff check airflow_dlt_provider tests dags_examples bench scripts
 	$(VENV)/bin/mypy
 
-# The newest pair, every test (real scheduler included). It is also the deprecation job: a DeprecationWarning or
+# The stages select tiers (tests/unit, tests/integration, tests/system: CONTRIBUTING.md), never lists of files.
+#
+# The newest pair, every tier (real scheduler included). It is also the deprecation job: a DeprecationWarning or
 # FutureWarning raised where the provider calls Airflow or dlt fails the test (conftest, --deprecations-as-errors);
 # the ones Airflow or dlt raise from their own code stay ignored.
-# The fault matrix (tests/faults, marker `faults`) runs only its fixed sample (`faults_sample`) here: the whole
-# matrix is `make test-faults`.
+# The fault matrix (tests/integration/faults, marker `faults`) runs only its fixed sample (`faults_sample`) here:
+# the whole matrix is `make test-faults`.
 test-airflow3: venv
 	$(VENV)/bin/python -m pytest --deprecations-as-errors --durations=15 -m "not faults or faults_sample" $(PYTEST_ARGS)
 
-# The real-scheduler tests (pools, concurrency, retries, assets) run on the newest Airflow only: a second
-# cluster on Airflow 2.11 would double the suite's time; the 2.11 fixture path is kept and runs with
-# `make test-airflow2 AIRFLOW2_MARKERS= AIRFLOW2_TESTS=tests`.
-AIRFLOW2_MARKERS ?= not scheduler and not faults
-# Where the newest dlt meets Airflow 2 (the whole fast part runs on 2.10 in test-oldest): the two seams, the
-# operators and the mapped group, assets, the plugin's extra link, hooks, alerts, dlt's config and secrets
-# lookups, dlt's worker processes in a task forked from a Celery (billiard) pool process, the pytest plugin,
-# and the example DAGs run end to end. `make test-airflow2 AIRFLOW2_TESTS=tests`
-# runs everything (about 5 minutes).
-AIRFLOW2_TESTS ?= tests/test_compat.py tests/test_dlt_internals.py tests/test_examples.py tests/operators \
-	tests/plugins tests/hooks tests/assets tests/authoring/test_mapped.py tests/runtime/test_alerts.py \
-	tests/runtime/test_runtime.py tests/runtime/test_dlt_config.py tests/runtime/test_processes.py tests/testing
+# Where the newest dlt meets Airflow 2.11: the integration tier (DAG runs, dlt in a task, the seams' contract
+# tests). The system tier (a real scheduler, Celery, a browser) runs on the newest Airflow only: a second cluster
+# on Airflow 2.11 would double the suite's time; `make test-airflow2 AIRFLOW2_TESTS=tests` runs it there too.
+AIRFLOW2_TESTS ?= tests/integration
 test-airflow2: venv-airflow2
-	$(VENV_AF2)/bin/python -m pytest -m "$(AIRFLOW2_MARKERS)" $(AIRFLOW2_TESTS) $(PYTEST_ARGS)
+	$(VENV_AF2)/bin/python -m pytest -m "not faults" $(AIRFLOW2_TESTS) $(PYTEST_ARGS)
 
-# The oldest declared pair, the fast part (no real scheduler). Raising a floor in pyproject.toml moves this run
+# The oldest declared pair: the unit and integration tiers. Raising a floor in pyproject.toml moves this run
 # with it; lowering one needs this run to pass first.
-# The install checks (matrix, wheel) run once, in test-airflow3.
 test-oldest: venv-oldest
-	$(VENV_OLDEST)/bin/python -m pytest -m "not scheduler and not install and not faults" $(PYTEST_ARGS)
+	$(VENV_OLDEST)/bin/python -m pytest -m "not faults" tests/unit tests/integration $(PYTEST_ARGS)
 
-# Python 3.13 (MWAA 3.1's), the fast part that differs by Python or by an older Airflow 3 / common-compat:
-# the Airflow seam, dlt's internals, the provider metadata, assets, the task doc (secrets). ~1.5 minutes.
-PY313_TESTS ?= tests/test_compat.py tests/test_dlt_internals.py tests/install/test_provider_metadata.py \
-	tests/assets/test_assets.py tests/operators/test_task_doc.py
+# Python 3.13 (MWAA 3.1's, with an older Airflow 3 and common-compat): the unit tier and the seams' contract
+# tests (tests/integration/seams), what differs by Python or by Airflow 3 minor.
 test-py313: venv-py313
-	$(VENV_PY313)/bin/python -m pytest -m "not scheduler and not install and not slow" $(PY313_TESTS) $(PYTEST_ARGS)
+	$(VENV_PY313)/bin/python -m pytest -m "not slow" tests/unit tests/integration/seams $(PYTEST_ARGS)
 
-# Regenerate tests/install/mwaa_edits.json, docs/deploy/install-matrix.md and the MWAA guide's edits.
+# Regenerate tests/system/install/mwaa_edits.json, docs/deploy/install-matrix.md and the MWAA guide's edits.
 install-matrix: venv
-	$(VENV)/bin/python tests/install/install_matrix.py --write
+	$(VENV)/bin/python tests/system/install/install_matrix.py --write
 
 # test-airflow2 stays beside test-oldest: it is the only run of the newest dlt on Airflow 2 (dlt reads Airflow
-# itself in places); its subset (~2 minutes) keeps `make test` near 25 minutes on a 2-core machine.
+# itself in places).
 test: lint test-airflow3 test-oldest test-airflow2 test-py313
 
-# The whole fault-injection matrix (tests/faults: every fault point x write disposition x destination x store),
+# The whole fault-injection matrix (tests/integration/faults: every fault point x write disposition x destination x store),
 # in FAULTS_WORKERS concurrent pytest shards (each cell forks its attempts); the results go to
 # build/faults/results.json and docs/reliability.md. Some cells: `make test-faults FAULTS_K=<pytest -k expression>`
 # (their table goes to build/faults/reliability.md).
@@ -128,7 +119,7 @@ test-faults: venv
 	@start=$$(date +%s); pids=""; \
 	for i in $$(seq 0 $$(($(FAULTS_WORKERS) - 1))); do \
 		FAULTS_SHARD=$$i/$(FAULTS_WORKERS) FAULTS_RESULTS=$(FAULTS_DIR)/shard-$$i.jsonl \
-			$(VENV)/bin/python -m pytest tests/faults -m faults $(if $(FAULTS_K),-k "$(FAULTS_K)") -q \
+			$(VENV)/bin/python -m pytest tests/integration/faults -m faults $(if $(FAULTS_K),-k "$(FAULTS_K)") -q \
 			$(PYTEST_ARGS) > $(FAULTS_DIR)/shard-$$i.log 2>&1 & pids="$$pids $$!"; \
 	done; \
 	echo "fault matrix: $(FAULTS_WORKERS) shard(s) running, logs in $(FAULTS_DIR)/shard-*.log"; \

@@ -1,7 +1,7 @@
 """Every use of a dlt name that dlt does not document as public, in one place.
 
 One small function (or constant) per use, each saying why no public API serves. Each entry has a contract
-test in ``tests/test_dlt_internals.py`` that runs it against the installed dlt (real resources, a real
+test in ``tests/integration/seams/test_dlt_internals.py`` that runs it against the installed dlt (real resources, a real
 pipeline and load package, not mocks) and fails naming the entry (``_dlt_internals.<name>``) when a dlt
 release changes what it relies on. A grep for private dlt names finds this file only.
 

@@ -4,7 +4,7 @@ work in 20 bare, chained ``PythonOperator`` tasks (each ``pipeline.run`` of its 
 file, dlt's Airflow config provider off: plain dlt as fast as a task runs it).
 
 Starts a throwaway PostgreSQL (metadata DB) and a real Airflow (LocalExecutor; Airflow 3: api-server +
-scheduler + dag-processor) with ``tests/fixtures/airflow_cluster.py``, writes three DAG files, creates the
+scheduler + dag-processor) with ``tests/support/airflow_cluster.py``, writes three DAG files, creates the
 pools with ``airflow-dlt pools sync``, then triggers each DAG ``--repeats`` times, one run at a time, and
 reports the wall time from the trigger call to the moment the run is seen finished (polling every 1 s), and
 the run's own start -> end as recorded by the scheduler. Every resource yields ``--rows`` flat rows into
@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [v for v in VARIANTS if not args.variants or v[1] in args.variants.split(",")]
 
     sys.path.insert(0, str(REPO / "tests"))
-    from fixtures.airflow_cluster import AirflowCluster
-    from fixtures.postgres import PostgresServer
+    from support.airflow_cluster import AirflowCluster
+    from support.postgres import PostgresServer
 
     postgres = PostgresServer.start()
     cluster = None

@@ -9,7 +9,7 @@ and 5,000 resources:
 - ``serialize``: the same source with ``parse_cache="file"`` (warm), the cheapest way for serialize to know
   the graph without calling the factory: N tasks are built.
 
-``--part e2e``: a real Airflow (tests/fixtures/airflow_cluster.py) runs a 20-resource source as ``mapped``
+``--part e2e``: a real Airflow (tests/support/airflow_cluster.py) runs a 20-resource source as ``mapped``
 (``max_parallel=8``) and as ``parallel-isolated`` (cluster parallelism 8), ``--repeats`` runs each,
 interleaved; reports trigger -> seen finished and the run's start -> end.
 
@@ -115,8 +115,8 @@ E2E_VARIANTS = (
 
 def e2e_part(resources: int, rows: int, repeats: int, timeout: float) -> None:
     sys.path.insert(0, str(REPO / "tests"))
-    from fixtures.airflow_cluster import AirflowCluster
-    from fixtures.postgres import PostgresServer
+    from support.airflow_cluster import AirflowCluster
+    from support.postgres import PostgresServer
 
     postgres = PostgresServer.start()
     cluster = None

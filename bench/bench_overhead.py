@@ -16,7 +16,7 @@ wall time is measured inside the child around the load only (pipeline creation +
   summary, schema-change report and one asset event per table included.
 
 With ``--modes task`` (the default runs both modes) the same comparison runs inside real tasks: a real Airflow
-(LocalExecutor, PostgreSQL metadata DB; ``tests/fixtures/airflow_cluster.py``) runs each case as the only
+(LocalExecutor, PostgreSQL metadata DB; ``tests/support/airflow_cluster.py``) runs each case as the only
 task of a DAG run, one at a time, each in its own task process as on a worker. The time is measured inside
 the task around the load only, the peak memory is the task process's ``ru_maxrss``; the task instance's
 own duration (start -> end in the metadata DB, including the DAG-file parse in the task process) is
@@ -32,7 +32,7 @@ The source is generated (``id`` int, ``name`` str, ``value`` int; no nesting), s
     python bench/bench_overhead.py [--sizes 10000,100000,1000000] [--destinations duckdb,postgres]
                                    [--repeats 1] [--modes process,task] [--postgres-dsn URL]
 
-Without ``--postgres-dsn`` a throwaway PostgreSQL cluster is started (tests/fixtures/postgres.py; needs the
+Without ``--postgres-dsn`` a throwaway PostgreSQL cluster is started (tests/support/postgres.py; needs the
 server binaries and, as root, the ``postgres`` user); ``--modes task`` always starts one for the metadata DB.
 """
 
@@ -261,7 +261,7 @@ class InTaskRunner:
     """A real Airflow (LocalExecutor, PostgreSQL metadata DB) that runs each case as its own task."""
 
     def __init__(self, postgres: Any, dsn: str | None) -> None:
-        from fixtures.airflow_cluster import AirflowCluster
+        from support.airflow_cluster import AirflowCluster
 
         self.cluster = AirflowCluster.start(postgres)
         if dsn is not None:
@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--modes: unknown {', '.join(unknown)}; accepted: {', '.join(MODES)}")
     sys.path.insert(0, str(REPO / "tests"))
-    from fixtures.postgres import PostgresServer
+    from support.postgres import PostgresServer
 
     env = prepare_airflow_home() if "process" in modes else {}
     server = None

@@ -219,8 +219,8 @@ def process_mode(repeats: int, cases: list[str]) -> list[dict]:
 
 def cluster_mode(repeats: int) -> list[dict]:
     sys.path.insert(0, str(REPO / "tests"))
-    from fixtures.airflow_cluster import AirflowCluster
-    from fixtures.postgres import PostgresServer
+    from support.airflow_cluster import AirflowCluster
+    from support.postgres import PostgresServer
 
     postgres = PostgresServer.start()
     cluster = None

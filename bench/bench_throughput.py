@@ -26,7 +26,7 @@ is where dlt's worker processes help.
         [--sizes 100000,1000000] [--settings w1,w2,w2-fork] [--repeats 1]
 
 Needs the PostgreSQL server binaries (and ``redis-server`` for ``celery``); starts a throwaway PostgreSQL (the
-metadata DB and the destination) and one cluster per executor (tests/fixtures/airflow_cluster.py).
+metadata DB and the destination) and one cluster per executor (tests/support/airflow_cluster.py).
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def run_task(cluster: Any, case: dict[str, Any], timeout: float) -> tuple[float,
 
 
 def start_cluster(executor: str, postgres: Any, redis: Any, dsn: str | None) -> Any:
-    from fixtures.airflow_cluster import AirflowCluster, CeleryAirflowCluster
+    from support.airflow_cluster import AirflowCluster, CeleryAirflowCluster
 
     if executor == "celery":
         cluster = CeleryAirflowCluster.start(postgres, db_name="airflow_celery", redis=redis)
@@ -239,12 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     settings = [s for s in args.settings.split(",") if s]
     sys.path.insert(0, str(REPO / "tests"))
-    from fixtures.postgres import PostgresServer
+    from support.postgres import PostgresServer
 
     postgres = PostgresServer.start()
     redis = None
     if "celery" in executors:
-        from fixtures.redis import RedisServer
+        from support.redis import RedisServer
 
         redis = RedisServer.start()
     dsn = postgres.create_database("bench") if "postgres" in destinations else None

@@ -5,7 +5,7 @@ Usage::
     python scripts/reliability_table.py build/faults/shard-*.jsonl --seconds 812 \\
         --json build/faults/results.json --out docs/reliability.md
 
-Each input line is one cell's result (``tests/faults/harness.py: CellResult``). The page holds one table per
+Each input line is one cell's result (``tests/support/faults/harness.py: CellResult``). The page holds one table per
 destination: rows are fault points, columns write disposition x store; each cell says ``exactly-once``,
 ``bounded`` (duplicates bounded by the job or batch in flight and named in the log), ``n/a`` (the destination
 does not support the disposition, or the fault needs a store) or the failure (``LOST``, ``DUPLICATED``,
@@ -27,7 +27,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from faults.harness import (  # noqa: E402
+from support.faults.harness import (  # noqa: E402
     DESTINATIONS,
     DISPOSITIONS,
     FAULTS,
@@ -83,7 +83,7 @@ def render(results: list[dict[str, Any]], seconds: float | None, workers: int | 
         "run 1 clean, then run 2 with one fault armed, retried through `DltRunOperator.execute` (forked "
         "attempts, same task instance, `try_number + 1`; with a `file://` package store each retry runs as "
         "another worker) until it succeeds, and compares the destination's user rows with a clean run of the "
-        "same data. See `tests/faults/harness.py` for the fault points and the verdicts.",
+        "same data. See `tests/support/faults/harness.py` for the fault points and the verdicts.",
         "",
         "- `exactly-once`: the destination equals the clean run;",
         "- `bounded`: only repeated rows, at most the job (SQL, filesystem) or batch (function destination) "

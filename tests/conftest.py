@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES_DIR = REPO_ROOT / "dags_examples"
-SAMPLE_PATH = EXAMPLES_DIR / "data" / "github_sample.jsonl.gz"
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="adp-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
@@ -27,12 +21,15 @@ DAGS_FOLDER.mkdir()
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 os.environ["RUNTIME__DLT_TELEMETRY"] = "false"
-sys.path.insert(0, str(EXAMPLES_DIR))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from fixtures.airflow_cluster import AirflowCluster, CeleryAirflowCluster  # noqa: E402
-from fixtures.postgres import PostgresServer, PostgresUnavailable  # noqa: E402
-from fixtures.redis import RedisServer, RedisUnavailable  # noqa: E402
+# ``tests`` and ``dags_examples`` are on sys.path through pytest's ``pythonpath`` (pyproject.toml)
+from support import TESTS_DIR  # noqa: E402
+from support.airflow_cluster import AirflowCluster, CeleryAirflowCluster  # noqa: E402
+from support.postgres import PostgresServer, PostgresUnavailable  # noqa: E402
+from support.redis import RedisServer, RedisUnavailable  # noqa: E402
+from support.sample_data import expected_sample_counts  # noqa: E402
+
+TIERS = ("unit", "integration", "system")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,7 +77,7 @@ def dags_folder(airflow_db: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """A throwaway PostgreSQL cluster for the session (see tests/fixtures/postgres.py).
+    """A throwaway PostgreSQL cluster for the session (see tests/support/postgres.py).
 
     A missing server is a test failure; set ADP_ALLOW_MISSING_POSTGRES=1 to skip instead (local machines).
     """
@@ -100,7 +97,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 def airflow_cluster(postgres_server: PostgresServer) -> Iterator[AirflowCluster]:
     """A real Airflow (LocalExecutor, PostgreSQL metadata DB), started once per session on first use.
 
-    See tests/fixtures/airflow_cluster.py for its API. ADP_KEEP_CLUSTER=1 keeps its files after the session.
+    See tests/support/airflow_cluster.py for its API. ADP_KEEP_CLUSTER=1 keeps its files after the session.
     """
     cluster = AirflowCluster.start(postgres_server)
     try:
@@ -113,7 +110,7 @@ def airflow_cluster(postgres_server: PostgresServer) -> Iterator[AirflowCluster]
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    """A throwaway Redis (no persistence) for the session (see tests/fixtures/redis.py).
+    """A throwaway Redis (no persistence) for the session (see tests/support/redis.py).
 
     On CI (CI=true) a missing ``redis-server`` is a test failure; elsewhere the tests that need it are skipped.
     """
@@ -152,20 +149,6 @@ def sample_counts() -> dict[str, int]:
     return expected_sample_counts()
 
 
-def expected_sample_counts(repos: set[str] | None = None) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    with gzip.open(SAMPLE_PATH, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            if record["kind"] == "user":
-                counts["users"] += 1
-            elif repos is None or record["repo"] in repos:
-                counts["issues"] += 1
-                counts["issues__labels"] += len(record["labels"])
-                counts["comments"] += len(record["comments"])
-    return {table: n for table, n in counts.items() if n}
-
-
 @pytest.fixture
 def make_conn(monkeypatch: pytest.MonkeyPatch):
     """Define an Airflow connection through ``AIRFLOW_CONN_<ID>`` (JSON form, the real lookup path).
@@ -186,7 +169,20 @@ def make_conn(monkeypatch: pytest.MonkeyPatch):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The fault matrix (tests/faults): ``FAULTS_SHARD=i/n`` keeps every n-th matrix cell from the i-th, in the order of a hash of their ids
+    _mark_tiers(items)
+    _keep_fault_shard(config, items)
+
+
+def _mark_tiers(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's tier (``-m unit``, ``-m integration``, ``-m system``)."""
+    for item in items:
+        parts = item.path.relative_to(TESTS_DIR).parts
+        if parts and parts[0] in TIERS:
+            item.add_marker(parts[0])
+
+
+def _keep_fault_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fault matrix (tests/integration/faults): ``FAULTS_SHARD=i/n`` keeps every n-th matrix cell from the i-th, in the order of a hash of their ids
     (``make test-faults`` runs n shards side by side; the hash order spreads stores and destinations)."""
     shard = os.environ.get("FAULTS_SHARD")
     if not shard:
