@@ -40,7 +40,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_dlt_provider.plugins.links.DltPipelineLink"],
-        # `airflow dlt pools sync|export` on Airflow 3.x (the key is ignored by Airflow 2)
+        # `airflow dlt pools sync|export`, `check`, `init` where Airflow reads the key (Airflow 2 ignores it)
         "cli": ["airflow_dlt_provider.cli.main.get_airflow_cli_commands"],
         # the [dlt] options: `airflow config list --section dlt` shows them (one table: settings.OPTIONS)
         "config": provider_config(),

@@ -1,1 +1,1 @@
-"""``airflow-dlt``: ``pools sync|export``, ``init``, ``check``."""
+"""``airflow-dlt`` and ``airflow dlt``: ``pools sync|export``, ``init``, ``check``, declared once (``commands.py``)."""

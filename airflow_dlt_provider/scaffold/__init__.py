@@ -1,1 +1,1 @@
-"""``airflow-dlt init``: read a dlt pipeline script, decide, render a DAG file."""
+"""``airflow-dlt init``: read a dlt pipeline script, decide, render and write a DAG file."""

@@ -21,10 +21,10 @@ from airflow_dlt_provider import __version__
 from airflow_dlt_provider._compat import dag_bag
 from airflow_dlt_provider.exceptions import ScaffoldError
 from airflow_dlt_provider.pools.sync import pools_needed
-from airflow_dlt_provider.scaffold.command import scaffold
 from airflow_dlt_provider.scaffold.decide import plan_scaffold
 from airflow_dlt_provider.scaffold.read import read_pipeline_script
 from airflow_dlt_provider.scaffold.render import render_dag
+from airflow_dlt_provider.scaffold.write import write_scaffold
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("airflow-dlt")
 
@@ -256,7 +256,8 @@ def test_warehouse_destination_gets_a_connection(tmp_path):
             """
         )
     )
-    plan, out = scaffold(script, tmp_path / "dags")
+    plan = plan_scaffold(script, tmp_path / "dags")
+    out = write_scaffold(plan)
 
     assert (plan.pipeline_name, plan.destination, plan.dataset_name) == ("sales", "postgres", "crm")
     assert plan.target.function_name == "crm" and plan.target.secret_args == ("api_key",)
