@@ -12,7 +12,7 @@ from helpers import duckdb_counts, run_dag_file
 
 from airflow_dlt_provider import DltRunOperator
 from airflow_dlt_provider._compat import AIRFLOW_V_3
-from airflow_dlt_provider.exceptions import SourceResolutionError, UnknownResourceError
+from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResolutionError, UnknownResourceError
 
 if AIRFLOW_V_3:
     from airflow.sdk import DAG
@@ -169,3 +169,21 @@ def test_default_pool_is_named_after_the_pipeline():
     assert default.pool == "dlt_gh"
     assert default.pool_slots == 1
     assert custom.pool == "mine"
+
+
+def test_a_source_object_refuses_factory_arguments_with_one_message_everywhere():
+    """The operator (parse time), the run (instantiate_source) and `airflow-dlt check` share one check."""
+    from types import SimpleNamespace
+
+    from airflow_dlt_provider.authoring.full_check import _check_task
+    from airflow_dlt_provider.authoring.sources import instantiate_source, resolve_source_spec
+
+    expected = "is already a source object, so source_kwargs/source_conn_ids cannot be applied"
+    with pytest.raises(InvalidArgumentError, match=expected), _dag(_unique("dag")):
+        DltRunOperator(task_id="t", source=github_sample(), pipeline_name="p", source_conn_ids={"a": "c"})
+    spec = resolve_source_spec(github_sample())
+    with pytest.raises(SourceResolutionError, match=expected):
+        instantiate_source(spec, {"repos": ["x"]})
+    task = SimpleNamespace(_source_spec=spec, source_kwargs={"repos": ["x"]}, source_conn_ids={})
+    (finding,) = _check_task(task, "dag.t", {})
+    assert finding.kind == "error" and expected in finding.message
