@@ -114,8 +114,8 @@ class DltTaskGroup(TaskGroup):
     with a nested list: ``resources=["users", ["issues", "comments"]]``. Unknown names fail at parse time when
     the graph is known (listing the available resources), otherwise when the task runs.
 
-    Arguments for every task of the group (``retries``, ``execution_timeout``, ``queue``, callbacks, ...) go in
-    ``default_args``, as for any ``TaskGroup``.
+    Arguments for every task of the group (``retries``, ``execution_timeout``, ``queue``, callbacks,
+    ``worker_resources``, ...) go in ``default_args``, as for any ``TaskGroup``.
 
     :param group_id: the id of the group (unique in the DAG).
     :param source: a ``DltSource``, a ``DltResource``, a ``@dlt.source`` function or ``"module:attribute"``.

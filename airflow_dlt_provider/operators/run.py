@@ -100,6 +100,9 @@ class DltRunOperator(BaseOperator):
         is used as given.
     :param progress_period_seconds: how often the task writes a progress line (dlt's log collector: rows and
         steps so far) to its log; default 30.
+    :param worker_resources: Airflow's worker resources of the task (``{"cpus": 1, "ram": 1024}``; executors
+        that read them, such as Kubernetes), passed to ``BaseOperator`` as its ``resources``, which here name
+        the dlt resources to load. On a group: ``default_args={"worker_resources": {...}}``.
     :param kwargs: passed to ``BaseOperator`` (``task_id``, ``retries``, ``execution_timeout``, ...).
 
     Returns (XCom) the JSON load summary: rows per table, load ids, schema changes, times.
@@ -134,6 +137,7 @@ class DltRunOperator(BaseOperator):
         expect_rows_action: Any = None,
         pool: str | None | _AutoPool = AUTO_POOL,
         progress_period_seconds: float = DEFAULT_PROGRESS_PERIOD_SECONDS,
+        worker_resources: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         check_pipeline_name(pipeline_name, max_bytes=MAX_DERIVED_PIPELINE_NAME_BYTES)
@@ -142,7 +146,7 @@ class DltRunOperator(BaseOperator):
         resolved_pool = resolve_pool(pool, pipeline_name)
         if resolved_pool is not None:
             kwargs["pool"] = resolved_pool
-        super().__init__(**kwargs)
+        super().__init__(resources=worker_resources, **kwargs)
         self._source_spec = resolve_source_spec(source)
         self.source = source
         self.pipeline_name = pipeline_name

@@ -171,6 +171,37 @@ def test_default_pool_is_named_after_the_pipeline():
     assert custom.pool == "mine"
 
 
+def test_worker_resources_reach_airflow_and_resources_stay_dlt_names():
+    with _dag(_unique("dag")):
+        task = DltRunOperator(
+            task_id="t",
+            source=github_sample,
+            pipeline_name="gh",
+            resources=["users"],
+            worker_resources={"cpus": 2, "ram": 2048},
+        )
+    assert task.resource_names == ["users"]
+    assert (task.resources.cpus.qty, task.resources.ram.qty) == (2, 2048)
+
+
+def test_a_group_passes_worker_resources_through_default_args():
+    from airflow_dlt_provider import DltTaskGroup
+
+    with _dag(_unique("dag")) as dag:
+        DltTaskGroup(
+            "g",
+            source=github_sample,
+            pipeline_name="gh",
+            resources=["users", "issues"],
+            default_args={"worker_resources": {"cpus": 3}},
+        )
+    assert {task.task_id: task.resources.cpus.qty for task in dag.tasks} == {"g.users": 3, "g.issues": 3}
+    assert {task.task_id: task.resource_names for task in dag.tasks} == {
+        "g.users": ["users"],
+        "g.issues": ["issues"],
+    }
+
+
 def test_a_source_object_refuses_factory_arguments_with_one_message_everywhere():
     """The operator (parse time), the run (instantiate_source) and `airflow-dlt check` share one check."""
     from types import SimpleNamespace
