@@ -233,7 +233,8 @@ def check_parse_cache(parse_cache: Any) -> str | None:
 
 
 DEFAULT_PROGRESS_PERIOD_SECONDS = 30.0
-"""How often a task logs the pipeline's progress and records its row counts (``progress_period_seconds``)."""
+"""How often a task logs the pipeline's progress and records its row counts (``progress_period_seconds``); the
+one definition, read by the group, the operator and the run (``runtime/pipeline_run.py``)."""
 
 
 def check_progress_period(value: Any) -> float:

@@ -16,7 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_dlt_provider.authoring.sources import SourceSpec, check_resource_names, instantiate_source
+from airflow_dlt_provider.authoring.sources import (
+    SourceSpec,
+    check_resource_names,
+    check_source_arguments,
+    instantiate_source,
+)
 from airflow_dlt_provider.exceptions import DltProviderError
 
 
@@ -51,15 +56,10 @@ def _check_task(task: Any, where: str, graphs: dict[str, Any]) -> list[Finding]:
         spec: SourceSpec = task._source_spec.resolved()
     except DltProviderError as error:
         return [Finding("error", where, str(error))]
-    if not spec.is_factory and (task.source_kwargs or task.source_conn_ids):
-        return [
-            Finding(
-                "error",
-                where,
-                f"source {spec.display_name!r} is a source object, so source_kwargs/source_conn_ids cannot be "
-                "applied; pass the @dlt.source function (or its import string) instead",
-            )
-        ]
+    try:
+        check_source_arguments(spec, task.source_kwargs, task.source_conn_ids)
+    except DltProviderError as error:
+        return [Finding("error", where, str(error))]
     if task.resource_names is None:
         return []
     graph = _graph(spec, task, where, graphs)

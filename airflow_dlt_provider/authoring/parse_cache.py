@@ -45,7 +45,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from airflow_dlt_provider.authoring.plan import SourceGraph, fit_name
+from airflow_dlt_provider.authoring.names import fit_name
+from airflow_dlt_provider.authoring.plan import SourceGraph
 from airflow_dlt_provider.authoring.sources import SourceSpec
 
 log = logging.getLogger("airflow_dlt_provider.parse_cache")

@@ -1,7 +1,8 @@
-"""Planning as data: a dlt source graph -> components -> task ids, pipeline names, pools and edges.
+"""Planning as data: a dlt source graph -> components, and the plan (task ids, pipeline names, pools, edges).
 
 Pure and Airflow-free, so it can be unit-tested without Airflow and is where the linear-time guarantee
-lives. ``DltTaskGroup`` turns a :class:`Plan` into ``DltRunOperator`` tasks in one place.
+lives. Each ``decompose`` mode turns components into a :class:`Plan` and the plan into tasks in its own
+strategy (``authoring/decompose/``); the names come from ``names.py`` and ``pools/names.py``.
 
 A *component* is a set of resources connected through transformers: a resource and every transformer fed
 by it (transitively) always run in the same task, so each resource is extracted once. Components are found
@@ -16,20 +17,11 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from airflow_dlt_provider.authoring.deprecations import DEPRECATED_DECOMPOSE, warn_deprecated
-from airflow_dlt_provider.authoring.names import HASH_LENGTH, derived_pipeline_name, short_hash
 from airflow_dlt_provider.exceptions import InvalidArgumentError
-from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool, resolve_pool
 
 DECOMPOSE_MODES: tuple[str, ...] = ("none", "serialize", "independent", "parallel-isolated", "mapped")
 """Accepted values of ``decompose`` (the ``Decompose`` type of ``authoring/vocabulary.py``); the deprecated
 ``"parallel"`` is still accepted, with a warning, as ``"independent"``."""
-
-MAX_TASK_ID_LENGTH = 250
-"""Airflow's limit for a task id, the group prefix (``<group_id>.``) included."""
-
-# Sets, not regexes, here and in names.py/uris.py: compiling a regex costs ~0.1 ms on every DAG parse.
-_SAFE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-_MIN_ID_ROOM = HASH_LENGTH + 2
 
 
 class Component(NamedTuple):
@@ -53,7 +45,7 @@ class PlannedTask(NamedTuple):
     pool: str | None
     """Airflow pool of the task; ``None`` means Airflow's default pool."""
     isolated: bool = False
-    """True when the task has its own pipeline (``parallel-isolated``)."""
+    """True when the task has its own pipeline (``parallel-isolated``; ``mapped``: each component's own)."""
 
 
 class Plan(NamedTuple):
@@ -250,190 +242,6 @@ def flatten_resource_names(resources: Sequence[str | Sequence[str]]) -> list[str
     for item in resources:
         names.extend([item] if isinstance(item, str) else item)
     return names
-
-
-# ---------------------------------------------------------------- ids and names
-
-
-def sanitize_id(name: str) -> str:
-    """``name`` with every character outside ``[A-Za-z0-9_.-]`` replaced by ``_``."""
-    return "".join(char if char in _SAFE_ID_CHARS else "_" for char in name)
-
-
-def fit_name(name: str, max_length: int) -> str:
-    """A safe id for ``name`` of at most ``max_length`` characters.
-
-    A name that is already safe and short enough is kept as it is. Otherwise it is sanitised, cut and given
-    the suffix ``_<hash of the original name>``, so two names that sanitise or cut to the same text still
-    get different ids, deterministically.
-    """
-    safe = sanitize_id(name)
-    if safe == name and 0 < len(name) <= max_length:
-        return name
-    suffix = f"_{short_hash(name)}"
-    return safe[: max_length - len(suffix)] + suffix
-
-
-class TaskIdAllocator:
-    """Hands out unique, safe task ids of at most ``250 - len(prefix)`` characters."""
-
-    def __init__(self, prefix: str = "") -> None:
-        self.prefix = prefix
-        self.max_length = MAX_TASK_ID_LENGTH - len(prefix)
-        if self.max_length < _MIN_ID_ROOM + 1:
-            raise InvalidArgumentError(
-                f"group id prefix {prefix!r} is {len(prefix)} characters long; task ids may have at most "
-                f"{MAX_TASK_ID_LENGTH} characters including it, which leaves no room for the task names"
-            )
-        self.used: set[str] = set()
-
-    def allocate(self, name: str) -> str:
-        candidate = fit_name(name, self.max_length)
-        counter = 1
-        while candidate in self.used:
-            counter += 1
-            tail = f"-{counter}"
-            candidate = fit_name(name, self.max_length - len(tail)) + tail
-        self.used.add(candidate)
-        return candidate
-
-
-def isolated_pipeline_name(pipeline_name: str, task_id: str) -> str:
-    """``<pipeline_name>__<task>`` (see :func:`names.derived_pipeline_name`)."""
-    return derived_pipeline_name(pipeline_name, task_id)
-
-
-class MappedComponent(NamedTuple):
-    """One map index of ``decompose="mapped"``: a component found at run time and its own pipeline."""
-
-    name: str
-    """The component's first resource as a safe, unique id; names the map index and the pipeline."""
-    resources: tuple[str, ...]
-    pipeline_name: str
-    """``<pipeline_name>__<name>``: each component has its own pipeline, as with ``parallel-isolated``."""
-
-    def as_xcom(self) -> dict[str, Any]:
-        return {"name": self.name, "resources": list(self.resources), "pipeline_name": self.pipeline_name}
-
-
-def name_mapped_components(components: Sequence[Component], pipeline_name: str) -> list[MappedComponent]:
-    """Name each component after its first resource (unique, deterministic) and give it its own pipeline.
-
-    Components are disjoint (a resource belongs to one), and the names are unique, so no two map indexes of
-    a run share a pipeline. Linear in the number of resources.
-    """
-    allocator = TaskIdAllocator()
-    named = []
-    for component in components:
-        name = allocator.allocate(component.first)
-        named.append(MappedComponent(name, component.resources, derived_pipeline_name(pipeline_name, name)))
-    return named
-
-
-# ---------------------------------------------------------------- the plan
-
-
-def build_plan(
-    components: Sequence[Component],
-    *,
-    source_name: str,
-    pipeline_name: str,
-    decompose: str = "serialize",
-    pool: str | None | _AutoPool = AUTO_POOL,
-    group_prefix: str = "",
-    resources: Sequence[str] | None = None,
-) -> Plan:
-    """Turn components into tasks and edges for ``decompose``.
-
-    :param components: from :func:`components_from_source` or :func:`components_from_names`.
-    :param source_name: the task id for ``decompose="none"``.
-    :param group_prefix: ``"<group_id>."`` as Airflow will prefix the ids (counts against the 250 limit).
-    :param resources: the names the user asked for; the ``none`` task loads those (``None``: the whole source).
-    """
-    decompose = check_decompose(decompose)
-    if decompose == "mapped":
-        raise InvalidArgumentError(
-            "decompose='mapped' has no parse-time plan of its components: they are found when the group's "
-            "discover task runs (see authoring/mapped.py and name_mapped_components)"
-        )
-    allocator = TaskIdAllocator(group_prefix)
-    if decompose == "none":
-        task_id = allocator.allocate(source_name or pipeline_name)
-        task = PlannedTask(
-            task_id=task_id,
-            resources=tuple(resources) if resources is not None else None,
-            pipeline_name=pipeline_name,
-            pool=resolve_pool(pool, pipeline_name),
-        )
-        return Plan(decompose, source_name, pipeline_name, (task,), (), tuple(components))
-    if not components:
-        raise InvalidArgumentError(
-            f"source {source_name!r} has no selected resources, so decompose={decompose!r} has nothing to build"
-        )
-    isolated = decompose == "parallel-isolated"
-    tasks: list[PlannedTask] = []
-    for component in components:
-        task_id = allocator.allocate(component.first)
-        task_pipeline = isolated_pipeline_name(pipeline_name, task_id) if isolated else pipeline_name
-        tasks.append(
-            PlannedTask(
-                task_id=task_id,
-                resources=component.resources,
-                pipeline_name=task_pipeline,
-                pool=resolve_pool(pool, task_pipeline),
-                isolated=isolated,
-            )
-        )
-    return Plan(
-        decompose, source_name, pipeline_name, tuple(tasks), _edges(decompose, tasks), tuple(components)
-    )
-
-
-def _edges(decompose: str, tasks: Sequence[PlannedTask]) -> tuple[tuple[str, str], ...]:
-    ids = [task.task_id for task in tasks]
-    if decompose == "serialize":
-        return tuple(zip(ids, ids[1:], strict=False))
-    # independent and parallel-isolated: the first component creates the dataset and dlt's tables, the rest only wait for it
-    return tuple((ids[0], task_id) for task_id in ids[1:])
-
-
-def plan_source(
-    source: Any,
-    *,
-    pipeline_name: str,
-    decompose: str = "serialize",
-    resources: Sequence[str | Sequence[str]] | None = None,
-    pool: str | None | _AutoPool = AUTO_POOL,
-    group_prefix: str = "",
-    source_name: str | None = None,
-) -> Plan:
-    """Plan for ``source``: a ``DltSource`` (graph known) or ``None`` with ``resources`` (names only).
-
-    With a source object, ``resources`` must be plain names of that source; without one, ``resources`` is
-    required and may hold nested groups (see :func:`components_from_names`).
-    """
-    decompose = check_decompose(decompose)
-    if source is None:
-        if resources is None and decompose != "none":
-            raise InvalidArgumentError(
-                f"decompose={decompose!r} needs the source graph: pass a source object or resources=[...]"
-            )
-        components = components_from_names(resources) if resources is not None else []
-        names: list[str] | None = flatten_resource_names(resources) if resources is not None else None
-        name = source_name or pipeline_name
-    else:
-        names = flatten_resource_names(resources) if resources is not None else None
-        components = [] if decompose == "none" else components_from_source(source, names)
-        name = source_name or source.name
-    return build_plan(
-        components,
-        source_name=name,
-        pipeline_name=pipeline_name,
-        decompose=decompose,
-        pool=pool,
-        group_prefix=group_prefix,
-        resources=names,
-    )
 
 
 def check_unique_resources(resources: Sequence[str | Sequence[str]]) -> None:

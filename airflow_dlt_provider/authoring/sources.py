@@ -20,7 +20,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from airflow_dlt_provider.exceptions import SourceResolutionError, UnknownResourceError
+from airflow_dlt_provider.exceptions import (
+    DltProviderError,
+    InvalidArgumentError,
+    SourceResolutionError,
+    UnknownResourceError,
+)
 
 ACCEPTED_SOURCE_FORMS = (
     "a dlt source (DltSource), a dlt resource (DltResource), a callable returning one "
@@ -263,13 +268,9 @@ def instantiate_source(spec: SourceSpec, kwargs: Mapping[str, Any] | None = None
 
     spec = spec.resolved()
     target = spec.target
+    check_source_arguments(spec, kwargs, error=SourceResolutionError)
     if spec.is_factory:
         target = target(**dict(kwargs or {}))
-    elif kwargs:
-        raise SourceResolutionError(
-            f"source_kwargs were given but source {spec.display_name!r} is already a source object; "
-            "pass the factory (the @dlt.source function) to use source_kwargs"
-        )
     if isinstance(target, DltSource):
         return target.clone()
     if _is_resource(target):
@@ -286,6 +287,34 @@ def select_resources(source: Any, resources: Iterable[str] | None) -> Any:
     names = list(resources)
     check_resource_names(names, list(source.resources.keys()), source.name)
     return source.with_resources(*names)
+
+
+def check_source_arguments(
+    spec: SourceSpec,
+    source_kwargs: Mapping[str, Any] | None,
+    source_conn_ids: Mapping[str, str] | None = None,
+    *,
+    error: type[DltProviderError] = InvalidArgumentError,
+) -> None:
+    """Raise ``error`` when factory arguments are given for a source that is already a source object."""
+    if spec.is_factory or not (source_kwargs or source_conn_ids):
+        return
+    raise error(
+        f"source {spec.display_name!r} is already a source object, so source_kwargs/source_conn_ids cannot be "
+        "applied; pass the @dlt.source function (or its import string) instead"
+    )
+
+
+def check_object_resource_names(spec: SourceSpec, resource_names: Iterable[str] | None) -> None:
+    """Unknown ``resource_names`` of a source or resource object fail here: its resources are known without
+    calling anything (a factory's are not, so its names are checked where it is called)."""
+    if spec.is_factory or resource_names is None:
+        return
+    target = spec.target
+    available = getattr(target, "resources", None)  # a DltResource has none: its own name is all there is
+    check_resource_names(
+        resource_names, available if available is not None else {target.name}, spec.display_name
+    )
 
 
 def check_resource_names(requested: Iterable[str], available: Iterable[str], source_name: str) -> None:

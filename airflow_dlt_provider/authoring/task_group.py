@@ -17,14 +17,14 @@ from airflow_dlt_provider.authoring.arguments import (
     check_run_kwargs,
     fold_expect_rows_action,
 )
+from airflow_dlt_provider.authoring.decompose import strategy_for
+from airflow_dlt_provider.authoring.decompose.base import DecomposeStrategy, GroupArguments
 from airflow_dlt_provider.authoring.deprecations import warn_about_usage, warn_deprecated
 from airflow_dlt_provider.authoring.names import check_pipeline_name
 from airflow_dlt_provider.authoring.plan import (
     Plan,
-    check_decompose,
     check_unique_resources,
     flatten_resource_names,
-    plan_source,
     resource_items_valid,
 )
 from airflow_dlt_provider.authoring.sources import (
@@ -38,7 +38,7 @@ from airflow_dlt_provider.exceptions import (
     SourceResolutionError,
     UnprotectedPipelineWarning,
 )
-from airflow_dlt_provider.operators.run import DltRunOperator, unprotected_pool_message
+from airflow_dlt_provider.operators.run import unprotected_pool_message
 from airflow_dlt_provider.pools.names import AUTO_POOL, _AutoPool
 
 if TYPE_CHECKING:
@@ -114,8 +114,8 @@ class DltTaskGroup(TaskGroup):
     with a nested list: ``resources=["users", ["issues", "comments"]]``. Unknown names fail at parse time when
     the graph is known (listing the available resources), otherwise when the task runs.
 
-    Arguments for every task of the group (``retries``, ``execution_timeout``, ``queue``, callbacks, ...) go in
-    ``default_args``, as for any ``TaskGroup``.
+    Arguments for every task of the group (``retries``, ``execution_timeout``, ``queue``, callbacks,
+    ``worker_resources``, ...) go in ``default_args``, as for any ``TaskGroup``.
 
     :param group_id: the id of the group (unique in the DAG).
     :param source: a ``DltSource``, a ``DltResource``, a ``@dlt.source`` function or ``"module:attribute"``.
@@ -190,7 +190,7 @@ class DltTaskGroup(TaskGroup):
         **task_group_kwargs: Any,
     ) -> None:
         # validate everything before the group is added to the DAG
-        decompose = check_decompose(decompose)  # type: ignore[assignment]  # an old name warns; the new one
+        strategy = strategy_for(decompose)  # an old mode name warns; the strategy is the new one's
         check_on_schema_change(on_schema_change)
         expect_rows = fold_expect_rows_action(expect_rows, expect_rows_action)
         check_expect_rows(expect_rows)
@@ -200,7 +200,7 @@ class DltTaskGroup(TaskGroup):
         resource_items = _normalise_resources(resources)
         task_kwargs = _per_task_arguments(operator_kwargs, pool, task_group_kwargs)
         spec = resolve_source_spec(source)
-        if pool is None and decompose != "mapped":  # mapped: unique components and one active run guard it
+        if pool is None and not strategy.guards_state_without_pool:
             warn_about_usage(unprotected_pool_message(pipeline_name), UnprotectedPipelineWarning)
         # the DltRunOperator arguments every task of the group shares, whatever the mode
         run_arguments = {
@@ -216,129 +216,29 @@ class DltTaskGroup(TaskGroup):
             "expect_rows": expect_rows,
             "progress_period_seconds": progress_period_seconds,
         }
-        if decompose == "mapped":  # components are found at run time: nothing is called here
-            from airflow_dlt_provider.authoring.mapped import check_no_parse_cache
-
-            check_no_parse_cache(parse_cache)
-            self._init_mapped(
-                group_id,
-                pipeline_name,
-                spec=spec,
-                resource_items=resource_items,
-                pool=pool,
-                max_parallel=max_parallel,
-                task_kwargs=task_kwargs,
-                task_group_kwargs=task_group_kwargs,
-                run_arguments=run_arguments,
-            )
-            return
-        if max_parallel is not None:  # refused: authoring/mapped.py is imported for mapped groups only
-            from airflow_dlt_provider.authoring.mapped import check_max_parallel
-
-            check_max_parallel(max_parallel, decompose)
-        cache = _cache_location(check_parse_cache(parse_cache), group_id, task_group_kwargs)
-        graph = _source_graph(spec, resource_items, decompose, source_kwargs, cache)
+        args = GroupArguments(
+            group_id,
+            pipeline_name,
+            spec,
+            resource_items,
+            pool,
+            parse_cache,
+            max_parallel,
+            run_arguments,
+            task_kwargs,
+            task_group_kwargs,
+        )
+        strategy.check(args)
+        graph = _read_graph(strategy, args)
 
         _init_task_group(self, group_id, task_group_kwargs)
 
         self.source = source
         self.pipeline_name = pipeline_name
-        self.decompose: str = decompose
-        self.plan: Plan = plan_source(
-            graph,
-            pipeline_name=pipeline_name,
-            decompose=decompose,
-            resources=resource_items,
-            pool=pool,
-            group_prefix=self.child_id(""),
-            source_name=_source_name(spec, graph, pipeline_name),
-        )
-        check_refresh_for_group(run_kwargs, len(self.plan.tasks), decompose)
-        self.tasks_by_resource: dict[str, BaseOperator] = {}
-        tasks: dict[str, BaseOperator] = {}
-        for planned in self.plan.tasks:
-            task = DltRunOperator(
-                task_id=planned.task_id,
-                pipeline_name=planned.pipeline_name,
-                resources=list(planned.resources) if planned.resources is not None else None,
-                pool=planned.pool,
-                task_group=self,
-                dag=self.dag,
-                **run_arguments,
-                **task_kwargs,
-            )
-            tasks[planned.task_id] = task
-            for name in planned.resources or ():
-                self.tasks_by_resource[name] = task
-        if decompose == "none" and not self.tasks_by_resource and graph is not None:
-            only = next(iter(tasks.values()))
-            self.tasks_by_resource = {name: only for name in _selected_names(graph)}
-        self._wire(tasks)
-
-    def _init_mapped(
-        self,
-        group_id: str,
-        pipeline_name: str,
-        *,
-        spec: SourceSpec,
-        resource_items: list[str | Sequence[str]] | None,
-        pool: str | None | _AutoPool,
-        max_parallel: int | None,
-        task_kwargs: Mapping[str, Any],
-        task_group_kwargs: dict[str, Any],
-        run_arguments: dict[str, Any],
-    ) -> None:
-        """``decompose="mapped"``: ``discover`` and the mapped ``load`` (see ``authoring/mapped.py``)."""
-        from airflow_dlt_provider.authoring.mapped import (
-            build_mapped_tasks,
-            check_mapped,
-            check_max_parallel,
-            mapped_plan,
-        )
-
-        parallel = check_max_parallel(max_parallel, "mapped")
-        assert parallel is not None
-        names = flatten_resource_names(resource_items) if resource_items is not None else None
-        dag = _compat.current_dag(task_group_kwargs.get("dag"))
-        check_mapped(
-            group_id=group_id,
-            dag=dag,
-            spec=spec,
-            resource_names=names,
-            per_task_arguments={**(task_group_kwargs.get("default_args") or {}), **task_kwargs},
-            factory_arguments=bool(run_arguments["source_kwargs"] or run_arguments["source_conn_ids"]),
-        )
-        check_refresh_for_group(run_arguments["run_kwargs"], 2, "mapped")
-        _init_task_group(self, group_id, task_group_kwargs)
-        self.source = run_arguments["source"]
-        self.pipeline_name = pipeline_name
-        self.decompose = "mapped"
-        self.max_parallel = parallel
-        self.plan = mapped_plan(
-            pipeline_name=pipeline_name,
-            source_name=spec.source_name or pipeline_name,
-            pool=pool,
-            resource_names=names,
-        )
-        discover_arguments = {
-            key: run_arguments[key] for key in ("source", "source_kwargs", "source_conn_ids")
-        }
-        self.discover_task, self.load_task = build_mapped_tasks(
-            self,
-            self.plan,
-            max_parallel=parallel,
-            run_arguments=run_arguments,
-            discover_arguments=discover_arguments,
-            task_kwargs=task_kwargs,
-        )
-        self.tasks_by_resource = {name: self.load_task for name in names or ()}
-
-    def _wire(self, tasks: Mapping[str, BaseOperator]) -> None:
-        downstream: dict[str, list[BaseOperator]] = {}
-        for upstream_id, downstream_id in self.plan.edges:
-            downstream.setdefault(upstream_id, []).append(tasks[downstream_id])
-        for upstream_id, targets in downstream.items():
-            tasks[upstream_id].set_downstream(targets)
+        self.decompose: str = strategy.mode
+        self.plan: Plan = strategy.plan(args, graph, group_prefix=self.child_id(""))
+        check_refresh_for_group(run_kwargs, len(self.plan.tasks), strategy.mode)
+        self.tasks_by_resource: dict[str, BaseOperator] = strategy.build(self, self.plan, args, graph)
 
 
 def _init_task_group(group: DltTaskGroup, group_id: str, task_group_kwargs: dict[str, Any]) -> None:
@@ -399,20 +299,29 @@ def _per_task_arguments(
     return kwargs
 
 
+def _read_graph(strategy: DecomposeStrategy, args: GroupArguments) -> Any:
+    """The source graph the strategy plans from, or ``None`` when it goes by names (or finds it at run time)."""
+    if not strategy.reads_graph:
+        return None
+    cache = _cache_location(check_parse_cache(args.parse_cache), args.group_id, args.task_group_kwargs)
+    source_kwargs = args.run_arguments["source_kwargs"]
+    return _source_graph(args.spec, args.resources, strategy.calls_factory, source_kwargs, cache)
+
+
 def _source_graph(
     spec: SourceSpec,
     resources: list[str | Sequence[str]] | None,
-    decompose: str,
+    calls_factory: bool,
     source_kwargs: Mapping[str, Any] | None,
     cache: dict[str, Any] | None = None,
 ) -> Any:
     """The source object whose graph the plan reads, or ``None`` when the plan goes by names only.
 
-    A factory is called only when the graph is needed: ``decompose`` other than ``none`` and no ``resources``;
+    A factory is called only when the graph is needed: a mode that ``calls_factory`` and no ``resources``;
     with a parse ``cache`` its graph may come from the store instead (a ``SourceGraph``).
     """
     if spec.is_factory:
-        if resources is not None or decompose == "none":
+        if resources is not None or not calls_factory:
             return None
         if cache is not None:
             from airflow_dlt_provider.authoring.parse_cache import cached_graph
@@ -473,13 +382,3 @@ def _as_source(target: Any) -> Any:
     import dlt
 
     return DltSource(dlt.Schema(target.name), target.section or target.name, [target])
-
-
-def _source_name(spec: SourceSpec, graph: Any, pipeline_name: str) -> str:
-    if graph is not None:
-        return str(graph.name)
-    return spec.source_name or pipeline_name
-
-
-def _selected_names(graph: Any) -> list[str]:
-    return list(graph.resources.selected.keys())

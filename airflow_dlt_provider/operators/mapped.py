@@ -14,6 +14,7 @@ from typing import Any
 from airflow_dlt_provider._compat import AssetAlias, BaseOperator
 from airflow_dlt_provider.assets import events
 from airflow_dlt_provider.assets.uris import alias_name
+from airflow_dlt_provider.authoring.decompose.mapped import MappedComponent
 from airflow_dlt_provider.authoring.sources import resolve_source_spec
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.operators.run import DltRunOperator
@@ -23,7 +24,7 @@ __all__ = ["MAP_INDEX_TEMPLATE", "DltDiscoverOperator", "DltMappedRunOperator"]
 MAP_INDEX_TEMPLATE = "{{ task.component_name }}"
 """Names each map index after its component's first resource in the UI (``map_index_template``)."""
 
-_COMPONENT_KEYS = ("name", "resources", "pipeline_name")
+_COMPONENT_KEYS = MappedComponent._fields
 
 
 class DltDiscoverOperator(BaseOperator):

@@ -19,7 +19,11 @@ from airflow_dlt_provider.authoring.arguments import (
 )
 from airflow_dlt_provider.authoring.deprecations import warn_about_usage
 from airflow_dlt_provider.authoring.names import MAX_DERIVED_PIPELINE_NAME_BYTES, check_pipeline_name
-from airflow_dlt_provider.authoring.sources import check_resource_names, resolve_source_spec
+from airflow_dlt_provider.authoring.sources import (
+    check_object_resource_names,
+    check_source_arguments,
+    resolve_source_spec,
+)
 from airflow_dlt_provider.exceptions import InvalidArgumentError, UnprotectedPipelineWarning
 from airflow_dlt_provider.operators.task_doc import destination_label, task_doc_md
 from airflow_dlt_provider.plugins.links import DltPipelineLink
@@ -96,6 +100,9 @@ class DltRunOperator(BaseOperator):
         is used as given.
     :param progress_period_seconds: how often the task writes a progress line (dlt's log collector: rows and
         steps so far) to its log; default 30.
+    :param worker_resources: Airflow's worker resources of the task (``{"cpus": 1, "ram": 1024}``; executors
+        that read them, such as Kubernetes), passed to ``BaseOperator`` as its ``resources``, which here name
+        the dlt resources to load. On a group: ``default_args={"worker_resources": {...}}``.
     :param kwargs: passed to ``BaseOperator`` (``task_id``, ``retries``, ``execution_timeout``, ...).
 
     Returns (XCom) the JSON load summary: rows per table, load ids, schema changes, times.
@@ -130,6 +137,7 @@ class DltRunOperator(BaseOperator):
         expect_rows_action: Any = None,
         pool: str | None | _AutoPool = AUTO_POOL,
         progress_period_seconds: float = DEFAULT_PROGRESS_PERIOD_SECONDS,
+        worker_resources: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         check_pipeline_name(pipeline_name, max_bytes=MAX_DERIVED_PIPELINE_NAME_BYTES)
@@ -138,7 +146,7 @@ class DltRunOperator(BaseOperator):
         resolved_pool = resolve_pool(pool, pipeline_name)
         if resolved_pool is not None:
             kwargs["pool"] = resolved_pool
-        super().__init__(**kwargs)
+        super().__init__(resources=worker_resources, **kwargs)
         self._source_spec = resolve_source_spec(source)
         self.source = source
         self.pipeline_name = pipeline_name
@@ -152,7 +160,8 @@ class DltRunOperator(BaseOperator):
         self.run_kwargs = check_run_kwargs(run_kwargs)
         self.emit_assets = emit_assets
         self.progress_period_seconds = check_progress_period(progress_period_seconds)
-        self._check_source_arguments()
+        check_source_arguments(self._source_spec, self.source_kwargs, self.source_conn_ids)
+        check_object_resource_names(self._source_spec, self.resource_names)
         self.on_schema_change = check_on_schema_change(on_schema_change)
         self.expect_rows = check_expect_rows(fold_expect_rows_action(expect_rows, expect_rows_action))
         self._declared_assets = self._declare_assets() if emit_assets else None
@@ -171,18 +180,6 @@ class DltRunOperator(BaseOperator):
         )
         self.outlets = [*(getattr(self, "outlets", None) or []), *declared.outlets]
         return declared
-
-    def _check_source_arguments(self) -> None:
-        spec = self._source_spec
-        if not spec.is_factory and (self.source_kwargs or self.source_conn_ids):
-            raise InvalidArgumentError(
-                f"source {spec.display_name!r} is already a source object, so source_kwargs/source_conn_ids "
-                "cannot be applied; pass the @dlt.source function (or its import string) instead"
-            )
-        if not spec.is_factory and self.resource_names is not None:
-            available = getattr(spec.target, "resources", None)
-            names = available if available is not None else {spec.target.name}
-            check_resource_names(self.resource_names, names, spec.display_name)
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_dlt_provider.assets.locations import RunDetails

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["AUTO_POOL", "POOL_PREFIX", "mapped_pool_name", "pool_name_for", "resolve_pool"]
+__all__ = [
+    "AUTO_POOL",
+    "POOL_PREFIX",
+    "mapped_pool_name",
+    "pool_name_for",
+    "resolve_mapped_pool",
+    "resolve_pool",
+]
 
 POOL_PREFIX = "dlt_"
 
@@ -45,3 +52,10 @@ def mapped_pool_name(pipeline_name: str) -> str:
     :param pipeline_name: the group's ``pipeline_name``.
     """
     return f"{POOL_PREFIX}{pipeline_name}{MAPPED_POOL_SUFFIX}"
+
+
+def resolve_mapped_pool(pool: str | None | _AutoPool, pipeline_name: str) -> str | None:
+    """The pool of a mapped group's load task: automatic (:func:`mapped_pool_name`), none or the given name."""
+    if isinstance(pool, _AutoPool):
+        return mapped_pool_name(pipeline_name)
+    return pool

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_dlt_provider.authoring.plan import components_from_source, name_mapped_components
+from airflow_dlt_provider.authoring.decompose.mapped import name_mapped_components
+from airflow_dlt_provider.authoring.plan import components_from_source
 from airflow_dlt_provider.authoring.sources import SourceSpec, check_resource_names, instantiate_source
 from airflow_dlt_provider.exceptions import ConcurrentDagRunError
 

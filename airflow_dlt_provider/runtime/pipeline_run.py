@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_dlt_provider import _compat
-from airflow_dlt_provider.authoring.arguments import schema_change_mode
+from airflow_dlt_provider.authoring.arguments import DEFAULT_PROGRESS_PERIOD_SECONDS, schema_change_mode
 from airflow_dlt_provider.authoring.sources import SourceSpec, instantiate_source, select_resources
 from airflow_dlt_provider.exceptions import InvalidArgumentError, PipelineBusyError
 from airflow_dlt_provider.pools.names import pool_name_for
@@ -28,8 +28,6 @@ from airflow_dlt_provider.runtime.summary import build_summary, table_columns
 from airflow_dlt_provider.runtime.workdir import default_duckdb_path, task_working_dir
 
 log = logging.getLogger("airflow_dlt_provider.runtime")
-
-DEFAULT_PROGRESS_PERIOD_SECONDS = 30.0
 
 
 @dataclass

@@ -12,7 +12,7 @@ from support.sample_data import expected_sample_counts
 
 from airflow_dlt_provider import DltRunOperator
 from airflow_dlt_provider._compat import AIRFLOW_V_3
-from airflow_dlt_provider.exceptions import SourceResolutionError, UnknownResourceError
+from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResolutionError, UnknownResourceError
 
 if AIRFLOW_V_3:
     from airflow.sdk import DAG
@@ -169,3 +169,52 @@ def test_default_pool_is_named_after_the_pipeline():
     assert default.pool == "dlt_gh"
     assert default.pool_slots == 1
     assert custom.pool == "mine"
+
+
+def test_worker_resources_reach_airflow_and_resources_stay_dlt_names():
+    with _dag(_unique("dag")):
+        task = DltRunOperator(
+            task_id="t",
+            source=github_sample,
+            pipeline_name="gh",
+            resources=["users"],
+            worker_resources={"cpus": 2, "ram": 2048},
+        )
+    assert task.resource_names == ["users"]
+    assert (task.resources.cpus.qty, task.resources.ram.qty) == (2, 2048)
+
+
+def test_a_group_passes_worker_resources_through_default_args():
+    from airflow_dlt_provider import DltTaskGroup
+
+    with _dag(_unique("dag")) as dag:
+        DltTaskGroup(
+            "g",
+            source=github_sample,
+            pipeline_name="gh",
+            resources=["users", "issues"],
+            default_args={"worker_resources": {"cpus": 3}},
+        )
+    assert {task.task_id: task.resources.cpus.qty for task in dag.tasks} == {"g.users": 3, "g.issues": 3}
+    assert {task.task_id: task.resource_names for task in dag.tasks} == {
+        "g.users": ["users"],
+        "g.issues": ["issues"],
+    }
+
+
+def test_a_source_object_refuses_factory_arguments_with_one_message_everywhere():
+    """The operator (parse time), the run (instantiate_source) and `airflow-dlt check` share one check."""
+    from types import SimpleNamespace
+
+    from airflow_dlt_provider.authoring.full_check import _check_task
+    from airflow_dlt_provider.authoring.sources import instantiate_source, resolve_source_spec
+
+    expected = "is already a source object, so source_kwargs/source_conn_ids cannot be applied"
+    with pytest.raises(InvalidArgumentError, match=expected), _dag(_unique("dag")):
+        DltRunOperator(task_id="t", source=github_sample(), pipeline_name="p", source_conn_ids={"a": "c"})
+    spec = resolve_source_spec(github_sample())
+    with pytest.raises(SourceResolutionError, match=expected):
+        instantiate_source(spec, {"repos": ["x"]})
+    task = SimpleNamespace(_source_spec=spec, source_kwargs={"repos": ["x"]}, source_conn_ids={})
+    (finding,) = _check_task(task, "dag.t", {})
+    assert finding.kind == "error" and expected in finding.message

@@ -9,15 +9,13 @@ import dlt
 import pytest
 from dlt.extract.source import DltSource
 
-from airflow_dlt_provider.authoring.names import MAX_DERIVED_PIPELINE_NAME_BYTES
-from airflow_dlt_provider.authoring.plan import (
+from airflow_dlt_provider.authoring.decompose import build_plan, plan_source
+from airflow_dlt_provider.authoring.names import (
+    MAX_DERIVED_PIPELINE_NAME_BYTES,
     MAX_TASK_ID_LENGTH,
-    Component,
-    build_plan,
-    components_from_source,
-    plan_source,
     short_hash,
 )
+from airflow_dlt_provider.authoring.plan import Component, components_from_source
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 from airflow_dlt_provider.pools.names import AUTO_POOL
 
@@ -263,3 +261,52 @@ def test_deep_transformer_chain_is_one_component():
     assert len(components) == 1
     assert components[0].first == "r199"
     assert len(components[0].resources) == 200
+
+
+def test_the_planner_and_the_strategies_import_no_airflow():
+    """plan.py and every decompose strategy are pure at import: Airflow comes in only when a strategy builds."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, sys\n"
+        "import airflow_dlt_provider.authoring.plan\n"
+        "from airflow_dlt_provider.authoring import decompose\n"
+        "for module in decompose.STRATEGY_MODULES.values():\n"
+        "    importlib.import_module(f'airflow_dlt_provider.authoring.decompose.{module}')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'dlt')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_mode_has_one_strategy_and_old_names_get_the_new_ones():
+    from airflow_dlt_provider.authoring.decompose import STRATEGY_MODULES, strategy_for
+    from airflow_dlt_provider.authoring.plan import DECOMPOSE_MODES
+    from airflow_dlt_provider.exceptions import DltProviderDeprecationWarning
+
+    assert tuple(STRATEGY_MODULES) == DECOMPOSE_MODES
+    assert [strategy_for(mode).mode for mode in DECOMPOSE_MODES] == list(DECOMPOSE_MODES)
+    with pytest.warns(DltProviderDeprecationWarning, match="decompose='independent'"):
+        assert strategy_for("parallel") is strategy_for("independent")
+
+
+def test_mapped_has_no_parse_time_plan_of_its_components():
+    with pytest.raises(InvalidArgumentError, match="found when the group's discover task runs"):
+        build_plan([Component(("a",))], source_name="s", pipeline_name="p", decompose="mapped")
+    plan = plan_source(None, pipeline_name="p", decompose="mapped", resources=["a", "b"], source_name="s")
+    assert [(t.task_id, t.resources, t.pool) for t in plan.tasks] == [
+        ("discover", ("a", "b"), None),
+        ("load", ("a", "b"), "dlt_p__mapped"),
+    ]
+    assert plan.edges == (("discover", "load"),)
+
+
+def test_isolated_and_mapped_name_components_by_one_rule(shop):
+    from airflow_dlt_provider.authoring.decompose.mapped import name_mapped_components
+
+    isolated = _plan(shop, "parallel-isolated")
+    mapped = name_mapped_components(list(isolated.components), "shop_pipe")
+    assert [(t.task_id, t.pipeline_name) for t in isolated.tasks] == [
+        (c.name, c.pipeline_name) for c in mapped
+    ]
