@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip(
     "mkdocs", reason="mkdocs is not installed here (the docs extra is installed into the Airflow 3 venv only)"
 )
-pytest.importorskip("mkdocstrings", reason="mkdocstrings is not installed here (docs extra)")
+pytest.importorskip("material", reason="mkdocs-material is not installed here (docs extra)")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
