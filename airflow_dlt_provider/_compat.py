@@ -21,9 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as AIRFLOW_VERSION
 
-AIRFLOW_V_3: bool = int(AIRFLOW_VERSION.split(".")[0]) >= 3
+# version flags as in the official providers' ``version_compat``
+_AIRFLOW_BASE_VERSION: tuple[int, int] = (
+    int(AIRFLOW_VERSION.split(".")[0]),
+    int(AIRFLOW_VERSION.split(".")[1]),
+)
+AIRFLOW_V_3_0_PLUS: bool = _AIRFLOW_BASE_VERSION >= (3, 0)
 # plugins with ``fastapi_apps`` *and* ``external_views`` (the dlt pages under Browse) need Airflow 3.1+
-AIRFLOW_V_3_1: bool = tuple(int(part) for part in AIRFLOW_VERSION.split(".")[:2]) >= (3, 1)
+AIRFLOW_V_3_1_PLUS: bool = _AIRFLOW_BASE_VERSION >= (3, 1)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import (
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
         TaskGroup,
         get_current_context,
     )
-elif AIRFLOW_V_3:
+elif AIRFLOW_V_3_0_PLUS:
     # The names a DAG file's parse needs, from where common-compat routes them (``airflow.sdk`` on 3.x, the
     # ``airflow.models``/``airflow.utils`` modules before). Imported directly: any DAG file has already
     # imported them, while importing common-compat's router costs ~0.7 ms on every parse (bench_parse.py).
@@ -109,8 +114,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AIRFLOW_V_3",
-    "AIRFLOW_V_3_1",
+    "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_VERSION",
     "Asset",
     "AssetAlias",
@@ -229,14 +234,14 @@ def object_storage_path(url: str, conn_id: str | None = None) -> Any:
     Public in both: ``airflow.sdk.ObjectStoragePath`` on Airflow 3, ``airflow.io.path.ObjectStoragePath``
     on 2.8+; common-compat does not route it.
     """
-    if AIRFLOW_V_3:
+    if AIRFLOW_V_3_0_PLUS:
         from airflow.sdk import ObjectStoragePath
     else:  # pragma: no cover - Airflow 2
         from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef,import-not-found,unused-ignore]
     try:
         return ObjectStoragePath(url, conn_id=conn_id)
     except TypeError as error:  # Airflow 2.10 with universal-pathlib 0.3: every protocol is "incompatible"
-        if AIRFLOW_V_3 or "incompatible with ObjectStoragePath" not in str(error):
+        if AIRFLOW_V_3_0_PLUS or "incompatible with ObjectStoragePath" not in str(error):
             raise
         from importlib.metadata import version
 
@@ -264,7 +269,7 @@ def secrets_backends() -> list[Any]:
     ``airflow.configuration.ensure_secrets_loaded`` (2.x): no public API lists the configured backends, and
     ``BaseHook.get_connection`` swallows the parse error that tells "broken" from "missing".
     """
-    if AIRFLOW_V_3:
+    if AIRFLOW_V_3_0_PLUS:
         from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
 
         return list(ensure_secrets_backend_loaded())
@@ -291,7 +296,7 @@ def variable_get(key: str) -> str | None:
     Airflow 3 in a supervised process (task, DAG processor): ``airflow.sdk.Variable`` (execution API);
     elsewhere (Airflow 2, or Airflow 3 in a plain process such as a test): ``airflow.models.Variable`` (DB).
     """
-    if AIRFLOW_V_3 and _in_supervised_process():
+    if AIRFLOW_V_3_0_PLUS and _in_supervised_process():
         from airflow.sdk import Variable as SdkVariable
 
         value = SdkVariable.get(key, default=None)
@@ -304,7 +309,7 @@ def variable_get(key: str) -> str | None:
 
 def variable_set(key: str, value: str, description: str | None = None) -> None:
     """Create or replace Airflow Variable ``key`` (same routing as :func:`variable_get`)."""
-    if AIRFLOW_V_3 and _in_supervised_process():
+    if AIRFLOW_V_3_0_PLUS and _in_supervised_process():
         from airflow.sdk import Variable as SdkVariable
 
         SdkVariable.set(key, value, description=description)
@@ -362,7 +367,7 @@ def current_dag(explicit: Any = None) -> Any:
     """
     if explicit is not None:
         return explicit
-    if AIRFLOW_V_3:
+    if AIRFLOW_V_3_0_PLUS:
         from airflow.sdk.definitions._internal.contextmanager import DagContext
 
         return DagContext.get_current()
@@ -392,7 +397,7 @@ def register_dag_assets(dag: Any) -> None:
     on an alias event (``FlushError: None value found in collection DatasetModel.aliases``). Airflow 3's
     ``dag.test()`` does it itself. ``DAG.sync_to_db`` is public on Airflow 2 (gone in 3, not called there).
     """
-    if not AIRFLOW_V_3:
+    if not AIRFLOW_V_3_0_PLUS:
         dag.sync_to_db()
 
 
@@ -406,7 +411,7 @@ def ensure_asset_alias_registered(name: str) -> None:
     INTERNAL (Airflow 2 only) ``airflow.models.dataset.DatasetAliasModel`` and ``create_session``: Airflow 2
     has no public call that registers one alias.
     """
-    if AIRFLOW_V_3:
+    if AIRFLOW_V_3_0_PLUS:
         return
     from airflow.models.dataset import DatasetAliasModel
     from airflow.utils.session import create_session
@@ -507,7 +512,7 @@ def other_running_dag_runs(context: Any, task_ids: list[str]) -> list[dict[str, 
     """
     ti = context["ti"]
     dag_id, own_run_id = ti.dag_id, ti.run_id
-    if AIRFLOW_V_3:
+    if AIRFLOW_V_3_0_PLUS:
         if ti.get_dr_count(dag_id=dag_id, states=["running"]) <= 1:
             return []
         by_run = ti.get_task_states(dag_id=dag_id, task_ids=list(task_ids))
@@ -578,7 +583,7 @@ def _fetch_dag_run(dag_id: str, run_id: str) -> Any:
 
 def dag_test_date_argument() -> str:
     """The name of ``DAG.test()``'s date argument: ``logical_date`` (3.x) or ``execution_date`` (2.x)."""
-    return "logical_date" if AIRFLOW_V_3 else "execution_date"
+    return "logical_date" if AIRFLOW_V_3_0_PLUS else "execution_date"
 
 
 def _dag_run_task_instances(dag_id: str, run_id: str) -> list[Any]:
@@ -640,9 +645,9 @@ def dlt_pipeline_link(pipeline_name: str, ti_key: Any) -> str:
     from urllib.parse import quote, urlencode
 
     base = _api_base_path()
-    if AIRFLOW_V_3_1:
+    if AIRFLOW_V_3_1_PLUS:
         return f"{base}/dlt/pipelines/{quote(pipeline_name, safe='')}"
-    if AIRFLOW_V_3:
+    if AIRFLOW_V_3_0_PLUS:
         dag, run, task = (
             quote(str(part), safe="") for part in (ti_key.dag_id, ti_key.run_id, ti_key.task_id)
         )

@@ -17,9 +17,9 @@ import pendulum
 import pytest
 
 from airflow_dlt_provider import _compat
-from airflow_dlt_provider._compat import AIRFLOW_V_3, AIRFLOW_VERSION
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_VERSION
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG
@@ -147,7 +147,7 @@ def test_secrets_backends(monkeypatch):
 def test_in_supervised_process():
     with contract("_in_supervised_process (task_runner.SUPERVISOR_COMMS)"):
         assert _compat._in_supervised_process() is False
-        if not AIRFLOW_V_3:
+        if not AIRFLOW_V_3_0_PLUS:
             return
         import airflow.sdk.execution_time.task_runner as task_runner
 
@@ -190,7 +190,7 @@ def test_ensure_asset_alias_registered():
     with contract("ensure_asset_alias_registered (DatasetAliasModel)"):
         _compat.ensure_asset_alias_registered("dlt_compat_alias")
         _compat.ensure_asset_alias_registered("dlt_compat_alias")  # idempotent
-        if AIRFLOW_V_3:
+        if AIRFLOW_V_3_0_PLUS:
             return
         from airflow.models.dataset import DatasetAliasModel
         from airflow.utils.session import create_session
@@ -201,7 +201,7 @@ def test_ensure_asset_alias_registered():
 
 def test_register_dag_assets():
     with contract("register_dag_assets (DAG.sync_to_db on Airflow 2)"):
-        if not AIRFLOW_V_3:
+        if not AIRFLOW_V_3_0_PLUS:
             assert callable(DAG.sync_to_db)
         _compat.register_dag_assets(_dag("compat_assets"))
 
@@ -230,7 +230,7 @@ with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz=
 def _write_dag(folder: Path, dag_id: str) -> Path:
     dag_import = (
         "from airflow.sdk import DAG, task"
-        if AIRFLOW_V_3
+        if AIRFLOW_V_3_0_PLUS
         else "from airflow import DAG\nfrom airflow.decorators import task"
     )
     path = folder / f"{dag_id}.py"
@@ -292,11 +292,11 @@ def test_dlt_pipeline_link():
     key = TaskInstanceKey(dag_id="d", task_id="t", run_id="r", try_number=1, map_index=-1)
     with contract("dlt_pipeline_link"):
         url = _compat.dlt_pipeline_link("p", key)
-    assert url == "/dlt/pipelines/p" if _compat.AIRFLOW_V_3_1 else "xcom" in url
+    assert url == "/dlt/pipelines/p" if _compat.AIRFLOW_V_3_1_PLUS else "xcom" in url
 
 
 @pytest.mark.skipif(
-    not _compat.AIRFLOW_V_3_1, reason="the UI plugin's read side runs in Airflow 3.1+'s API server"
+    not _compat.AIRFLOW_V_3_1_PLUS, reason="the UI plugin's read side runs in Airflow 3.1+'s API server"
 )
 def test_readable_dag_ids_dependency_and_dlt_task_summaries(dags_folder):
     with contract("readable_dag_ids_dependency"):
@@ -310,7 +310,7 @@ def test_readable_dag_ids_dependency_and_dlt_task_summaries(dags_folder):
 
 def test_base_notifier_is_the_class_airflows_notifiers_subclass():
     with contract("BaseNotifier (airflow.sdk on 3.x, airflow.notifications.basenotifier on 2.x)"):
-        expected = "airflow.sdk" if _compat.AIRFLOW_V_3 else "airflow.notifications.basenotifier"
+        expected = "airflow.sdk" if _compat.AIRFLOW_V_3_0_PLUS else "airflow.notifications.basenotifier"
         assert _compat.BaseNotifier.__module__.startswith(expected)
         seen: list[dict] = []
 

@@ -13,11 +13,11 @@ from github_sample_source import github_sample
 from helpers import asset_events, metadata_rows, run_dag_file
 
 from airflow_dlt_provider import DltRunOperator
-from airflow_dlt_provider._compat import AIRFLOW_V_3, Asset, AssetAlias
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS, Asset, AssetAlias
 from airflow_dlt_provider.assets import locations, uris
 from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG
@@ -242,7 +242,7 @@ def test_every_loaded_table_gets_an_event_with_its_rows(dags_folder):
 def _producing_tasks(uri: str) -> list[tuple[str, str]]:
     """What Airflow's asset page lists under "Producing Tasks": the outlet references of the asset."""
     table, ref, column = ("asset", "task_outlet_asset_reference", "asset_id")
-    if not AIRFLOW_V_3:
+    if not AIRFLOW_V_3_0_PLUS:
         table, ref, column = ("dataset", "task_outlet_dataset_reference", "dataset_id")
     return metadata_rows(
         f"SELECT r.dag_id, r.task_id FROM {ref} r JOIN {table} a ON a.id = r.{column} WHERE a.uri = :uri",

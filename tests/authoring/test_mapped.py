@@ -17,11 +17,11 @@ import pytest
 from helpers import asset_events, metadata_rows, run_dag_file
 
 from airflow_dlt_provider import DltTaskGroup
-from airflow_dlt_provider._compat import AIRFLOW_V_3
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 from airflow_dlt_provider.exceptions import InvalidArgumentError, UnknownResourceError
 from airflow_dlt_provider.pools.sync import pools_needed
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG

@@ -17,7 +17,7 @@ import pytest
 from conn_helpers import url_forms
 from helpers import airflow_dags_test, duckdb_counts, write_dag
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -252,7 +252,7 @@ def test_source_reads_its_credentials_from_another_connection(dags_folder, postg
 
 
 def _airflow_3() -> bool:
-    return AIRFLOW_V_3
+    return AIRFLOW_V_3_0_PLUS
 
 
 UNTYPED_SOURCE = """

@@ -27,14 +27,16 @@ import pytest
 from fixtures.browser import CHROMIUM_ARGS, BrowserUnavailable, ensure_chromium
 from fixtures.postgres import free_port
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3_1
+from airflow_dlt_provider._compat import AIRFLOW_V_3_1_PLUS
 
 pytestmark = [
     pytest.mark.scheduler,
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.timeout(600),
-    pytest.mark.skipif(not AIRFLOW_V_3_1, reason="the /dlt plugin pages need Airflow 3.1+ (fastapi_apps)"),
+    pytest.mark.skipif(
+        not AIRFLOW_V_3_1_PLUS, reason="the /dlt plugin pages need Airflow 3.1+ (fastapi_apps)"
+    ),
 ]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3_1
+from airflow_dlt_provider._compat import AIRFLOW_V_3_1_PLUS
 
 pytestmark = [
-    pytest.mark.skipif(not AIRFLOW_V_3_1, reason="the /dlt plugin pages need Airflow 3.1+ (fastapi_apps)"),
+    pytest.mark.skipif(
+        not AIRFLOW_V_3_1_PLUS, reason="the /dlt plugin pages need Airflow 3.1+ (fastapi_apps)"
+    ),
     pytest.mark.timeout(300),
 ]
 
