@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS, create_pool, existing_pools
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 from airflow_dlt_provider.cli import main as cli
+from airflow_dlt_provider.pools.sync import create_pool, existing_pools
 
 DAG_FILE = """\
 import dlt

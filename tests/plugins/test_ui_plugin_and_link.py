@@ -6,6 +6,7 @@ import pytest
 
 from airflow_dlt_provider import DltRunOperator
 from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
+from airflow_dlt_provider.plugins.links import dlt_pipeline_link
 from airflow_dlt_provider.plugins.plugin import DltUiPlugin
 from airflow_dlt_provider.provider_info import get_provider_info
 
@@ -46,6 +47,16 @@ def test_link_opens_the_pipeline_page_or_the_xcom_on_airflow_2() -> None:
         assert "manual__1" in url
         mapped = link.get_link(operator, ti_key=_ti_key(map_index=3))
         assert "map_index=3" in mapped or "/mapped/3/" in mapped
+
+
+def test_link_keeps_the_path_airflow_is_served_under(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://example.org/airflow/")
+    monkeypatch.setenv("AIRFLOW__WEBSERVER__BASE_URL", "https://example.org/airflow/")
+    url = dlt_pipeline_link("gh ui", _ti_key())
+    if AIRFLOW_V_3_1_PLUS:
+        assert url == "/airflow/dlt/pipelines/gh%20ui"
+    else:
+        assert url.startswith("/airflow/dags/my%20dag/")
 
 
 @pytest.mark.skipif(

@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from helpers import write_dag
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS, dag_run_task_states
-from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
+from airflow_dlt_provider.testing.dagrun import dag_run_task_states, load_dag, run_dag
 
 FAULTS = """
 import os
