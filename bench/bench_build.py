@@ -33,9 +33,9 @@ import dlt  # noqa: E402
 import pendulum  # noqa: E402
 from dlt.sources import DltSource  # noqa: E402
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3  # noqa: E402
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS  # noqa: E402
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG

@@ -102,7 +102,7 @@ def emit_asset_events(
     the event's ``extra`` (``location``), not an asset of its own: one asset per table.
     ``target`` is the logical target with templates rendered (``declared.target`` is the parse-time one).
     """
-    from airflow_dlt_provider._compat import Asset, ensure_asset_alias_registered
+    from airflow_dlt_provider._compat import Asset
 
     ensure_asset_alias_registered(declared.alias.name)
     dataset = str(summary.get("dataset_name") or "")
@@ -120,3 +120,27 @@ def emit_asset_events(
             alias_events.add(Asset(logical), extra={**extra, "location": physical})
         emitted.append(logical)
     return emitted
+
+
+def ensure_asset_alias_registered(name: str) -> None:
+    """Airflow 2: write the dataset alias ``name`` to the metadata DB if no DAG processor has done it yet.
+
+    Airflow 2 fails a task whose events go through an alias it has no row for (``FlushError: None value found
+    in collection DatasetModel.aliases``); that is the case under ``airflow dags test`` of a DAG the scheduler
+    never parsed. Airflow 3 handles this itself. Airflow 2 has no public call that registers one alias: the
+    ``DatasetAliasModel`` ORM model.
+    """
+    from airflow_dlt_provider import _compat
+
+    if _compat.AIRFLOW_V_3_0_PLUS:
+        return
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    alias = _compat.DatasetAliasModel
+    try:
+        with _compat.create_session() as session:
+            if session.scalar(select(alias.id).where(alias.name == name)) is None:
+                session.add(alias(name=name))
+    except IntegrityError:  # another task registered it in the meantime
+        pass

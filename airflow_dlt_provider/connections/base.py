@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlencode
 
 from airflow_dlt_provider import _compat, _dlt_internals
 from airflow_dlt_provider.exceptions import ConnectionMappingError, MissingExtraError
@@ -328,7 +328,35 @@ def _spec_credentials_type(destination: str) -> Any:
 
 
 def _render_url_safely(credentials: Any) -> str:
-    return _compat.render_sqlalchemy_url(credentials.to_url())
+    return render_sqlalchemy_url(credentials.to_url())
+
+
+def render_sqlalchemy_url(url: Any) -> str:
+    """A SQLAlchemy URL as a string that any libpq/SQLAlchemy parser reads back with the same password.
+
+    SQLAlchemy 2 escapes every reserved character of the user name and password. SQLAlchemy 1.4 (the one
+    Airflow 2 pins) escapes only ``@:/``, so a password with ``%#&?=`` came out unparseable ("invalid
+    percent-encoded token" from psycopg2); there the URL is rendered here instead.
+    """
+    import sqlalchemy
+
+    if int(sqlalchemy.__version__.split(".")[0]) >= 2:
+        return str(url.render_as_string(hide_password=False))
+    rendered = f"{url.drivername}://"
+    if url.username is not None:
+        rendered += quote(str(url.username), safe="")
+        if url.password is not None:
+            rendered += ":" + quote(str(url.password), safe="")
+        rendered += "@"
+    if url.host is not None:
+        rendered += f"[{url.host}]" if ":" in url.host else url.host
+    if url.port is not None:
+        rendered += f":{url.port}"
+    if url.database is not None:
+        rendered += f"/{url.database}"
+    if url.query:
+        rendered += "?" + urlencode(sorted(url.query.items()), doseq=True)
+    return rendered
 
 
 @functools.cache
@@ -336,7 +364,7 @@ def url_safe_credentials_type(credentials_type: type) -> type:
     """``credentials_type``, or a subclass of it whose connection string keeps any password intact.
 
     dlt hands ``to_native_representation()`` to psycopg2 and SQLAlchemy; see
-    ``_compat.render_sqlalchemy_url`` for why the rendering is ours. Credentials classes with a native form
+    :func:`render_sqlalchemy_url` for why the rendering is ours. Credentials classes with a native form
     of their own (DuckDB's file path, MotherDuck's token) are left as they are.
     """
     from dlt.common.configuration import configspec

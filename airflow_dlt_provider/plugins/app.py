@@ -1,9 +1,9 @@
 """The FastAPI app mounted at ``/dlt`` in Airflow's API server: JSON API and HTML pages, behind Airflow's auth.
 
-Routes only: the data comes from :mod:`.read`, the HTML from :mod:`.render`. Every route depends on the
-DAGs whose XComs the caller may read (Airflow's auth manager: DAG read and ``DagAccessEntity.XCOM``, as
-Airflow's own XCom endpoints): no valid token -> 401/403, and a pipeline of a DAG whose XComs the caller may
-not read is not listed and not found.
+Routes only: the data comes from :mod:`.read` (through :mod:`.queries`), the HTML from :mod:`.render`. Every
+route depends on the DAGs whose XComs the caller may read (Airflow's auth manager: DAG read and
+``DagAccessEntity.XCOM``, as Airflow's own XCom endpoints): no valid token -> 401/403, and a pipeline of a DAG
+whose XComs the caller may not read is not listed and not found.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from airflow_dlt_provider._compat import readable_dag_ids_dependency
 from airflow_dlt_provider.plugins import read, render
+from airflow_dlt_provider.plugins.queries import readable_dag_ids_dependency
 
 __all__ = ["MOUNT_PATH", "create_app"]
 

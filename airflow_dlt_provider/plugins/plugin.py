@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin  # public, same place on Airflow 2 and 3
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3_1
+from airflow_dlt_provider._compat import AIRFLOW_V_3_1_PLUS
 
 __all__ = ["DltUiPlugin"]
 
@@ -25,7 +25,7 @@ class _LazyFastApiApps:
         self._apps: list[dict[str, Any]] | None = None
 
     def __get__(self, instance: object, owner: type | None = None) -> list[dict[str, Any]]:
-        if not AIRFLOW_V_3_1:
+        if not AIRFLOW_V_3_1_PLUS:
             return []
         if self._apps is None:
             from airflow_dlt_provider.plugins.app import create_app
@@ -49,6 +49,6 @@ class DltUiPlugin(AirflowPlugin):  # type: ignore[misc]
                 "url_route": "dlt",
             }
         ]
-        if AIRFLOW_V_3_1
+        if AIRFLOW_V_3_1_PLUS
         else []
     )

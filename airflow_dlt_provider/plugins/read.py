@@ -161,7 +161,7 @@ class PipelineDetail:
 
 def fetch_summaries(dag_ids: set[str]) -> list[dict[str, Any]]:
     """dlt task summaries of the readable DAGs from the metadata DB, newest DAG run first."""
-    from airflow_dlt_provider._compat import dlt_task_summaries
+    from airflow_dlt_provider.plugins.queries import dlt_task_summaries
 
     return dlt_task_summaries(dag_ids, XCOM_ROW_LIMIT)
 

@@ -6,7 +6,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PoolNeed", "SyncResult", "export_pools", "parse_dags_folder", "pools_needed", "sync_pools"]
+__all__ = [
+    "PoolNeed",
+    "SyncResult",
+    "create_pool",
+    "existing_pools",
+    "export_pools",
+    "parse_dags_folder",
+    "pools_needed",
+    "set_pool_slots",
+    "sync_pools",
+]
 
 # ---------------------------------------------------------------- pools a DAGs folder needs
 
@@ -101,18 +111,16 @@ def sync_pools(needs: Iterable[PoolNeed], *, dry_run: bool = False, fix: bool = 
     each other's hold on the pipeline, and fail retryably after ``[dlt] holder_wait_seconds``); fewer leave a
     task unscheduled. ``fix=True`` sets them to what they need (their descriptions are kept).
     """
-    from airflow_dlt_provider import _compat
-
     needs = list(needs)
-    existing = _compat.existing_pools([need.name for need in needs])
+    existing = existing_pools([need.name for need in needs])
     missing = tuple(need for need in needs if need.name not in existing)
     mismatched = tuple(need for need in needs if need.name in existing and existing[need.name] != need.slots)
     if not dry_run:
         for need in missing:
-            _compat.create_pool(need.name, need.slots, need.description)
+            create_pool(need.name, need.slots, need.description)
         if fix:
             for need in mismatched:
-                _compat.set_pool_slots(need.name, need.slots)
+                set_pool_slots(need.name, need.slots)
     return SyncResult(created=missing, existing=existing, mismatched=mismatched, fixed=fix and not dry_run)
 
 
@@ -122,3 +130,47 @@ def export_pools(needs: Iterable[PoolNeed]) -> dict[str, dict[str, Any]]:
         need.name: {"slots": need.slots, "description": need.description, "include_deferred": False}
         for need in needs
     }
+
+
+# ---------------------------------------------------------------- pools in the metadata DB
+# Pools have no public Python API (only the REST API and the ``airflow pools`` CLI, both too heavy for
+# ``airflow-dlt pools sync`` and the pytest plugin, which run beside the metadata DB): the ``Pool`` ORM model.
+
+
+def existing_pools(names: list[str]) -> dict[str, int]:
+    """``{pool name: slots}`` of the pools among ``names`` that exist in the configured metadata DB."""
+    from sqlalchemy import select
+
+    from airflow_dlt_provider import _compat
+
+    if not names:
+        return {}
+    pool = _compat.Pool
+    with _compat.create_session() as session:
+        rows = session.execute(select(pool.pool, pool.slots).where(pool.pool.in_(names))).all()
+    return {str(name): int(slots) for name, slots in rows}
+
+
+def create_pool(name: str, slots: int, description: str) -> None:
+    """Create (or update) a pool in the configured metadata DB.
+
+    ``Pool.create_or_update_pool`` (2.x and 3.x; 3.3.2 added a keyword-only ``team_name``, so every argument is
+    passed by name).
+    """
+    from airflow_dlt_provider import _compat
+
+    with _compat.create_session() as session:
+        _compat.Pool.create_or_update_pool(
+            name=name, slots=slots, description=description, include_deferred=False, session=session
+        )
+
+
+def set_pool_slots(name: str, slots: int) -> None:
+    """Set the slots of the existing pool ``name`` (its description and other settings are kept)."""
+    from sqlalchemy import update
+
+    from airflow_dlt_provider import _compat
+
+    pool = _compat.Pool
+    with _compat.create_session() as session:
+        session.execute(update(pool).where(pool.pool == name).values(slots=slots))

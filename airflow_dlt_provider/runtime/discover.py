@@ -72,7 +72,7 @@ def blocking_runs(
     discover_task_id: str,
     others: Sequence[Mapping[str, Any]],
 ) -> list[Mapping[str, Any]]:
-    """Which of the other running DAG runs (``_compat.other_running_dag_runs``) this run's discover must yield to.
+    """Which of the other running DAG runs (``dag_runs.other_running_dag_runs``) this run's discover must yield to.
 
     A run whose discover task succeeded is loading components: it blocks. A run still before or in its discovery
     blocks if it started first (start date, then run id); one that started later does not, because its own
@@ -124,9 +124,9 @@ def check_no_concurrent_run(
     context: Any, *, pipeline_name: str, discover_task_id: str, task_ids: Sequence[str]
 ) -> None:
     """Raise :func:`concurrent_run_error` when another running DAG run of this DAG blocks this discover task."""
-    from airflow_dlt_provider import _compat
+    from airflow_dlt_provider.runtime.dag_runs import other_running_dag_runs
 
-    others = _compat.other_running_dag_runs(context, list(task_ids))
+    others = other_running_dag_runs(context, list(task_ids))
     if not others:
         return
     ti = context["ti"]

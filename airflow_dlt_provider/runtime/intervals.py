@@ -33,16 +33,21 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from airflow_dlt_provider import _compat, _dlt_internals
+from airflow_dlt_provider import _dlt_internals
 
 log = logging.getLogger("airflow_dlt_provider.intervals")
+
+
+def _data_interval(context: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(data_interval_start, data_interval_end)`` of a task context; ``None``s for manual runs without one."""
+    return context.get("data_interval_start"), context.get("data_interval_end")
 
 
 def usable_interval(context: Mapping[str, Any] | None) -> tuple[datetime, datetime] | None:
     """``(start, end)`` of the task's data interval, or ``None`` when it is missing or has zero length."""
     if context is None:
         return None
-    start, end = _compat.context_data_interval(context)
+    start, end = _data_interval(context)
     if start is None or end is None or start >= end:
         return None
     return start, end
@@ -131,7 +136,7 @@ def data_interval_for_dlt(
         return
 
     if joining:
-        start, end = _compat.context_data_interval(context) if context is not None else (None, None)
+        start, end = _data_interval(context) if context is not None else (None, None)
         reason = (
             "no data interval" if start is None or end is None else f"a zero-length data interval ({start})"
         )

@@ -14,7 +14,7 @@ That identity is stale in the task process: it is no member of Celery's pool (bi
 terminates it; Airflow ends a task through its own process group, which dlt's workers join), so what the
 daemon flag guards -- a pool process terminated at its parent's exit, orphaning its children -- does not
 apply. For the run only, ``multiprocessing`` is given a main-process identity of the task process's own
-(``_compat.main_process_identity``: not daemonic, the same name and authkey), and the inherited one is put back
+(:func:`main_process_identity`: not daemonic, the same name and authkey), and the inherited one is put back
 afterwards. dlt then does what it does anywhere: it picks its start method (``spawn`` inside an Airflow task,
 where it detects the orchestrator; ``NORMALIZE__START_METHOD`` overrides it) and runs its own pool. Nothing of
 dlt is replaced. Where the identity is already a plain, non-daemonic one (LocalExecutor, ``airflow dags
@@ -35,7 +35,7 @@ from collections.abc import Iterator
 
 log = logging.getLogger("airflow_dlt_provider.runtime")
 
-__all__ = ["worker_processes_allowed"]
+__all__ = ["main_process_identity", "worker_processes_allowed"]
 
 
 @contextlib.contextmanager
@@ -50,11 +50,9 @@ def worker_processes_allowed(pipeline_name: str) -> Iterator[None]:
         f"{type(inherited).__module__}.{type(inherited).__name__}"
         f"{', daemonic' if getattr(inherited, 'daemon', False) else ''}"
     )
-    from airflow_dlt_provider import _compat
-
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(_compat.main_process_identity())
+            stack.enter_context(main_process_identity())
         except Exception as error:  # a Python whose multiprocessing changed: run, with one worker
             log.warning(
                 "this task process carries the multiprocessing identity of its worker's pool process (%s) and "
@@ -74,6 +72,31 @@ def worker_processes_allowed(pipeline_name: str) -> Iterator[None]:
                 described,
             )
         yield
+
+
+@contextlib.contextmanager
+def main_process_identity() -> Iterator[multiprocessing.Process]:
+    """Within the block, ``multiprocessing`` sees the current process as a main process of its own.
+
+    A task process forked with a bare ``os.fork()`` from a Celery prefork pool process (Airflow 3's supervisor,
+    Airflow 2's ``_execute_in_fork``) inherits that pool process's ``multiprocessing.current_process()``: a
+    billiard process object, daemonic (Python then refuses to start any child process: ``daemonic processes
+    are not allowed to have children``), whose authkey Python refuses to pickle for a ``spawn`` child
+    (``Pickling an AuthenticationString object is disallowed``). No public API sets the current process:
+    ``multiprocessing.process._current_process`` is replaced by a ``multiprocessing.Process`` that is never
+    started (not daemonic, the same name, the same authkey as a standard-library one) and put back afterwards.
+    Yields the identity in force in the block.
+    """
+    current = "_current_process"  # typeshed does not declare it
+    inherited = getattr(multiprocessing.process, current)
+    identity = multiprocessing.Process(name=inherited.name)  # copies the inherited config (daemon, authkey)
+    identity.daemon = False
+    identity.authkey = bytes(inherited.authkey)
+    setattr(multiprocessing.process, current, identity)
+    try:
+        yield identity
+    finally:
+        setattr(multiprocessing.process, current, inherited)
 
 
 @contextlib.contextmanager

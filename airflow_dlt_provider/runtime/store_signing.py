@@ -33,7 +33,7 @@ TRAILER_SIZE = len(TRAILER_PREFIX) + 64 + 1
 
 
 def _key_sources() -> tuple[tuple[str, str], ...]:
-    web_secret = ("api", "secret_key") if _compat.AIRFLOW_V_3 else ("webserver", "secret_key")
+    web_secret = ("api", "secret_key") if _compat.AIRFLOW_V_3_0_PLUS else ("webserver", "secret_key")
     return (("dlt", "package_store_key"), ("core", "fernet_key"), web_secret)
 
 

@@ -100,9 +100,9 @@ def read_pools_file(path: str | Path) -> dict[str, int]:
 
 
 def _declared_in_db(names: list[str]) -> dict[str, int]:
-    from airflow_dlt_provider import _compat
+    from airflow_dlt_provider.pools.sync import existing_pools
 
-    return _compat.existing_pools(names)
+    return existing_pools(names)
 
 
 def assert_dlt_pools_declared(dags: Any, pools_file: str | Path | None = None) -> list[Any]:

@@ -84,9 +84,9 @@ def asset_events(dag_id: str, run_id: str) -> dict[str, dict]:
     from airflow import settings
     from sqlalchemy import text
 
-    from airflow_dlt_provider._compat import AIRFLOW_V_3
+    from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 
-    if AIRFLOW_V_3:
+    if AIRFLOW_V_3_0_PLUS:
         sql = (
             "SELECT a.uri, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
             "WHERE e.source_dag_id = :dag_id AND e.source_run_id = :run_id"

@@ -4,7 +4,7 @@ connection's password (the masker must catch each one)."""
 
 from __future__ import annotations
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 
 DEST_PASSWORD = "Dst@:/%#&?=pw-7f3"
 """A destination password with every character URL encoding changes."""
@@ -41,5 +41,7 @@ def group_and_canary(pipeline: str, conn_id: str) -> str:
 
 def dag_imports() -> str:
     """The imports of :func:`group_and_canary`'s body (``task`` from where this Airflow has it)."""
-    task_import = "from airflow.sdk import task" if AIRFLOW_V_3 else "from airflow.decorators import task"
+    task_import = (
+        "from airflow.sdk import task" if AIRFLOW_V_3_0_PLUS else "from airflow.decorators import task"
+    )
     return f"from airflow_dlt_provider import DltTaskGroup\n{task_import}\n"

@@ -83,14 +83,16 @@ def test_airflow_normalizes_dlt_and_duckdb_uris_through_the_provider() -> None:
     assert duck.uri in ("duckdb:/data/github.duckdb/raw/issues", "duckdb:///data/github.duckdb/raw/issues")
     assert _compat.Asset("dlt://warehouse/raw/issues?x=1#y").uri == "dlt://warehouse/raw/issues"
     # Airflow 3 refuses a URI its normalizer rejects; Airflow 2 keeps it and warns (unless strict validation)
-    refused = pytest.raises(ValueError) if _compat.AIRFLOW_V_3 else pytest.warns(UserWarning)
+    refused = pytest.raises(ValueError) if _compat.AIRFLOW_V_3_0_PLUS else pytest.warns(UserWarning)
     with refused as caught:
         _compat.Asset("dlt:///raw/issues")
-    assert "must contain a target" in str(caught.value if _compat.AIRFLOW_V_3 else caught.list[0].message)
-    refused = pytest.raises(ValueError) if _compat.AIRFLOW_V_3 else pytest.warns(UserWarning)
+    assert "must contain a target" in str(
+        caught.value if _compat.AIRFLOW_V_3_0_PLUS else caught.list[0].message
+    )
+    refused = pytest.raises(ValueError) if _compat.AIRFLOW_V_3_0_PLUS else pytest.warns(UserWarning)
     with refused as caught:
         _compat.Asset("duckdb://somehost/data/x.duckdb/raw/issues")
-    assert "local file" in str(caught.value if _compat.AIRFLOW_V_3 else caught.list[0].message)
+    assert "local file" in str(caught.value if _compat.AIRFLOW_V_3_0_PLUS else caught.list[0].message)
 
 
 def test_openlineage_names_match_the_operators_own_lineage() -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3, create_pool, existing_pools
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 from airflow_dlt_provider.cli import main as cli
+from airflow_dlt_provider.pools.sync import create_pool, existing_pools
 
 DAG_FILE = """\
 import dlt
@@ -172,7 +173,9 @@ def test_console_script(dags):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not AIRFLOW_V_3, reason="providers add `airflow <group>` commands from Airflow 3 on")
+@pytest.mark.skipif(
+    not AIRFLOW_V_3_0_PLUS, reason="providers add `airflow <group>` commands from Airflow 3 on"
+)
 def test_airflow_dlt_subcommand(dags, tmp_path):
     folder, prefix = dags
     script = Path(sys.executable).with_name("airflow")

@@ -11,10 +11,10 @@ from support.dag_runs import duckdb_counts, run_dag_file
 from support.sample_data import expected_sample_counts
 
 from airflow_dlt_provider import DltRunOperator
-from airflow_dlt_provider._compat import AIRFLOW_V_3
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 from airflow_dlt_provider.exceptions import InvalidArgumentError, SourceResolutionError, UnknownResourceError
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3_1
+from airflow_dlt_provider._compat import AIRFLOW_V_3_1_PLUS
 
 pytestmark = [
-    pytest.mark.skipif(not AIRFLOW_V_3_1, reason="the /dlt plugin pages need Airflow 3.1+ (fastapi_apps)"),
+    pytest.mark.skipif(
+        not AIRFLOW_V_3_1_PLUS, reason="the /dlt plugin pages need Airflow 3.1+ (fastapi_apps)"
+    ),
     pytest.mark.timeout(300),
 ]
 
@@ -48,7 +50,7 @@ def auth() -> Iterator[Any]:
     from airflow.api_fastapi import app as api_app
 
     patch = pytest.MonkeyPatch()
-    patch.setenv("AIRFLOW__CORE__AUTH_MANAGER", "fixtures.auth_managers.NoXComAuthManager")
+    patch.setenv("AIRFLOW__CORE__AUTH_MANAGER", "support.auth_managers.NoXComAuthManager")
     patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
     patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "reader:viewer,no_xcom:viewer")
     patch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", uuid.uuid4().hex * 2)

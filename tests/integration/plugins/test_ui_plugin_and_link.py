@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_dlt_provider import DltRunOperator
-from airflow_dlt_provider._compat import AIRFLOW_V_3, AIRFLOW_V_3_1
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
+from airflow_dlt_provider.plugins.links import dlt_pipeline_link
 from airflow_dlt_provider.plugins.plugin import DltUiPlugin
 from airflow_dlt_provider.provider_info import get_provider_info
 
@@ -37,7 +38,7 @@ def test_link_opens_the_pipeline_page_or_the_xcom_on_airflow_2() -> None:
     operator = _operator()
     link = operator.operator_extra_links[0]
     url = link.get_link(operator, ti_key=_ti_key())
-    if AIRFLOW_V_3_1:
+    if AIRFLOW_V_3_1_PLUS:
         assert url == "/dlt/pipelines/gh_ui"
     else:  # no plugin page: the task instance's XCom, where the load summary is
         assert "xcom" in url.lower()
@@ -48,7 +49,19 @@ def test_link_opens_the_pipeline_page_or_the_xcom_on_airflow_2() -> None:
         assert "map_index=3" in mapped or "/mapped/3/" in mapped
 
 
-@pytest.mark.skipif(AIRFLOW_V_3, reason="Airflow 3 computes links in the worker and serves them from XCom")
+def test_link_keeps_the_path_airflow_is_served_under(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://example.org/airflow/")
+    monkeypatch.setenv("AIRFLOW__WEBSERVER__BASE_URL", "https://example.org/airflow/")
+    url = dlt_pipeline_link("gh ui", _ti_key())
+    if AIRFLOW_V_3_1_PLUS:
+        assert url == "/airflow/dlt/pipelines/gh%20ui"
+    else:
+        assert url.startswith("/airflow/dags/my%20dag/")
+
+
+@pytest.mark.skipif(
+    AIRFLOW_V_3_0_PLUS, reason="Airflow 3 computes links in the worker and serves them from XCom"
+)
 def test_airflow_2_webserver_link_from_the_serialized_dag() -> None:
     """The webserver of Airflow 2 calls the link on the deserialized operator (no ``pipeline_name`` there)."""
     import pendulum
@@ -64,7 +77,7 @@ def test_airflow_2_webserver_link_from_the_serialized_dag() -> None:
 
 
 def test_plugin_pages_only_where_airflow_serves_them() -> None:
-    if AIRFLOW_V_3_1:
+    if AIRFLOW_V_3_1_PLUS:
         (app,) = DltUiPlugin.fastapi_apps
         assert app["url_prefix"] == "/dlt"
         routes = {route.path for route in app["app"].routes}

@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from support.dag_runs import write_dag
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3, dag_run_task_states
-from airflow_dlt_provider.testing.dagrun import load_dag, run_dag
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
+from airflow_dlt_provider.testing.dagrun import dag_run_task_states, load_dag, run_dag
 
 FAULTS = """
 import os
@@ -202,7 +202,7 @@ def test_2_a_pending_package_never_loads_into_another_dags_destination(
 
 # Airflow 2's dag.test() lets a BaseException raised in a task (AirflowTaskTimeout) out of the whole run
 _AIRFLOW2_DAG_TEST_STOPS = pytest.mark.skipif(
-    not AIRFLOW_V_3,
+    not AIRFLOW_V_3_0_PLUS,
     reason="Airflow 2's dag.test() stops the run at a task's BaseException; runs on Airflow 3",
 )
 
@@ -292,7 +292,7 @@ SHOP_BODY = """DltTaskGroup(
 
 
 @pytest.mark.skipif(
-    not AIRFLOW_V_3,
+    not AIRFLOW_V_3_0_PLUS,
     reason="Airflow 2's dag.test() leaves this DAG's orders task unrun (state None); runs on Airflow 3",
 )
 @pytest.mark.parametrize(

@@ -172,3 +172,20 @@ def test_airflow_dags_test_runs_dlts_parallelism(dags_folder: Path) -> None:
     duckdb_path = default_duckdb_path(dag_id)
     assert duckdb_counts(dag_id, "par", path=duckdb_path) == EXPECTED_ROWS
     check_parallel_run(output, extracted_by(duckdb_path))
+
+
+def test_main_process_identity() -> None:
+    """Python's multiprocessing internals: a started child sees a fresh main-process identity, put back after.
+
+    ``multiprocessing.process._current_process``: when a Python release changes it, this test names it.
+    """
+    inherited = multiprocessing.current_process()
+    with processes.main_process_identity() as identity:
+        assert multiprocessing.current_process() is identity is not inherited
+        assert identity.daemon is False
+        assert (identity.name, bytes(identity.authkey)) == (inherited.name, bytes(inherited.authkey))
+        child = multiprocessing.get_context("spawn").Process(target=print, args=("",))
+        child.start()  # the authkey is pickled for a spawn child: a standard-library AuthenticationString
+        child.join(timeout=120)
+        assert child.exitcode == 0
+    assert multiprocessing.current_process() is inherited

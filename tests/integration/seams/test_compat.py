@@ -1,15 +1,16 @@
 """Contract tests of ``airflow_dlt_provider._compat``: one per entry, each naming the entry when it breaks.
 
-``_compat`` is the only module that knows where Airflow 2 and 3 keep things and the only one that uses
-Airflow internals. When a new Airflow release moves or changes one of them, the test of that entry fails
-with ``Airflow <version> broke _compat.<entry>``. Runs on the newest Airflow 3 and on Airflow 2.11.
+``_compat`` is the only module that knows where Airflow 2 and 3 keep things and the only one that reaches
+Airflow internals (one accessor each; the code that uses one lives beside its caller). An accessor's test
+asserts what its caller relies on: the attributes, columns and parameters it uses. When a new Airflow release
+moves or changes one of them, the test of that entry fails with ``Airflow <version> broke _compat.<entry>``.
+Runs on the newest Airflow 3, on Airflow 2.11 and on the oldest supported Airflow.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +18,9 @@ import pendulum
 import pytest
 
 from airflow_dlt_provider import _compat
-from airflow_dlt_provider._compat import AIRFLOW_V_3, AIRFLOW_VERSION
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS, AIRFLOW_VERSION
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG
@@ -147,7 +148,7 @@ def test_secrets_backends(monkeypatch):
 def test_in_supervised_process():
     with contract("_in_supervised_process (task_runner.SUPERVISOR_COMMS)"):
         assert _compat._in_supervised_process() is False
-        if not AIRFLOW_V_3:
+        if not AIRFLOW_V_3_0_PLUS:
             return
         import airflow.sdk.execution_time.task_runner as task_runner
 
@@ -183,64 +184,13 @@ def test_airflow_cli_classes():
         assert group.name == "dlt" and group.subcommands[0].name == "sync"
 
 
-# ---------------------------------------------------------------- assets (Airflow 2)
-
-
-def test_ensure_asset_alias_registered():
-    with contract("ensure_asset_alias_registered (DatasetAliasModel)"):
-        _compat.ensure_asset_alias_registered("dlt_compat_alias")
-        _compat.ensure_asset_alias_registered("dlt_compat_alias")  # idempotent
-        if AIRFLOW_V_3:
-            return
-        from airflow.models.dataset import DatasetAliasModel
-        from airflow.utils.session import create_session
-
-        with create_session() as session:
-            assert session.query(DatasetAliasModel).filter_by(name="dlt_compat_alias").count() == 1
-
-
-def test_register_dag_assets():
-    with contract("register_dag_assets (DAG.sync_to_db on Airflow 2)"):
-        if not AIRFLOW_V_3:
-            assert callable(DAG.sync_to_db)
-        _compat.register_dag_assets(_dag("compat_assets"))
-
-
-# ---------------------------------------------------------------- DAG folders, pools, dag.test() runs
-
-
-DAG_FILE = """
-import pendulum
-{dag_import}
-
-with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
-
-    @task
-    def produce():
-        return {{"rows": {{"t": 3}}}}
-
-    @task
-    def nothing():
-        pass
-
-    produce() >> nothing()
-"""
-
-
-def _write_dag(folder: Path, dag_id: str) -> Path:
-    dag_import = (
-        "from airflow.sdk import DAG, task"
-        if AIRFLOW_V_3
-        else "from airflow import DAG\nfrom airflow.decorators import task"
-    )
-    path = folder / f"{dag_id}.py"
-    path.write_text(textwrap.dedent(DAG_FILE.format(dag_import=dag_import, dag_id=dag_id)))
-    return path
+# ---------------------------------------------------------------- DAG folders, dag.test()
 
 
 def test_dag_bag(tmp_path):
     with contract("dag_bag (DagBag)"):
-        _write_dag(tmp_path, "compat_bag")
+        dag_import = "from airflow.sdk import DAG" if AIRFLOW_V_3_0_PLUS else "from airflow import DAG"
+        (tmp_path / "compat_bag.py").write_text(f'{dag_import}\n\ndag = DAG("compat_bag", schedule=None)\n')
         (tmp_path / "broken.py").write_text(
             "# an airflow DAG file\nimport module_that_does_not_exist_anywhere\n"
         )
@@ -249,68 +199,14 @@ def test_dag_bag(tmp_path):
         assert any("broken.py" in str(path) for path in bag.import_errors), bag.import_errors
 
 
-def test_pools():
-    with contract("create_pool/existing_pools (Pool.create_or_update_pool, Pool ORM)"):
-        from airflow.models.pool import Pool
-
-        parameters = inspect.signature(Pool.create_or_update_pool).parameters
-        missing = {"name", "slots", "description", "include_deferred", "session"} - set(parameters)
-        assert not missing, f"Pool.create_or_update_pool lost {sorted(missing)}"
-        _compat.create_pool("dlt_compat_pool", 1, "contract test")
-        _compat.create_pool("dlt_compat_pool", 2, "contract test, updated")
-        assert _compat.existing_pools(["dlt_compat_pool", "dlt_compat_no_pool"]) == {"dlt_compat_pool": 2}
-        assert _compat.existing_pools([]) == {}
-    with contract("set_pool_slots (Pool ORM update)"):
-        _compat.set_pool_slots("dlt_compat_pool", 1)
-        assert _compat.existing_pools(["dlt_compat_pool"]) == {"dlt_compat_pool": 1}
-        assert Pool.get_pool("dlt_compat_pool").description == "contract test, updated"
-
-
 def test_dag_test_date_argument():
     with contract("dag_test_date_argument"):
         assert _compat.dag_test_date_argument() in inspect.signature(DAG.test).parameters
 
 
-def test_dag_run_task_states_and_xcom(dags_folder):
-    with contract("dag_run_task_states/dag_run_xcom (DagRun.find, get_task_instances, TI.xcom_pull)"):
-        path = _write_dag(dags_folder, "compat_dag_run")
-        dag = _compat.dag_bag(str(path)).dags["compat_dag_run"]
-        _compat.register_dag_assets(dag)
-        dag_run = dag.test()
-        states = _compat.dag_run_task_states(dag.dag_id, dag_run.run_id)
-        assert states == {"produce": "success", "nothing": "success"}, states
-        assert _compat.dag_run_xcom(dag.dag_id, dag_run.run_id, "produce") == {"rows": {"t": 3}}
-        with pytest.raises(KeyError, match="nothing"):
-            _compat.dag_run_xcom(dag.dag_id, dag_run.run_id, "nothing")
-        with pytest.raises(KeyError):
-            _compat.dag_run_task_states(dag.dag_id, "no_such_run")
-
-
-def test_dlt_pipeline_link():
-    from airflow.models.taskinstancekey import TaskInstanceKey
-
-    key = TaskInstanceKey(dag_id="d", task_id="t", run_id="r", try_number=1, map_index=-1)
-    with contract("dlt_pipeline_link"):
-        url = _compat.dlt_pipeline_link("p", key)
-    assert url == "/dlt/pipelines/p" if _compat.AIRFLOW_V_3_1 else "xcom" in url
-
-
-@pytest.mark.skipif(
-    not _compat.AIRFLOW_V_3_1, reason="the UI plugin's read side runs in Airflow 3.1+'s API server"
-)
-def test_readable_dag_ids_dependency_and_dlt_task_summaries(dags_folder):
-    with contract("readable_dag_ids_dependency"):
-        dependency = _compat.readable_dag_ids_dependency()
-        assert "user" in inspect.signature(dependency).parameters
-    with contract("dlt_task_summaries"):
-        assert _compat.dlt_task_summaries(set(), 10) == []
-        rows = _compat.dlt_task_summaries({"no_such_dag"}, 10)
-    assert rows == []
-
-
 def test_base_notifier_is_the_class_airflows_notifiers_subclass():
     with contract("BaseNotifier (airflow.sdk on 3.x, airflow.notifications.basenotifier on 2.x)"):
-        expected = "airflow.sdk" if _compat.AIRFLOW_V_3 else "airflow.notifications.basenotifier"
+        expected = "airflow.sdk" if _compat.AIRFLOW_V_3_0_PLUS else "airflow.notifications.basenotifier"
         assert _compat.BaseNotifier.__module__.startswith(expected)
         seen: list[dict] = []
 
@@ -328,18 +224,129 @@ def test_base_notifier_is_the_class_airflows_notifiers_subclass():
         assert seen == [{"text": "new column"}]
 
 
-def test_main_process_identity():
-    """Python's multiprocessing internals: a started child sees a fresh main-process identity, put back after."""
-    import multiprocessing
+# ---------------------------------------------------------------- Airflow internals: what each one's caller uses
 
-    with contract("main_process_identity (multiprocessing.process._current_process)"):
-        inherited = multiprocessing.current_process()
-        with _compat.main_process_identity() as identity:
-            assert multiprocessing.current_process() is identity is not inherited
-            assert identity.daemon is False
-            assert (identity.name, bytes(identity.authkey)) == (inherited.name, bytes(inherited.authkey))
-            child = multiprocessing.get_context("spawn").Process(target=print, args=("",))
-            child.start()  # the authkey is pickled for a spawn child: a standard-library AuthenticationString
-            child.join(timeout=120)
-            assert child.exitcode == 0
-        assert multiprocessing.current_process() is inherited
+
+def _assert_has(model, names: set[str]) -> None:
+    missing = sorted(name for name in names if not hasattr(model, name))
+    assert not missing, f"{model.__name__} lost {missing}"
+
+
+def _assert_parameters(function, names: set[str]) -> None:
+    missing = sorted(names - set(inspect.signature(function).parameters))
+    assert not missing, f"{function.__qualname__} lost parameter(s) {missing}"
+
+
+def test_create_session():
+    from sqlalchemy import select
+
+    with (
+        contract("create_session (airflow.utils.session)"),
+        _compat.create_session() as session,
+    ):
+        assert session.execute(select(1)).scalar() == 1
+
+
+def test_pool():
+    """pools/sync.py: select and update ``pool``/``slots``, ``create_or_update_pool`` by keyword."""
+    with contract("Pool (airflow.models.pool)"):
+        pool = _compat.Pool
+        _assert_has(pool, {"pool", "slots", "create_or_update_pool"})
+        _assert_parameters(
+            pool.create_or_update_pool, {"name", "slots", "description", "include_deferred", "session"}
+        )
+
+
+def test_dag_run():
+    """testing/dagrun.py (``find``, ``get_task_instances``), runtime/dag_runs.py (2.x), plugins/queries.py (3.x)."""
+    with contract("DagRun (airflow.models.dagrun)"):
+        dag_run = _compat.DagRun
+        _assert_has(dag_run, {"id", "dag_id", "run_id", "state", "run_type", "start_date", "end_date"})
+        _assert_parameters(dag_run.find, {"dag_id", "run_id"})
+        assert callable(dag_run.get_task_instances)
+        if AIRFLOW_V_3_0_PLUS:
+            _assert_has(dag_run, {"run_after"})
+
+
+def test_task_instance():
+    """testing/dagrun.py (``xcom_pull``), runtime/dag_runs.py (2.x), plugins/queries.py (3.x)."""
+    with contract("TaskInstance (airflow.models.taskinstance)"):
+        task_instance = _compat.TaskInstance
+        _assert_has(task_instance, {"dag_id", "run_id", "task_id", "map_index", "state", "operator"})
+        _assert_parameters(task_instance.xcom_pull, {"task_ids", "key", "map_indexes", "default"})
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="XComModel is Airflow 3's (the UI plugin needs 3.1+)")
+def test_xcom_model():
+    with contract("XComModel (airflow.models.xcom)"):
+        xcom = _compat.XComModel
+        _assert_has(xcom, {"dag_id", "run_id", "task_id", "map_index", "value", "key", "dag_run_id"})
+
+
+def test_dag_model():
+    """plugins/queries.py: the teams of DAGs, where Airflow has teams (optional, looked up by name)."""
+    with contract("DagModel (airflow.models.dag)"):
+        dag_model = _compat.DagModel
+        assert dag_model.__tablename__ == "dag"
+        mapping = getattr(dag_model, "get_dag_id_to_team_name_mapping", None)
+        if mapping is not None:
+            assert list(inspect.signature(mapping).parameters)[0] == "dag_ids"
+
+
+@pytest.mark.skipif(AIRFLOW_V_3_0_PLUS, reason="Airflow 3 registers asset aliases itself")
+def test_dataset_alias_model():
+    with contract("DatasetAliasModel (airflow.models.dataset)"):
+        alias = _compat.DatasetAliasModel
+        _assert_has(alias, {"id", "name"})
+        assert alias(name="dlt_compat_alias_model").name == "dlt_compat_alias_model"
+
+
+@pytest.mark.skipif(
+    not AIRFLOW_V_3_1_PLUS, reason="the UI plugin's read side runs in Airflow 3.1+'s API server"
+)
+def test_get_auth_manager():
+    """plugins/queries.py: the DAGs a user may read, then whether they may read each one's XComs."""
+    from airflow.api_fastapi import app as api_app
+
+    with contract("get_auth_manager (airflow.api_fastapi.app)"):
+        created = api_app.create_auth_manager()  # what the API server does at start
+        manager = _compat.get_auth_manager()
+        assert manager is created
+        _assert_parameters(manager.get_authorized_dag_ids, {"user", "method"})
+        _assert_parameters(manager.is_authorized_dag, {"method", "access_entity", "details", "user"})
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+        assert DagAccessEntity.XCOM and DagDetails(id="d", team_name=None).id == "d"
+
+
+@pytest.mark.skipif(
+    not AIRFLOW_V_3_1_PLUS, reason="the UI plugin's read side runs in Airflow 3.1+'s API server"
+)
+def test_get_user():
+    with contract("get_user (airflow.api_fastapi.core_api.security)"):
+        assert "request" in inspect.signature(_compat.get_user).parameters
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2's tasks read other DAG runs from the DB")
+def test_supervisor_dag_run(monkeypatch):
+    """runtime/dag_runs.py: another DAG run's ``state``, ``run_type`` and ``start_date``, asked of the supervisor."""
+    from airflow.sdk.execution_time import comms, task_runner
+
+    with contract("supervisor_dag_run (comms.GetDagRun through task_runner.SUPERVISOR_COMMS)"):
+        assert {"state", "run_type", "start_date"} <= set(comms.DagRunResult.model_fields)
+        sent = []
+
+        class Channel:
+            def send(self, message):
+                sent.append(message)
+                return "the run"
+
+        monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Channel(), raising=False)
+        assert _compat.supervisor_dag_run("d", "r") == "the run"
+        assert isinstance(sent[0], comms.GetDagRun) and (sent[0].dag_id, sent[0].run_id) == ("d", "r")
+
+
+def test_every_internal_has_a_contract_test():
+    source = Path(__file__).read_text()
+    untested = sorted(name for name in _compat._INTERNALS if f'contract("{name} (' not in source)
+    assert untested == [], "an Airflow internal without a contract test in tests/integration/test_compat.py"

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 
 pytest_plugins = ["pytester"]
 
@@ -39,7 +39,7 @@ def shop():
 
 SHOP_DAG = f"""\
 import pendulum
-{"from airflow.sdk import DAG" if AIRFLOW_V_3 else "from airflow import DAG"}
+{"from airflow.sdk import DAG" if AIRFLOW_V_3_0_PLUS else "from airflow import DAG"}
 
 from airflow_dlt_provider import DltTaskGroup
 
@@ -189,7 +189,7 @@ def test_pool_with_too_few_slots_is_reported(tmp_path):
     from airflow_dlt_provider.exceptions import PoolsNotDeclaredError
     from airflow_dlt_provider.testing import assert_dlt_pools_declared
 
-    if AIRFLOW_V_3:
+    if AIRFLOW_V_3_0_PLUS:
         from airflow.sdk import DAG
     else:
         from airflow import DAG

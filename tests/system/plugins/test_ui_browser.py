@@ -28,14 +28,16 @@ from support import EXAMPLES_DIR, TESTS_DIR
 from support.browser import CHROMIUM_ARGS, BrowserUnavailable, ensure_chromium
 from support.postgres import free_port
 
-from airflow_dlt_provider._compat import AIRFLOW_V_3_1
+from airflow_dlt_provider._compat import AIRFLOW_V_3_1_PLUS
 
 pytestmark = [
     pytest.mark.scheduler,
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.timeout(600),
-    pytest.mark.skipif(not AIRFLOW_V_3_1, reason="the /dlt plugin pages need Airflow 3.1+ (fastapi_apps)"),
+    pytest.mark.skipif(
+        not AIRFLOW_V_3_1_PLUS, reason="the /dlt plugin pages need Airflow 3.1+ (fastapi_apps)"
+    ),
 ]
 
 ARTIFACTS = TESTS_DIR / "artifacts"

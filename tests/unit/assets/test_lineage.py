@@ -11,10 +11,10 @@ import pytest
 from support.sources.schema_changes import people
 
 from airflow_dlt_provider import DltRunOperator
-from airflow_dlt_provider._compat import AIRFLOW_V_3
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG

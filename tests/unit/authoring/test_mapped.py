@@ -13,11 +13,11 @@ import pytest
 from support.sources import task_only
 
 from airflow_dlt_provider import DltTaskGroup
-from airflow_dlt_provider._compat import AIRFLOW_V_3
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 from airflow_dlt_provider.exceptions import InvalidArgumentError, UnknownResourceError
 from airflow_dlt_provider.pools.sync import pools_needed
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG

@@ -16,7 +16,7 @@ from github_sample_source import github_sample
 
 import airflow_dlt_provider
 from airflow_dlt_provider import DltRunOperator, DltTaskGroup
-from airflow_dlt_provider._compat import AIRFLOW_V_3
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 from airflow_dlt_provider.authoring import arguments, plan, vocabulary
 from airflow_dlt_provider.exceptions import (
     DltProviderDeprecationWarning,
@@ -26,7 +26,7 @@ from airflow_dlt_provider.exceptions import (
     UnprotectedPipelineWarning,
 )
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG

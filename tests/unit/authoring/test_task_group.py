@@ -11,7 +11,7 @@ import pytest
 from github_sample_source import github_sample
 
 from airflow_dlt_provider import DltRunOperator, DltTaskGroup
-from airflow_dlt_provider._compat import AIRFLOW_V_3, TaskGroup, duplicate_task_id_error
+from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS, TaskGroup, duplicate_task_id_error
 from airflow_dlt_provider.exceptions import (
     InvalidArgumentError,
     SourceResolutionError,
@@ -19,7 +19,7 @@ from airflow_dlt_provider.exceptions import (
     UnprotectedPipelineWarning,
 )
 
-if AIRFLOW_V_3:
+if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import DAG
 else:
     from airflow import DAG

@@ -40,9 +40,9 @@ def _connection_forms_load() -> bool:
     without the FAB provider registers no hook's form: "UI widgets will be missing")."""
     import importlib.util
 
-    from airflow_dlt_provider._compat import AIRFLOW_V_3
+    from airflow_dlt_provider._compat import AIRFLOW_V_3_0_PLUS
 
-    if not AIRFLOW_V_3:
+    if not AIRFLOW_V_3_0_PLUS:
         return True
     from airflow import __version__
 
