@@ -200,7 +200,7 @@ def test_secret_is_not_in_the_kept_folder_of_a_failed_group_task(dags_folder, tm
     pipeline = _unique("secretkept")
     body = f"""
         DltTaskGroup("g", source=flaky, source_kwargs={{"fail_flag": {str(flag)!r}}},
-                     pipeline_name={pipeline!r}, dataset_name="raw", operator_kwargs={{"retries": 0}})
+                     pipeline_name={pipeline!r}, dataset_name="raw", default_args={{"retries": 0}})
     """
     result = run_dag_file(dags_folder, _unique("secret_dag"), body, IMPORTS)
     assert set(result.task_states.values()) == {"failed"}

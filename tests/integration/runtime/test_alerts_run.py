@@ -75,8 +75,8 @@ def test_a_notifier_gets_schema_change_and_rows_once_in_a_real_dag_run(dags_fold
     body = (
         "alert = RecordingNotifier({out!r}, text='dlt: {{{{ dlt_alert.message }}}}')\n"
         "DltRunOperator(task_id='load', source=people, pipeline_name={pipeline!r}, dataset_name='raw', "
-        "source_kwargs={kwargs!r}, on_schema_change=alert, expect_rows={{'users': (None, 3)}}, "
-        "expect_rows_action=alert, retries=0)"
+        "source_kwargs={kwargs!r}, on_schema_change=alert, expect_rows={{'users': (None, 3, alert)}}, "
+        "retries=0)"
     )
     imports = "from support.sources.schema_changes import people, RecordingNotifier"
     first = run_dag_file(
@@ -109,8 +109,8 @@ def test_fail_fails_only_the_task_of_the_table_and_keeps_its_rows(dags_folder):
     pipeline = _unique("shop")
     body = (
         f"DltTaskGroup('shop', source=shop, pipeline_name={pipeline!r}, dataset_name='raw', "
-        "expect_rows={'orders': (None, 2), 'customers': (1, None)}, expect_rows_action='fail', "
-        "operator_kwargs={'retries': 2})"
+        "expect_rows={'orders': (None, 2, 'fail'), 'customers': (1, None, 'fail')}, "
+        "default_args={'retries': 2})"
     )
     imports = "from airflow_dlt_provider import DltTaskGroup\nfrom support.sources.schema_changes import shop"
     result = run_dag_file(dags_folder, _unique("dag"), body, imports)

@@ -287,7 +287,7 @@ SHOP_BODY = """DltTaskGroup(
     dataset_name="shop",
     decompose="serialize",
     # the users task runs whatever became of the orders task
-    operator_kwargs={{"retries": 0, "trigger_rule": "all_done"}},
+    default_args={{"retries": 0, "trigger_rule": "all_done"}},
 )"""
 
 

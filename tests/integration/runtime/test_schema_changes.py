@@ -200,7 +200,7 @@ def _run_shop_group(dags_folder, pipeline: str, decompose: str, mode: str, sourc
     body = (
         f"DltTaskGroup('shop', source=shop, pipeline_name={pipeline!r}, dataset_name='raw', "
         f"decompose={decompose!r}, on_schema_change={mode!r}, source_kwargs={source_kwargs!r}, "
-        "operator_kwargs={'retries': 0})"
+        "default_args={'retries': 0})"
     )
     return run_dag_file(
         dags_folder,
@@ -218,7 +218,7 @@ def _schema_warnings(caplog) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("decompose", ["serialize", "parallel"])
+@pytest.mark.parametrize("decompose", ["serialize", "independent"])
 @pytest.mark.parametrize("mode", ["fail", "warn"])
 def test_group_tasks_sharing_a_pipeline_decide_their_first_run_each(
     dags_folder, caplog, capfd, mode, decompose

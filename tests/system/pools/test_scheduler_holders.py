@@ -139,7 +139,7 @@ with DAG({BACKFILL_DAG!r}, schedule="@daily", start_date=pendulum.datetime(2026,
          catchup=False, max_active_runs=1, is_paused_upon_creation=True):
     DltTaskGroup("load", source=slow_source, source_kwargs={{"run_id": "{{{{ run_id }}}}"}},
                  pipeline_name={BACKFILL_PIPELINE!r}, dataset_name="backfill_test", decompose="mapped",
-                 max_parallel=2, operator_kwargs={{"retries": 10, "retry_delay": timedelta(seconds=2)}})
+                 max_parallel=2, default_args={{"retries": 10, "retry_delay": timedelta(seconds=2)}})
 """
 
 

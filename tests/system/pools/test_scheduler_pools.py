@@ -120,7 +120,7 @@ def batch(airflow_cluster: AirflowCluster) -> Batch:
     cluster = airflow_cluster
     for dag_id in SHARED_DAGS:
         code = GROUP_DAG.format(
-            source=_source(), dag_id=dag_id, delay=1, pipeline=SHARED_PIPELINE, decompose="parallel"
+            source=_source(), dag_id=dag_id, delay=1, pipeline=SHARED_PIPELINE, decompose="independent"
         )
         cluster.add_dag_file(code, dag_id)
     isolated = GROUP_DAG.format(
