@@ -377,15 +377,12 @@ def _has_load_packages(working_dir: Path, pipeline_name: str) -> bool:
 def _dropped_local_state(error: BaseException) -> bool:
     """A refused schema change or data contract: the guard dropped the folder's packages and state."""
     from airflow_dlt_provider.exceptions import DataContractError, SchemaChangeError
+    from airflow_dlt_provider.runtime.failures import error_chain
 
-    seen: BaseException | None = error
-    for _ in range(10):  # failures.classified may have turned it into Airflow's fail exception
-        if seen is None:
-            return False
-        if isinstance(seen, (SchemaChangeError, DataContractError)):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    # failures.classified may have turned it into Airflow's fail exception
+    return any(
+        isinstance(e, (SchemaChangeError, DataContractError)) for e in error_chain(error, context=True)
+    )
 
 
 def _forget_in_store(place: _Place, pipeline_name: str) -> None:
@@ -481,7 +478,7 @@ def _keep_in_store(place: _Place, pipeline_name: str) -> None:
 def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | None) -> dict[str, Any]:
     import dlt
 
-    from airflow_dlt_provider.runtime import intervals, journal, resume, schema_guard
+    from airflow_dlt_provider.runtime import failed_jobs, intervals, journal, resume, schema_guard
     from airflow_dlt_provider.runtime.binding import other_bindings_note, write_binding
 
     working_dir = place.working_dir
@@ -530,7 +527,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
         baseline = schema_guard.sync_and_read_baseline(pipeline, source)  # decides this task's first run
         done = resume.read_done(rplace, place.max_tries)
         if done is not None and done.get("failed"):
-            resume.raise_failed_jobs(
+            failed_jobs.raise_failed_jobs(
                 done["failed"],
                 "This task's load packages were loaded (by it or by another task of the pipeline), but",
             )
@@ -764,7 +761,7 @@ def _drop_loaded_packages(pipeline: Any, working_dir: Path, rplace: Any) -> list
     record first, so its retry reports it instead of extracting again.
     """
     from airflow_dlt_provider import _dlt_internals
-    from airflow_dlt_provider.runtime import ledger, resume
+    from airflow_dlt_provider.runtime import failed_jobs, ledger, resume
 
     records = ledger.read_ledger(working_dir)
     completed = list(pipeline.list_completed_load_packages())
@@ -776,7 +773,7 @@ def _drop_loaded_packages(pipeline: Any, working_dir: Path, rplace: Any) -> list
     resume.record_for_owners(pipeline, rplace, others, records)
     kept, dropped = [], []
     for load_id in completed:
-        if resume.failed_jobs(pipeline, [load_id]):
+        if failed_jobs.failed_job_lines(pipeline, [load_id]):
             kept.append(load_id)
             continue
         _dlt_internals.delete_loaded_package(pipeline, load_id)
