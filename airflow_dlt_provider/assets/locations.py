@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_dlt_provider.assets.uris import uri_part
 
-log = logging.getLogger("airflow_dlt_provider.assets")
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- location URIs (run time)

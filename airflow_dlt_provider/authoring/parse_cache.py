@@ -48,7 +48,7 @@ from typing import Any
 from airflow_dlt_provider.authoring.plan import SourceGraph, fit_name
 from airflow_dlt_provider.authoring.sources import SourceSpec
 
-log = logging.getLogger("airflow_dlt_provider.parse_cache")
+log = logging.getLogger(__name__)
 
 
 FORMAT_VERSION = 1

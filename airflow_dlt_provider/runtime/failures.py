@@ -21,7 +21,7 @@ from pathlib import Path
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider.exceptions import DltProviderError, PipelineBusyError
 
-log = logging.getLogger("airflow_dlt_provider.failures")
+log = logging.getLogger(__name__)
 
 # lower-case fragments of driver messages that mean the credentials were refused (the drivers raise
 # operational errors for these, which dlt reports as transient)

@@ -91,7 +91,7 @@ from typing import Any
 
 from airflow_dlt_provider.exceptions import InvalidArgumentError, PipelineBusyError, PipelineLeaseLostError
 
-log = logging.getLogger("airflow_dlt_provider.holder")
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",

@@ -27,7 +27,7 @@ from airflow_dlt_provider.runtime.dlt_config import airflow_variable_lookups
 from airflow_dlt_provider.runtime.summary import build_summary, table_columns
 from airflow_dlt_provider.runtime.workdir import default_duckdb_path, task_working_dir
 
-log = logging.getLogger("airflow_dlt_provider.runtime")
+log = logging.getLogger(__name__)
 
 DEFAULT_PROGRESS_PERIOD_SECONDS = 30.0
 
@@ -143,7 +143,7 @@ def progress_collector(
     """
     collector = _sampling_log_collector_type()(
         log_period=period_seconds,
-        logger=logging.getLogger("airflow_dlt_provider.progress"),
+        logger=log.getChild("progress"),
         log_level=logging.INFO,
         dump_system_stats=False,
     )

@@ -56,7 +56,7 @@ from airflow_dlt_provider import _compat, _dlt_internals
 from airflow_dlt_provider.exceptions import SchemaChangeError
 from airflow_dlt_provider.runtime import evidence, failed_jobs, ledger
 
-log = logging.getLogger("airflow_dlt_provider.resume")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -39,7 +39,7 @@ from airflow_dlt_provider.runtime import failed_jobs
 from airflow_dlt_provider.runtime.failures import root_cause
 from airflow_dlt_provider.runtime.summary import is_dlt_table
 
-log = logging.getLogger("airflow_dlt_provider.checks")
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- what the schema knew before the run

@@ -37,7 +37,7 @@ def _key_sources() -> tuple[tuple[str, str], ...]:
     return (("dlt", "package_store_key"), ("core", "fernet_key"), web_secret)
 
 
-log = logging.getLogger("airflow_dlt_provider.package_store")
+log = logging.getLogger(__name__)
 _WARNED: set[str] = set()
 
 
