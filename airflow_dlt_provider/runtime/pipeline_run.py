@@ -252,7 +252,8 @@ class _Place:
 
 
 def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Run one pipeline for one task and return the JSON summary (see DESIGN.md).
+    """Run one pipeline for one task and return the JSON load summary (``DltRunOperator`` in
+    docs/reference/api.md; its keys are shown in docs/quickstart.md).
 
     The resume model (what is kept, what a retry does and why it is safe) is in resume.py and
     docs/concepts/retries.md; terminal errors fail without using retries (see failures.py).
