@@ -533,7 +533,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
                 "This task's load packages were loaded (by it or by another task of the pipeline), but",
             )
         if done is not None and resume.confirmed_done(pipeline, done, source.schema.name):
-            return _report_done(place, request, context, pipeline, source, done)
+            return _report_done(_Loaded(place, request, context, pipeline, source), done)
         log.info(
             "dlt pipeline %r: loading resources %s of source %r into %s dataset %r",
             pipeline.pipeline_name,
@@ -593,7 +593,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
         resume.done_record(place.owner, load_ids, summary["rows"], _summary_facts(summary), place.max_tries),
     )
     log.info("dlt pipeline %r finished in %.1f s", pipeline.pipeline_name, elapsed)
-    return _report(place, request, context, pipeline, source, summary, load_info, baseline)
+    return _report(_Loaded(place, request, context, pipeline, source), summary, load_info, baseline)
 
 
 def _ledger_rows(folder: Path, load_ids: list[str]) -> dict[str, int]:
@@ -607,18 +607,23 @@ def _summary_facts(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {key: summary.get(key) for key in keys}
 
 
-def _report_done(
-    place: _Place,
-    request: RunRequest,
-    context: Mapping[str, Any] | None,
-    pipeline: Any,
-    source: Any,
-    done: Mapping[str, Any],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Loaded:
+    """A task's run once dlt's load is done: its place, request, context, pipeline and source."""
+
+    place: _Place
+    request: RunRequest
+    context: Mapping[str, Any] | None
+    pipeline: Any
+    source: Any
+
+
+def _report_done(run: _Loaded, done: Mapping[str, Any]) -> dict[str, Any]:
     """Report what an earlier attempt of this task instance loaded (its done record, confirmed)."""
     from airflow_dlt_provider.runtime import schema_guard
     from airflow_dlt_provider.runtime.summary import dataset_name_used
 
+    pipeline, source = run.pipeline, run.source
     log.warning(
         "an earlier attempt of this task instance loaded load package(s) %s (the destination confirms them "
         "in _dlt_loads) and stopped before it finished: not extracting again; reporting them",
@@ -641,37 +646,29 @@ def _report_done(
 
     load_info = PreviousLoad(loads_ids=list(done["load_ids"]))
     baseline = schema_guard.read_baseline(pipeline, source.schema.name, source.selected_resources.keys())
-    return _report(place, request, context, pipeline, source, summary, load_info, baseline)
+    return _report(run, summary, load_info, baseline)
 
 
-def _report(
-    place: _Place,
-    request: RunRequest,
-    context: Mapping[str, Any] | None,
-    pipeline: Any,
-    source: Any,
-    summary: dict[str, Any],
-    load_info: Any,
-    baseline: Any,
-) -> dict[str, Any]:
+def _report(run: _Loaded, summary: dict[str, Any], load_info: Any, baseline: Any) -> dict[str, Any]:
     """Everything after the load: log, row expectations, lineage details, clean-up and alerts."""
     from airflow_dlt_provider.runtime import alerts, reporting, schema_guard
 
+    request, pipeline = run.request, run.pipeline
     expected = schema_guard.expected_new_tables(baseline, pipeline, summary["schema_changes"]["new_tables"])
     mode = schema_change_mode(request.on_schema_change)
     reporting.log_run(pipeline, load_info, summary, mode, expected)
     changes, _ = reporting.split_schema_changes(summary["schema_changes"], expected)
-    summary["row_expectations"] = _row_expectations(request, pipeline, source, summary["rows"])
+    summary["row_expectations"] = _row_expectations(request, pipeline, run.source, summary["rows"])
     alerts.log_row_expectations(request.pipeline_name, summary["row_expectations"])
     if request.details is not None:
         request.details.fill(pipeline, summary["rows"])
-    _clean_up(place, request, context, pipeline)
+    _clean_up(run.place, request, run.context, pipeline)
     if pipeline.is_active:  # a later run in this process (dag.test, a test session) must not inherit it
         pipeline.deactivate()
     handlers = alerts.handlers_for(
         request.on_schema_change, changes, request.expect_rows, summary["row_expectations"]
     )
-    alerts.send_alerts(handlers, summary, changes, context)
+    alerts.send_alerts(handlers, summary, changes, run.context)
     return summary
 
 
