@@ -11,6 +11,7 @@ No Airflow import at module level: :func:`provider_config` is read by the provid
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 SECTION = "dlt"
@@ -107,6 +108,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 OPTION_NAMES = frozenset(option.name for option in OPTIONS)
+_BY_NAME = {option.name: option for option in OPTIONS}
 
 
 def provider_config() -> dict[str, dict[str, object]]:
@@ -129,17 +131,64 @@ def provider_config() -> dict[str, dict[str, object]]:
     }
 
 
-def option(name: str) -> str | None:
-    """The value of ``[dlt] <name>`` (stripped), ``None`` when unset or empty. Read at run time only."""
-    if name not in OPTION_NAMES:
+def _declared(name: str) -> Option:
+    if name not in _BY_NAME:
         raise KeyError(
             f"[dlt] {name} is not an option of the dlt provider; options: {', '.join(sorted(OPTION_NAMES))}"
         )
+    return _BY_NAME[name]
+
+
+def env_var(name: str) -> str:
+    """The environment variable that sets ``[dlt] <name>`` (``AIRFLOW__DLT__<NAME>``)."""
+    return _declared(name).env_var
+
+
+def option(name: str) -> str | None:
+    """The value of ``[dlt] <name>`` (stripped), ``None`` when unset or empty. Read at run time only."""
+    _declared(name)
     from airflow_dlt_provider import _compat
 
     value = _compat.conf_get(SECTION, name, fallback=None)
     value = None if value is None else value.strip()
     return value or None
+
+
+def default_seconds(name: str) -> float:
+    """The declared default of a ``float`` option of seconds."""
+    return float(str(_declared(name).default))
+
+
+def seconds(name: str, minimum: float) -> float:
+    """``[dlt] <name>`` as seconds (its declared default when unset); an error naming it below ``minimum``."""
+    default = default_seconds(name)
+    raw = option(name) or ""
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (value >= minimum) or value == float("inf"):
+        from airflow_dlt_provider.exceptions import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"[dlt] {name} = {raw[:40]!r} is not accepted; expected a number of seconds >= {minimum:g} "
+            f"(default {default:g})"
+        )
+    return value
+
+
+def package_store_key_sources() -> Iterator[tuple[str, str, str]]:
+    """``(section, option, value)`` of each place the secret that signs ``package_store`` may be, in order:
+    ``[dlt] package_store_key``, then Airflow's ``[core] fernet_key``, then its ``secret_key`` (``[api]`` on
+    Airflow 3, ``[webserver]`` on Airflow 2). Each is read only when the one before it gave no secret."""
+    from airflow_dlt_provider import _compat
+
+    yield SECTION, "package_store_key", option("package_store_key") or ""
+    yield "core", "fernet_key", _compat.conf_get("core", "fernet_key") or ""
+    web_section = "api" if _compat.AIRFLOW_V_3_0_PLUS else "webserver"
+    yield web_section, "secret_key", _compat.conf_get(web_section, "secret_key") or ""
 
 
 def reference_markdown() -> str:

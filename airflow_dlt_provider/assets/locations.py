@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_dlt_provider.assets.uris import uri_part
 
-log = logging.getLogger("airflow_dlt_provider.assets")
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- location URIs (run time)
@@ -28,103 +28,81 @@ class DestinationLocation:
     path: str | None = None
 
     def uri(self, dataset_name: str, table: str) -> str | None:
-        builder = _URI_BUILDERS.get(self.kind, _generic_sql_uri)
-        return builder(self, dataset_name, table)
+        naming = self._naming()
+        if naming is None:
+            return None
+        return f"{naming.root(self)}/{uri_part(dataset_name)}/{uri_part(table)}"
 
     def openlineage_name(self, dataset_name: str, table: str) -> tuple[str, str] | None:
         """``(namespace, name)`` of the table per the OpenLineage naming conventions."""
-        builder = _OL_BUILDERS.get(self.kind, _generic_sql_ol)
-        return builder(self, dataset_name, table)
+        naming = self._naming()
+        if naming is None:
+            return None
+        if naming.namespace is None or naming.database is None:
+            return _filesystem_ol(self, dataset_name, table)
+        return naming.namespace(self), f"{naming.database(self)}.{dataset_name}.{table}"
+
+    def _naming(self) -> _TableNaming | None:
+        """How this kind of destination names a table, ``None`` when a location field it needs is empty."""
+        naming = _NAMINGS.get(self.kind, _GENERIC_SQL)
+        return naming if all(getattr(self, name) for name in naming.needs) else None
 
 
 _DEFAULT_PORTS = {"postgres": 5432, "redshift": 5439, "mssql": 1433, "synapse": 1433, "clickhouse": 9440}
+_Part = Callable[[DestinationLocation], str]
 
 
-def _host_port(location: DestinationLocation) -> str | None:
-    if not location.host:
-        return None
+@dataclass(frozen=True)
+class _TableNaming:
+    """How one kind of destination names a table: the location fields it needs; the root of its asset URIs
+    (``<root>/<dataset>/<table>``); its OpenLineage namespace and the first part of the OpenLineage name
+    (``<database>.<dataset>.<table>``), both ``None`` for files (:func:`_filesystem_ol`)."""
+
+    needs: tuple[str, ...]
+    root: _Part
+    namespace: _Part | None = None
+    database: _Part | None = None
+
+
+def _host_port(location: DestinationLocation) -> str:
     port = location.port or _DEFAULT_PORTS.get(location.kind)
-    return f"{location.host}:{port}" if port else location.host
+    return f"{location.host}:{port}" if port else str(location.host)
 
 
-def _generic_sql_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
-    authority = _host_port(location)
-    if not authority or not location.database:
-        return None
-    return (
-        f"{location.kind}://{authority}/{uri_part(location.database)}/{uri_part(dataset)}/{uri_part(table)}"
-    )
-
-
-def _generic_sql_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
-    authority = _host_port(location)
-    if not authority or not location.database:
-        return None
-    return f"{location.kind}://{authority}", f"{location.database}.{dataset}.{table}"
-
-
-def _bigquery_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
-    if not location.database:
-        return None
-    return f"bigquery://{uri_part(location.database)}/{uri_part(dataset)}/{uri_part(table)}"
-
-
-def _bigquery_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
-    return ("bigquery", f"{location.database}.{dataset}.{table}") if location.database else None
-
-
-def _snowflake_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
-    if not location.host or not location.database:
-        return None
-    return f"snowflake://{uri_part(location.host)}/{uri_part(location.database)}/{uri_part(dataset)}/{uri_part(table)}"
-
-
-def _snowflake_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
-    if not location.host or not location.database:
-        return None
-    return f"snowflake://{location.host}", f"{location.database}.{dataset}.{table}"
-
-
-def _duckdb_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
-    if not location.path:
-        return None
-    return f"duckdb:{quote(location.path)}/{uri_part(dataset)}/{uri_part(table)}"
-
-
-def _duckdb_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
-    if not location.path:
-        return None
-    return f"duckdb://{location.path}", f"{Path(location.path).stem}.{dataset}.{table}"
-
-
-def _filesystem_uri(location: DestinationLocation, dataset: str, table: str) -> str | None:
-    if not location.path:
-        return None
-    return f"{location.path.rstrip('/')}/{uri_part(dataset)}/{uri_part(table)}"
-
-
-def _filesystem_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str] | None:
-    if not location.path:
-        return None
-    parts = urlsplit(location.path)
+def _filesystem_ol(location: DestinationLocation, dataset: str, table: str) -> tuple[str, str]:
+    parts = urlsplit(str(location.path))
     if parts.scheme == "file":
         return "file", f"{parts.path.rstrip('/')}/{dataset}/{table}"
     prefix = parts.path.strip("/")
     return f"{parts.scheme}://{parts.netloc}", "/".join(p for p in (prefix, dataset, table) if p)
 
 
-_Builder = Callable[[DestinationLocation, str, str], Any]
-_URI_BUILDERS: dict[str, _Builder] = {
-    "bigquery": _bigquery_uri,
-    "snowflake": _snowflake_uri,
-    "duckdb": _duckdb_uri,
-    "filesystem": _filesystem_uri,
-}
-_OL_BUILDERS: dict[str, _Builder] = {
-    "bigquery": _bigquery_ol,
-    "snowflake": _snowflake_ol,
-    "duckdb": _duckdb_ol,
-    "filesystem": _filesystem_ol,
+_GENERIC_SQL = _TableNaming(
+    ("host", "database"),
+    root=lambda at: f"{at.kind}://{_host_port(at)}/{uri_part(str(at.database))}",
+    namespace=lambda at: f"{at.kind}://{_host_port(at)}",
+    database=lambda at: str(at.database),
+)
+_NAMINGS = {
+    "bigquery": _TableNaming(
+        ("database",),
+        root=lambda at: f"bigquery://{uri_part(str(at.database))}",
+        namespace=lambda at: "bigquery",
+        database=lambda at: str(at.database),
+    ),
+    "snowflake": _TableNaming(
+        ("host", "database"),
+        root=lambda at: f"snowflake://{uri_part(str(at.host))}/{uri_part(str(at.database))}",
+        namespace=lambda at: f"snowflake://{at.host}",
+        database=lambda at: str(at.database),
+    ),
+    "duckdb": _TableNaming(
+        ("path",),
+        root=lambda at: f"duckdb:{quote(str(at.path))}",
+        namespace=lambda at: f"duckdb://{at.path}",
+        database=lambda at: Path(str(at.path)).stem,
+    ),
+    "filesystem": _TableNaming(("path",), root=lambda at: str(at.path).rstrip("/")),
 }
 
 

@@ -49,7 +49,7 @@ from airflow_dlt_provider.authoring.names import fit_name
 from airflow_dlt_provider.authoring.plan import SourceGraph
 from airflow_dlt_provider.authoring.sources import SourceSpec
 
-log = logging.getLogger("airflow_dlt_provider.parse_cache")
+log = logging.getLogger(__name__)
 
 
 FORMAT_VERSION = 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +33,6 @@ if TYPE_CHECKING:
     from airflow_dlt_provider.authoring.vocabulary import Alert, OnSchemaChange, RunKwargs
 
 __all__ = ["DltRunOperator", "unprotected_pool_message"]
-
-# a module logger (Airflow 3's self.log is not a standard logger): the same path into the task log as runtime's
-log = logging.getLogger("airflow_dlt_provider.operators")
 
 
 def unprotected_pool_message(pipeline_name: str) -> str:
@@ -185,7 +181,7 @@ class DltRunOperator(BaseOperator):
         from airflow_dlt_provider.assets.locations import RunDetails
         from airflow_dlt_provider.runtime import alerts, pipeline_run
 
-        log.info(  # the task's first line: which connection (its id, never its content)
+        self.log.info(  # the task's first line: which connection (its id, never its content)
             "dlt pipeline %r, destination connection %r (destination %s), pool %r",
             self.pipeline_name,
             self.destination_conn_id,

@@ -28,7 +28,7 @@ from airflow_dlt_provider import _compat
 from airflow_dlt_provider.authoring.arguments import RowExpectation
 from airflow_dlt_provider.exceptions import RowExpectationError
 
-log = logging.getLogger("airflow_dlt_provider.checks")
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- row expectations

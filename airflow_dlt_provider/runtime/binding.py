@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("airflow_dlt_provider.binding")
+log = logging.getLogger(__name__)
 
 BINDING_FILE = "airflow_dlt_binding.json"
 KEY_LENGTH = 16

@@ -18,7 +18,7 @@ from airflow_dlt_provider.authoring.plan import components_from_source
 from airflow_dlt_provider.authoring.sources import SourceSpec, check_resource_names, instantiate_source
 from airflow_dlt_provider.exceptions import ConcurrentDagRunError
 
-log = logging.getLogger("airflow_dlt_provider.runtime")
+log = logging.getLogger(__name__)
 
 __all__ = ["blocking_runs", "check_no_concurrent_run", "concurrent_run_error", "discover_components"]
 

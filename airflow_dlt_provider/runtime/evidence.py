@@ -32,7 +32,7 @@ from typing import Any
 
 from airflow_dlt_provider import _compat, _dlt_internals
 
-log = logging.getLogger("airflow_dlt_provider.resume")
+log = logging.getLogger(__name__)
 
 
 def loads_recorded(pipeline: Any, schema_name: str, load_ids: Iterable[str]) -> set[str] | None:

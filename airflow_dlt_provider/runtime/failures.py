@@ -14,13 +14,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider.exceptions import DltProviderError, PipelineBusyError
 
-log = logging.getLogger("airflow_dlt_provider.failures")
+log = logging.getLogger(__name__)
 
 # lower-case fragments of driver messages that mean the credentials were refused (the drivers raise
 # operational errors for these, which dlt reports as transient)
@@ -36,25 +37,42 @@ AUTHENTICATION_FAILURES = (
 )
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and the exceptions it wraps explicitly (``raise ... from``, dlt's ``exception`` attributes).
+def error_chain(
+    error: BaseException, *, context: bool = False, dlt_wrapped: bool = False
+) -> Iterator[BaseException]:
+    """``error``, then the exceptions it wraps, nearest first, each once (a chain may loop back).
 
-    ``__context__`` is not followed: it holds exceptions that were handled while this one was raised.
+    Always followed: ``__cause__`` (``raise ... from``). ``context=True``: an exception without a cause leads
+    on to ``__context__`` (the exception being handled when it was raised), as Python's traceback shows it.
+    ``dlt_wrapped=True``: also dlt's wrappers' ``exception`` and ``client_exception`` attributes, breadth first.
     """
     seen: set[int] = set()
-    todo: list[BaseException | None] = [error]
+    todo: deque[BaseException | None] = deque([error])
     while todo:
-        current = todo.pop(0)
+        current = todo.popleft()
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
         yield current
-        wrapped = getattr(current, "exception", None)
-        todo += [
-            current.__cause__,
-            wrapped if isinstance(wrapped, BaseException) else None,
-            getattr(current, "client_exception", None),
-        ]
+        todo += _wrapped_by(current, context, dlt_wrapped)
+
+
+def _wrapped_by(error: BaseException, context: bool, dlt_wrapped: bool) -> list[BaseException | None]:
+    cause = error.__cause__ or (error.__context__ if context else None)
+    if not dlt_wrapped:
+        return [cause]
+    wrapped = getattr(error, "exception", None)
+    return [
+        cause,
+        wrapped if isinstance(wrapped, BaseException) else None,
+        getattr(error, "client_exception", None),
+    ]
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost ``__cause__`` of ``error`` (``error`` itself when it has none)."""
+    *_, innermost = error_chain(error)
+    return innermost
 
 
 def terminal_reason(error: BaseException) -> str | None:
@@ -69,7 +87,8 @@ def terminal_reason(error: BaseException) -> str | None:
     from dlt.common.exceptions import TerminalException, TransientException
     from dlt.common.schema.exceptions import DataValidationError
 
-    chain = list(_chain(error))
+    # __context__ is not followed: it holds exceptions that were handled while this one was raised
+    chain = list(error_chain(error, dlt_wrapped=True))
     if any(isinstance(e, (KeyboardInterrupt, SystemExit)) or not isinstance(e, Exception) for e in chain):
         return None
     if any(isinstance(e, PipelineBusyError) for e in chain):

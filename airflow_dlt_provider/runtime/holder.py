@@ -64,8 +64,8 @@ pause a worker may see (GC, a frozen VM).
 Configuration (``[dlt]``, env ``AIRFLOW__DLT__*``): ``holder_wait_seconds`` (default 300) and
 ``holder_lease_seconds`` (default 120), read by :func:`holder_settings`.
 
-Standalone: imports the standard library only (and Airflow's configuration in :func:`holder_settings`, and
-``store_signing.py`` for the key when a store entry is given).
+Standalone: imports the standard library only (and ``settings.py``, which reads Airflow's configuration in
+:func:`holder_settings`, and ``store_signing.py`` for the key when a store entry is given).
 """
 
 from __future__ import annotations
@@ -89,9 +89,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from airflow_dlt_provider import settings
 from airflow_dlt_provider.exceptions import InvalidArgumentError, PipelineBusyError, PipelineLeaseLostError
 
-log = logging.getLogger("airflow_dlt_provider.holder")
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -116,8 +117,8 @@ _INT_KEYS = frozenset({"map_index", "try_number", "pid"})
 MAX_RECORD_BYTES = 16 * 1024
 """A lock or lease file larger than this is not read further and counts as unreadable."""
 _MAX_FIELD_CHARS = 200
-DEFAULT_WAIT_SECONDS = 300.0
-DEFAULT_LEASE_SECONDS = 120.0
+DEFAULT_WAIT_SECONDS = settings.default_seconds("holder_wait_seconds")
+DEFAULT_LEASE_SECONDS = settings.default_seconds("holder_lease_seconds")
 MIN_LEASE_SECONDS = 3.0
 LEASE_PREFIX = "lease."
 LEASE_SUFFIX = ".json"
@@ -132,29 +133,11 @@ _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 # ---------------------------------------------------------------- configuration
 
 
-def _seconds_option(key: str, minimum: float, default: float) -> float:
-    from airflow_dlt_provider import settings
-
-    raw = settings.option(key) or ""
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not (value >= minimum) or value == float("inf"):
-        raise InvalidArgumentError(
-            f"[dlt] {key} = {raw[:40]!r} is not accepted; expected a number of seconds >= {minimum:g} "
-            f"(default {default:g})"
-        )
-    return value
-
-
 def holder_settings() -> tuple[float, float]:
     """``(wait_seconds, lease_seconds)`` from ``[dlt] holder_wait_seconds`` and ``[dlt] holder_lease_seconds``."""
     return (
-        _seconds_option("holder_wait_seconds", 0.0, DEFAULT_WAIT_SECONDS),
-        _seconds_option("holder_lease_seconds", MIN_LEASE_SECONDS, DEFAULT_LEASE_SECONDS),
+        settings.seconds("holder_wait_seconds", minimum=0.0),
+        settings.seconds("holder_lease_seconds", minimum=MIN_LEASE_SECONDS),
     )
 
 

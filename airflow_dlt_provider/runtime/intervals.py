@@ -35,7 +35,7 @@ from typing import Any
 
 from airflow_dlt_provider import _dlt_internals
 
-log = logging.getLogger("airflow_dlt_provider.intervals")
+log = logging.getLogger(__name__)
 
 
 def _data_interval(context: Mapping[str, Any]) -> tuple[Any, Any]:

@@ -32,7 +32,7 @@ from typing import Any
 from airflow_dlt_provider import _compat, _dlt_internals
 from airflow_dlt_provider.exceptions import PipelineBusyError
 
-log = logging.getLogger("airflow_dlt_provider.package_store")
+log = logging.getLogger(__name__)
 # what a retry needs of dlt's package state beyond the archive's copy: a function destination's delivered
 # batches (the rest -- load metrics, the pipeline state -- is in the archive or not needed to resume)
 RESUMED_STATE_KEYS = ("destination_state",)

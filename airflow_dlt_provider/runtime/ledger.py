@@ -27,7 +27,7 @@ from typing import Any
 
 from airflow_dlt_provider.runtime.summary import is_dlt_table, rows_in_metrics
 
-log = logging.getLogger("airflow_dlt_provider.resume")
+log = logging.getLogger(__name__)
 
 LEDGER_FILE = "airflow_dlt_ledger.json"
 EXTRACTING_FILE = (

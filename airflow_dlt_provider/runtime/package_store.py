@@ -60,7 +60,7 @@ from airflow_dlt_provider.runtime.store_signing import (
 )
 from airflow_dlt_provider.runtime.workdir import make_owner_only, path_part
 
-log = logging.getLogger("airflow_dlt_provider.package_store")
+log = logging.getLogger(__name__)
 
 ARCHIVE_NAME = "pending.tar"
 PROGRESS_FOLDER = "progress"

@@ -27,7 +27,7 @@ from airflow_dlt_provider.runtime.dlt_config import airflow_variable_lookups
 from airflow_dlt_provider.runtime.summary import build_summary, table_columns
 from airflow_dlt_provider.runtime.workdir import default_duckdb_path, task_working_dir
 
-log = logging.getLogger("airflow_dlt_provider.runtime")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,7 +141,7 @@ def progress_collector(
     """
     collector = _sampling_log_collector_type()(
         log_period=period_seconds,
-        logger=logging.getLogger("airflow_dlt_provider.progress"),
+        logger=log.getChild("progress"),
         log_level=logging.INFO,
         dump_system_stats=False,
     )
@@ -250,7 +250,8 @@ class _Place:
 
 
 def run(request: RunRequest, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Run one pipeline for one task and return the JSON summary (see DESIGN.md).
+    """Run one pipeline for one task and return the JSON load summary (``DltRunOperator`` in
+    docs/reference/api.md; its keys are shown in docs/quickstart.md).
 
     The resume model (what is kept, what a retry does and why it is safe) is in resume.py and
     docs/concepts/retries.md; terminal errors fail without using retries (see failures.py).
@@ -375,15 +376,12 @@ def _has_load_packages(working_dir: Path, pipeline_name: str) -> bool:
 def _dropped_local_state(error: BaseException) -> bool:
     """A refused schema change or data contract: the guard dropped the folder's packages and state."""
     from airflow_dlt_provider.exceptions import DataContractError, SchemaChangeError
+    from airflow_dlt_provider.runtime.failures import error_chain
 
-    seen: BaseException | None = error
-    for _ in range(10):  # failures.classified may have turned it into Airflow's fail exception
-        if seen is None:
-            return False
-        if isinstance(seen, (SchemaChangeError, DataContractError)):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    # failures.classified may have turned it into Airflow's fail exception
+    return any(
+        isinstance(e, (SchemaChangeError, DataContractError)) for e in error_chain(error, context=True)
+    )
 
 
 def _forget_in_store(place: _Place, pipeline_name: str) -> None:
@@ -479,7 +477,7 @@ def _keep_in_store(place: _Place, pipeline_name: str) -> None:
 def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | None) -> dict[str, Any]:
     import dlt
 
-    from airflow_dlt_provider.runtime import intervals, journal, resume, schema_guard
+    from airflow_dlt_provider.runtime import failed_jobs, intervals, journal, resume, schema_guard
     from airflow_dlt_provider.runtime.binding import other_bindings_note, write_binding
 
     working_dir = place.working_dir
@@ -528,12 +526,12 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
         baseline = schema_guard.sync_and_read_baseline(pipeline, source)  # decides this task's first run
         done = resume.read_done(rplace, place.max_tries)
         if done is not None and done.get("failed"):
-            resume.raise_failed_jobs(
+            failed_jobs.raise_failed_jobs(
                 done["failed"],
                 "This task's load packages were loaded (by it or by another task of the pipeline), but",
             )
         if done is not None and resume.confirmed_done(pipeline, done, source.schema.name):
-            return _report_done(place, request, context, pipeline, source, done)
+            return _report_done(_Loaded(place, request, context, pipeline, source), done)
         log.info(
             "dlt pipeline %r: loading resources %s of source %r into %s dataset %r",
             pipeline.pipeline_name,
@@ -593,7 +591,7 @@ def _run_in(place: _Place, request: RunRequest, context: Mapping[str, Any] | Non
         resume.done_record(place.owner, load_ids, summary["rows"], _summary_facts(summary), place.max_tries),
     )
     log.info("dlt pipeline %r finished in %.1f s", pipeline.pipeline_name, elapsed)
-    return _report(place, request, context, pipeline, source, summary, load_info, baseline)
+    return _report(_Loaded(place, request, context, pipeline, source), summary, load_info, baseline)
 
 
 def _ledger_rows(folder: Path, load_ids: list[str]) -> dict[str, int]:
@@ -607,18 +605,23 @@ def _summary_facts(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {key: summary.get(key) for key in keys}
 
 
-def _report_done(
-    place: _Place,
-    request: RunRequest,
-    context: Mapping[str, Any] | None,
-    pipeline: Any,
-    source: Any,
-    done: Mapping[str, Any],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Loaded:
+    """A task's run once dlt's load is done: its place, request, context, pipeline and source."""
+
+    place: _Place
+    request: RunRequest
+    context: Mapping[str, Any] | None
+    pipeline: Any
+    source: Any
+
+
+def _report_done(run: _Loaded, done: Mapping[str, Any]) -> dict[str, Any]:
     """Report what an earlier attempt of this task instance loaded (its done record, confirmed)."""
     from airflow_dlt_provider.runtime import schema_guard
     from airflow_dlt_provider.runtime.summary import dataset_name_used
 
+    pipeline, source = run.pipeline, run.source
     log.warning(
         "an earlier attempt of this task instance loaded load package(s) %s (the destination confirms them "
         "in _dlt_loads) and stopped before it finished: not extracting again; reporting them",
@@ -641,37 +644,29 @@ def _report_done(
 
     load_info = PreviousLoad(loads_ids=list(done["load_ids"]))
     baseline = schema_guard.read_baseline(pipeline, source.schema.name, source.selected_resources.keys())
-    return _report(place, request, context, pipeline, source, summary, load_info, baseline)
+    return _report(run, summary, load_info, baseline)
 
 
-def _report(
-    place: _Place,
-    request: RunRequest,
-    context: Mapping[str, Any] | None,
-    pipeline: Any,
-    source: Any,
-    summary: dict[str, Any],
-    load_info: Any,
-    baseline: Any,
-) -> dict[str, Any]:
+def _report(run: _Loaded, summary: dict[str, Any], load_info: Any, baseline: Any) -> dict[str, Any]:
     """Everything after the load: log, row expectations, lineage details, clean-up and alerts."""
     from airflow_dlt_provider.runtime import alerts, reporting, schema_guard
 
+    request, pipeline = run.request, run.pipeline
     expected = schema_guard.expected_new_tables(baseline, pipeline, summary["schema_changes"]["new_tables"])
     mode = schema_change_mode(request.on_schema_change)
     reporting.log_run(pipeline, load_info, summary, mode, expected)
     changes, _ = reporting.split_schema_changes(summary["schema_changes"], expected)
-    summary["row_expectations"] = _row_expectations(request, pipeline, source, summary["rows"])
+    summary["row_expectations"] = _row_expectations(request, pipeline, run.source, summary["rows"])
     alerts.log_row_expectations(request.pipeline_name, summary["row_expectations"])
     if request.details is not None:
         request.details.fill(pipeline, summary["rows"])
-    _clean_up(place, request, context, pipeline)
+    _clean_up(run.place, request, run.context, pipeline)
     if pipeline.is_active:  # a later run in this process (dag.test, a test session) must not inherit it
         pipeline.deactivate()
     handlers = alerts.handlers_for(
         request.on_schema_change, changes, request.expect_rows, summary["row_expectations"]
     )
-    alerts.send_alerts(handlers, summary, changes, context)
+    alerts.send_alerts(handlers, summary, changes, run.context)
     return summary
 
 
@@ -762,7 +757,7 @@ def _drop_loaded_packages(pipeline: Any, working_dir: Path, rplace: Any) -> list
     record first, so its retry reports it instead of extracting again.
     """
     from airflow_dlt_provider import _dlt_internals
-    from airflow_dlt_provider.runtime import ledger, resume
+    from airflow_dlt_provider.runtime import failed_jobs, ledger, resume
 
     records = ledger.read_ledger(working_dir)
     completed = list(pipeline.list_completed_load_packages())
@@ -774,7 +769,7 @@ def _drop_loaded_packages(pipeline: Any, working_dir: Path, rplace: Any) -> list
     resume.record_for_owners(pipeline, rplace, others, records)
     kept, dropped = [], []
     for load_id in completed:
-        if resume.failed_jobs(pipeline, [load_id]):
+        if failed_jobs.failed_job_lines(pipeline, [load_id]):
             kept.append(load_id)
             continue
         _dlt_internals.delete_loaded_package(pipeline, load_id)

@@ -33,7 +33,7 @@ import multiprocessing.process
 import os
 from collections.abc import Iterator
 
-log = logging.getLogger("airflow_dlt_provider.runtime")
+log = logging.getLogger(__name__)
 
 __all__ = ["main_process_identity", "worker_processes_allowed"]
 

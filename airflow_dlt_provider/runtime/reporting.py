@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow_dlt_provider.runtime.summary import rows_in_metrics, user_tables
 
-log = logging.getLogger("airflow_dlt_provider.runtime")
+log = logging.getLogger(__name__)
 
 _STEPS = ("extract", "normalize", "load")
 _MAX_COLUMNS_SHOWN = 8

@@ -53,10 +53,10 @@ from pathlib import Path
 from typing import Any
 
 from airflow_dlt_provider import _compat, _dlt_internals
-from airflow_dlt_provider.exceptions import LoadFailedError, SchemaChangeError
-from airflow_dlt_provider.runtime import evidence, ledger
+from airflow_dlt_provider.exceptions import SchemaChangeError
+from airflow_dlt_provider.runtime import evidence, failed_jobs, ledger
 
-log = logging.getLogger("airflow_dlt_provider.resume")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -213,7 +213,7 @@ def record_for_owners(pipeline: Any, place: Place, others: Sequence[str], record
         if owner is not None and owner != place.owner:
             by_owner.setdefault(owner, []).append(load_id)
     for owner, load_ids in sorted(by_owner.items()):
-        failed = failed_jobs(pipeline, load_ids)
+        failed = failed_jobs.failed_job_lines(pipeline, load_ids)
         rows = ledger.rows_of(records, load_ids)
         record = done_record(owner, load_ids, rows, {}, ledger.owner_max_tries_of(records, load_ids))
         if failed:
@@ -235,7 +235,8 @@ def _loaded_but_unrecorded(pipeline: Any, place: Place, records: Mapping[str, An
     own = [
         load_id
         for load_id in pipeline.list_completed_load_packages()
-        if ledger.owner_of(records, load_id) == place.owner and not failed_jobs(pipeline, [load_id])
+        if ledger.owner_of(records, load_id) == place.owner
+        and not failed_jobs.failed_job_lines(pipeline, [load_id])
     ]
     if not own:
         return []
@@ -380,9 +381,9 @@ def _raise_failed_jobs_of(
     pipeline: Any, mine: Sequence[str], others: Sequence[str], records: Mapping[str, Any]
 ) -> None:
     """Failed jobs of this task's packages fail it; other tasks' failed jobs are kept for their owners."""
-    mine_failed = failed_jobs(pipeline, mine)
+    mine_failed = failed_jobs.failed_job_lines(pipeline, mine)
     if others:
-        theirs = failed_jobs(pipeline, others)
+        theirs = failed_jobs.failed_job_lines(pipeline, others)
         if theirs:
             log.warning(
                 "load job(s) of other tasks' packages failed terminally and are kept for those tasks, which "
@@ -390,32 +391,9 @@ def _raise_failed_jobs_of(
                 "\n  ".join(theirs),
             )
     if mine_failed:
-        raise_failed_jobs(mine_failed, "An earlier attempt of this task extracted load packages, but")
-
-
-def failed_jobs(pipeline: Any, load_ids: Sequence[str]) -> list[str]:
-    """``"<load id>: <table> (<file>): <error>"`` for every terminally failed job of ``load_ids``."""
-    from airflow_dlt_provider.runtime.schema_guard import error_text
-
-    lines = []
-    present = set(pipeline.list_completed_load_packages()) | set(pipeline.list_normalized_load_packages())
-    for load_id in load_ids:
-        if load_id not in present:
-            continue
-        info = pipeline.get_load_package_info(load_id)
-        for job in info.jobs.get("failed_jobs", []):
-            message = _compat.redact(error_text(job.failed_message))
-            lines.append(f"{load_id}: table {job.job_file_info.table_name} ({job.file_path}): {message}")
-    return lines
-
-
-def raise_failed_jobs(lines: Sequence[str], when: str) -> None:
-    listing = "\n  ".join(lines)
-    raise LoadFailedError(
-        f"{when} {len(lines)} load job(s) failed terminally and their rows are not in the destination:\n  "
-        f"{listing}\nThe package is kept in the pipeline's folder and is not loaded again automatically; fix "
-        "the cause, then clear this task (it extracts again) or retry the failed jobs with dlt"
-    )
+        failed_jobs.raise_failed_jobs(
+            mine_failed, "An earlier attempt of this task extracted load packages, but"
+        )
 
 
 # ---------------------------------------------------------------- the schema guard over pending packages
@@ -594,7 +572,9 @@ def packages_left_in(working_dir: Path, pipeline_name: str) -> list[str]:
         return ["<unreadable>"]
     try:
         completed = list(pipeline.list_completed_load_packages())
-        with_failed_jobs = [load_id for load_id in completed if failed_jobs(pipeline, [load_id])]
+        with_failed_jobs = [
+            load_id for load_id in completed if failed_jobs.failed_job_lines(pipeline, [load_id])
+        ]
         return sorted(set(pending_load_ids(pipeline)) | set(with_failed_jobs))
     finally:
         pipeline.deactivate()

@@ -1,4 +1,4 @@
-"""Checks around the dlt run: ``on_schema_change``, data contracts and failed load jobs.
+"""The schema guard around the dlt run: ``on_schema_change``.
 
 ``on_schema_change``
     What counts as a change is decided per task, not per pipeline: the tasks of a ``DltTaskGroup`` share one
@@ -21,33 +21,25 @@
     dlt's ``schema_contract="freeze"`` was considered and not used for this: dlt stores the contract passed to
     ``run`` in the schema (and so at the destination), so a later ``"warn"`` run would still be frozen.
 
-Data contracts
-    A contract the user sets (``run_kwargs={"schema_contract": ...}`` or on the resources) that dlt finds
-    violated fails the task with :class:`DataContractError` naming the table, the column and the contract.
-
-Failed load jobs
-    A load job that failed terminally (raised by dlt, or left in ``load_info`` when
-    ``raise_on_failed_jobs`` is off) fails the task with :class:`LoadFailedError` naming the table, the job
-    id and dlt's error text.
+Data contracts and failed load jobs
+    A violated data contract or a load job that failed terminally is told as the provider's error by
+    ``failed_jobs.py`` (:func:`~airflow_dlt_provider.runtime.failed_jobs.translate_step_failure`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_dlt_provider import _compat, _dlt_internals
-from airflow_dlt_provider.exceptions import (
-    DataContractError,
-    LoadFailedError,
-    SchemaChangeError,
-)
+from airflow_dlt_provider.exceptions import DataContractError, SchemaChangeError
+from airflow_dlt_provider.runtime import failed_jobs
+from airflow_dlt_provider.runtime.failures import root_cause
 from airflow_dlt_provider.runtime.summary import is_dlt_table
 
-log = logging.getLogger("airflow_dlt_provider.checks")
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- what the schema knew before the run
@@ -91,7 +83,7 @@ def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
             "%s",
             _compat.redact(
                 f"could not sync pipeline {pipeline.pipeline_name!r} from the destination: "
-                f"{_rooterror_text(error)}. Whether this task's tables exist is unknown, so the run is not "
+                f"{_root_error_text(error)}. Whether this task's tables exist is unknown, so the run is not "
                 "taken for a first run (on_schema_change='fail' refuses every table and column this "
                 "worker's copy of the schema does not hold)"
             ),
@@ -102,13 +94,10 @@ def sync_and_read_baseline(pipeline: Any, source: Any) -> Baseline:
     return read_baseline(pipeline, source.schema.name, source.selected_resources.keys(), sync_error)
 
 
-def _rooterror_text(error: BaseException) -> str:
+def _root_error_text(error: BaseException) -> str:
     """``Type: message`` of the innermost cause (dlt wraps the driver's error in PipelineStepFailed)."""
-    seen = {id(error)}
-    while error.__cause__ is not None and id(error.__cause__) not in seen:
-        error = error.__cause__
-        seen.add(id(error))
-    return f"{type(error).__name__}: {error}"
+    root = root_cause(error)
+    return f"{type(root).__name__}: {root}"
 
 
 def read_baseline(
@@ -172,13 +161,13 @@ def run_pipeline(
         else:
             load_info = pipeline.run(source, **kwargs)
     except PipelineStepFailed as error:
-        translated = translate_step_failure(error)
+        translated = failed_jobs.translate_step_failure(error)
         if translated is None:
             raise
         if isinstance(translated, DataContractError):
             forget_local_state(pipeline)
         raise translated from error
-    raise_on_failed_jobs(load_info)
+    failed_jobs.raise_on_failed_jobs(load_info)
     return load_info
 
 
@@ -261,91 +250,3 @@ def describe_refused_changes(
         f"{pipeline.dataset_name!r}: {'; '.join(parts)}. Nothing was loaded. Accept the change with "
         "on_schema_change='warn' (or 'ignore'), or change the source."
     )
-
-
-# ---------------------------------------------------------------- dlt failures -> provider errors
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def translate_step_failure(error: BaseException) -> Exception | None:
-    """A provider error for a dlt step failure we can explain better, else ``None``."""
-    from dlt.common.schema.exceptions import DataValidationError
-    from dlt.load.exceptions import LoadClientJobException
-
-    for cause in _chain(error):
-        if isinstance(cause, DataValidationError):
-            return DataContractError(describe_contract_violation(cause))
-        if isinstance(cause, LoadClientJobException):
-            job_id = str(getattr(cause, "job_id", "?"))
-            return LoadFailedError(
-                describe_failed_job(
-                    _table_of_job(job_id), job_id, getattr(cause, "load_id", None), cause.failed_message
-                )
-            )
-    return None
-
-
-def describe_contract_violation(error: Any) -> str:
-    where = f"table {error.table_name!r}"
-    if error.column_name:
-        where += f", column {error.column_name!r}"
-    return str(
-        _compat.redact(
-            f"data contract violated in {where}: {error.schema_entity} are {error.contract_mode!r} "
-            f"(schema {error.schema_name!r}, contract {dict(error.schema_contract or {})}). Nothing was loaded."
-        )
-    )
-
-
-def _table_of_job(job_id: str) -> str:
-    try:
-        return _dlt_internals.job_table_name(job_id)
-    except Exception:
-        return job_id.split(".", 1)[0]
-
-
-# "duckdb.ConversionException: Conversion Error: ..." -- the line of a traceback that names the error
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*:")
-
-
-def error_text(failed_message: str | None) -> str:
-    """The error of dlt's message (often a whole traceback): its last exception line, else its last line
-    with words (a database may end its message with the statement and a ``^^^`` marker under it)."""
-    lines = [line.strip() for line in str(failed_message or "").splitlines() if line.strip()]
-    errors = [line for line in lines if _EXCEPTION_LINE.match(line)]
-    if errors:
-        return errors[-1]
-    words = [line for line in lines if any(c.isalnum() for c in line)]
-    return words[-1] if words else "(dlt gave no error text)"
-
-
-def describe_failed_job(table: str, job_id: str, load_id: str | None, failed_message: str | None) -> str:
-    return str(
-        _compat.redact(
-            f"load job failed: table {table!r}, job {job_id!r}"
-            + (f", load id {load_id!r}" if load_id else "")
-            + f": {error_text(failed_message)}"
-        )
-    )
-
-
-def raise_on_failed_jobs(load_info: Any) -> None:
-    """Raise :class:`LoadFailedError` for failed jobs dlt left in ``load_info`` (raise_on_failed_jobs off)."""
-    if load_info is None or not getattr(load_info, "has_failed_jobs", False):
-        return
-    messages = []
-    for package in load_info.load_packages:
-        for job in package.jobs.get("failed_jobs", []):
-            info = job.job_file_info
-            messages.append(
-                describe_failed_job(info.table_name, info.job_id(), package.load_id, job.failed_message)
-            )
-    raise LoadFailedError("; ".join(messages) or "dlt reported failed load jobs")

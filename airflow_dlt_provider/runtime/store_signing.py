@@ -23,7 +23,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
-from airflow_dlt_provider import _compat, settings
+from airflow_dlt_provider import settings
 from airflow_dlt_provider.exceptions import InvalidArgumentError
 
 _LABEL = b"airflow-dlt-provider package store v1"
@@ -32,12 +32,7 @@ TRAILER_PREFIX = b"\nADP-MAC1 "
 TRAILER_SIZE = len(TRAILER_PREFIX) + 64 + 1
 
 
-def _key_sources() -> tuple[tuple[str, str], ...]:
-    web_secret = ("api", "secret_key") if _compat.AIRFLOW_V_3_0_PLUS else ("webserver", "secret_key")
-    return (("dlt", "package_store_key"), ("core", "fernet_key"), web_secret)
-
-
-log = logging.getLogger("airflow_dlt_provider.package_store")
+log = logging.getLogger(__name__)
 _WARNED: set[str] = set()
 
 
@@ -47,10 +42,7 @@ class UnsignedRecordError(ValueError):
 
 def signing_keys() -> list[bytes]:
     """The derived keys, the signing one first; an error naming the setting when no source has one."""
-    for section, option in _key_sources():
-        raw = (
-            settings.option(option) if section == settings.SECTION else _compat.conf_get(section, option)
-        ) or ""
+    for section, option, raw in settings.package_store_key_sources():
         secrets = [part.strip() for part in raw.split(",") if part.strip()]
         if secrets:
             if option == "secret_key" and option not in _WARNED:
@@ -64,7 +56,7 @@ def signing_keys() -> list[bytes]:
             return [hmac.new(secret.encode("utf-8"), _LABEL, hashlib.sha256).digest() for secret in secrets]
     raise InvalidArgumentError(
         "[dlt] package_store is set, but there is no key to sign what the workers write to it: set "
-        "[dlt] package_store_key (env AIRFLOW__DLT__PACKAGE_STORE_KEY) to the same secret on every worker, "
+        f"[dlt] package_store_key (env {settings.env_var('package_store_key')}) to the same secret on every worker, "
         "or Airflow's [core] fernet_key"
     )
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-log = logging.getLogger("airflow_dlt_provider.runtime")
+log = logging.getLogger(__name__)
 
 
 def is_dlt_table(table_name: str) -> bool:

@@ -35,7 +35,7 @@ from typing import Any
 
 from airflow_dlt_provider import _compat, settings
 
-log = logging.getLogger("airflow_dlt_provider.workdir")
+log = logging.getLogger(__name__)
 
 _OWNER_ONLY_DIR = 0o700
 _OWNER_ONLY_FILE = 0o600

@@ -16,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_dlt_provider import settings
 from airflow_dlt_provider.testing.dagrun import DagTestResult, load_dag, run_dag
 
-BASE_DIR_ENV = "AIRFLOW__DLT__BASE_DIR"
+BASE_DIR_ENV = settings.env_var("base_dir")
 
 
 def dataset_row_counts(path: Path, dataset: str) -> dict[str, int]:

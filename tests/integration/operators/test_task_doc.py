@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from datetime import datetime
 
 import dlt
 import pendulum
@@ -63,7 +65,7 @@ def test_doc_md_never_shows_a_secret_and_keeps_the_users_own():
     assert "- resources: `users`" in docs["g.users"] and "- pool: `default_pool`" in docs["g.users"]
 
 
-def test_the_first_log_line_names_the_connection(dags_folder, make_conn, tmp_path, caplog):
+def test_the_first_log_line_names_the_connection(dags_folder, make_conn, tmp_path, caplog, capsys):
     conn_id = make_conn("duckdb", host=str(tmp_path / "doc.duckdb"))
     body = (
         f"DltRunOperator(task_id='load', source=github_sample(), resources=['users'], "
@@ -77,7 +79,18 @@ def test_the_first_log_line_names_the_connection(dags_folder, make_conn, tmp_pat
         imports="from github_sample_source import github_sample",
     )
     assert result.state == "success", result.task_states
-    lines = [r.getMessage() for r in caplog.records]
+    lines = _task_log_lines(caplog, capsys)
     first = next(i for i, line in enumerate(lines) if f"destination connection {conn_id!r}" in line)
     assert first < next(i for i, line in enumerate(lines) if "loading resources users" in line)
     assert "dlt pipeline" in lines[first] and "pool 'dlt_doc_" in lines[first]
+
+
+def _task_log_lines(caplog, capsys) -> list[str]:
+    """The task's log lines in time order. The operator logs through ``self.log``: on Airflow 3 the task SDK's
+    structured logger, which ``dag.test`` prints instead of handing to the standard loggers that caplog sees."""
+    timed = [(record.created, record.getMessage()) for record in caplog.records]
+    for line in capsys.readouterr().out.splitlines():
+        stamp, _, message = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            timed.append((datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp(), message))
+    return [message for _, message in sorted(timed)]

@@ -197,7 +197,7 @@ def test_the_holding_is_bracketed_by_two_log_lines_inside_it(
     """The task log shows when a task held the pipeline (the scheduler tests compare these spans); the
     second line comes before the lock is given back, so the lines of two holders never interleave."""
     folder = tmp_path / "shop"
-    caplog.set_level("INFO", logger="airflow_dlt_provider.holder")
+    caplog.set_level("INFO", logger="airflow_dlt_provider.runtime.holder")
     with hold_pipeline(folder, holder=_holder(), wait_seconds=5, lease_seconds=3, poll_seconds=0.05):
         inside = [record.getMessage() for record in caplog.records]
     with (
@@ -221,7 +221,7 @@ def test_a_holder_that_never_got_the_folder_logs_no_release(
     folder = tmp_path / "shop"
     child = _start(folder, hold=30)
     _wait_acquired(child)
-    caplog.set_level("INFO", logger="airflow_dlt_provider.holder")
+    caplog.set_level("INFO", logger="airflow_dlt_provider.runtime.holder")
     with (
         pytest.raises(PipelineBusyError),
         hold_pipeline(folder, holder=_holder(), wait_seconds=0.2, lease_seconds=3, poll_seconds=0.05),

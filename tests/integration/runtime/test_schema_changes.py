@@ -167,7 +167,7 @@ def test_failed_load_job_names_table_job_and_error(tmp_path, monkeypatch, raise_
 
 
 def test_failed_load_job_message_is_the_error_not_the_marker_under_the_statement():
-    from airflow_dlt_provider.runtime.schema_guard import describe_failed_job
+    from airflow_dlt_provider.runtime.failed_jobs import describe_failed_job
 
     # DuckDB ends its message with the statement and a ^^^ marker; the traceback's error line is the cause
     failed_message = (

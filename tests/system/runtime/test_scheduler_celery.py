@@ -189,7 +189,11 @@ def batch(celery_cluster: CeleryAirflowCluster, tmp_path_factory: pytest.TempPat
     )
     for dag_id in SHARED_DAGS:
         code = SLOW_DAG.format(
-            delay=1, resources=SHARED_RESOURCES, dag_id=dag_id, pipeline=SHARED_PIPELINE, decompose="independent"
+            delay=1,
+            resources=SHARED_RESOURCES,
+            dag_id=dag_id,
+            pipeline=SHARED_PIPELINE,
+            decompose="independent",
         )
         cluster.add_dag_file(code, dag_id)
     last_work = tmp_path_factory.mktemp("celery-last")

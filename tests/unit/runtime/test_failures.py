@@ -154,3 +154,40 @@ def test_configuration_and_data_errors_a_retry_cannot_fix_are_terminal(make_erro
     for raised in (error, _step_failed(error, "extract")):
         found = terminal_reason(raised)
         assert found is not None and reason in found, (type(error).__name__, found)
+
+
+# ---------------------------------------------------------------- the error-chain walker
+
+
+def _raised_while_handling(outer: Exception, handled: Exception) -> Exception:
+    try:
+        try:
+            raise handled
+        except Exception:
+            raise outer  # noqa: B904 - the implicit __context__ is what the walker is tested on
+    except Exception as error:
+        return error
+
+
+def test_error_chain_follows_causes_and_context_only_when_asked():
+    from airflow_dlt_provider.runtime.failures import error_chain, root_cause
+
+    inner = ValueError("inner")
+    middle = _wrapped(RuntimeError("middle"), inner)
+    outer = _raised_while_handling(KeyError("outer"), middle)
+    assert list(error_chain(outer)) == [outer]
+    assert list(error_chain(outer, context=True)) == [outer, middle, inner]
+    assert root_cause(middle) is inner and root_cause(outer) is outer
+
+
+def test_error_chain_follows_dlt_wrappers_and_survives_a_loop():
+    from airflow_dlt_provider.runtime.failures import error_chain
+
+    driver = ConnectionError("reset")
+    job = LoadClientJobRetry("1", "items.abc.jsonl", 5, 5, "connection reset", driver)
+    looped = RuntimeError("a")
+    looped.__cause__ = RuntimeError("b")
+    looped.__cause__.__cause__ = looped
+    assert driver in list(error_chain(job, dlt_wrapped=True))
+    assert driver not in list(error_chain(job))
+    assert len(list(error_chain(looped, context=True))) == 2

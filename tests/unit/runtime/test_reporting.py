@@ -23,7 +23,7 @@ def _run(tmp_path, pipeline: str, caplog, **source_kwargs) -> tuple[dict, list[l
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="airflow_dlt_provider"):
         summary = pipeline_run.run(request)
-    return summary, [r for r in caplog.records if r.name == "airflow_dlt_provider.runtime"]
+    return summary, [r for r in caplog.records if r.name == "airflow_dlt_provider.runtime.reporting"]
 
 
 def _cells(story: str) -> dict[str, list[str]]:
