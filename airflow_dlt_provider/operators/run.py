@@ -167,15 +167,19 @@ class DltRunOperator(BaseOperator):
 
     def _declare_assets(self) -> events.DeclaredAssets:
         declared = events.declare(
-            source_spec=self._source_spec,
-            resource_names=self.resource_names,
-            pipeline_name=self.pipeline_name,
-            destination=self.destination,
-            destination_conn_id=self.destination_conn_id,
-            dataset_name=self.dataset_name,
+            source_spec=self._source_spec, resource_names=self.resource_names, **self._where_rows_go()
         )
         self.outlets = [*(getattr(self, "outlets", None) or []), *declared.outlets]
         return declared
+
+    def _where_rows_go(self) -> dict[str, Any]:
+        """The pipeline and destination arguments that the declared assets and the run share."""
+        return {
+            "pipeline_name": self.pipeline_name,
+            "destination": self.destination,
+            "destination_conn_id": self.destination_conn_id,
+            "dataset_name": self.dataset_name,
+        }
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_dlt_provider.assets.locations import RunDetails
@@ -190,13 +194,10 @@ class DltRunOperator(BaseOperator):
         )
         request = pipeline_run.RunRequest(
             source=self._source_spec,
-            pipeline_name=self.pipeline_name,
             source_kwargs=self.source_kwargs,
             resources=self.resource_names,
-            destination=self.destination,
-            destination_conn_id=self.destination_conn_id,
-            dataset_name=self.dataset_name,
             source_conn_ids=self.source_conn_ids,
+            **self._where_rows_go(),
             run_kwargs=self.run_kwargs,
             progress_period_seconds=self.progress_period_seconds,
             on_schema_change=self.on_schema_change,
