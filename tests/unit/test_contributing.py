@@ -56,3 +56,21 @@ def test_the_makefile_selects_tiers_not_files():
     """The stages of ``make test`` name tier folders (or their subfolders), never a list of test files."""
     makefile = (ROOT / "Makefile").read_text()
     assert re.findall(r"tests/[\w/]*test_\w+\.py", makefile) == []
+
+
+def test_every_module_of_a_folder_is_named_in_its_row():
+    """A row names each module of its folder; the connection mappings are covered by "one module per system"
+    when ``registry.py`` imports them."""
+    registry = (PACKAGE / "connections" / "registry.py").read_text()
+    unnamed = []
+    for where, row in _table().items():
+        if not where.endswith("/"):
+            continue
+        named = set(re.findall(r"`([a-z_]+\.py)`", row))
+        for module in sorted((PACKAGE / where).glob("*.py")):
+            if module.name == "__init__.py" or module.name in named:
+                continue
+            is_mapping = f"airflow_dlt_provider.connections.{module.stem} import" in registry
+            if not ("one module per system" in row and is_mapping):
+                unnamed.append(f"{where}{module.name}")
+    assert unnamed == []
