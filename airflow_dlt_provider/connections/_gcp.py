@@ -1,7 +1,8 @@
 """The Google Cloud part shared by the ``google_cloud_platform`` mappings (BigQuery, filesystem on GCS).
 
 Three auth methods, picked by the fields present: a key file path, the key file JSON in ``extra``, or
-application default credentials (neither; the worker's environment provides them).
+application default credentials (neither; the worker's environment provides them). A destination declares
+what it adds (its name, extra, config fields) once and gets one mapping per method from :func:`auth_variants`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import contextlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from airflow_dlt_provider import _compat
 from airflow_dlt_provider.connections.base import ConnectionMapping, MappedValues, mask_secret_value
@@ -108,3 +109,34 @@ class GcpKeyfilePath(GcpMapping):
 class GcpDefault(GcpMapping):
     auth = "application default credentials of the worker (no key in the connection)"
     fields = {"project_id": PROJECT}
+
+
+AUTH_METHODS: tuple[tuple[type[GcpMapping], str, str], ...] = (
+    (GcpKeyfileJson, "KeyfileJson", "keyfile_json"),
+    (GcpKeyfilePath, "KeyfilePath", "keyfile_path"),
+    (GcpDefault, "Default", "adc"),
+)
+"""Each auth method with the suffixes of its mappings' class names and names, most specific first."""
+
+
+def auth_variants(
+    destination: type[GcpMapping], *, class_prefix: str, name_prefix: str
+) -> tuple[type[GcpMapping], type[GcpMapping], type[GcpMapping]]:
+    """One mapping per auth method feeding ``destination``, in :data:`AUTH_METHODS` order.
+
+    ``auth_variants(_BigQuery, class_prefix="BigQuery", name_prefix="bigquery")`` makes
+    ``BigQueryKeyfileJsonMapping`` (name ``bigquery_keyfile_json``), ``BigQueryKeyfilePathMapping`` and
+    ``BigQueryDefaultMapping`` (``bigquery_adc``), each a subclass of the auth method and of ``destination``.
+    """
+    keyfile_json, keyfile_path, default = (
+        _variant(auth, destination, f"{class_prefix}{class_suffix}Mapping", f"{name_prefix}_{name_suffix}")
+        for auth, class_suffix, name_suffix in AUTH_METHODS
+    )
+    return keyfile_json, keyfile_path, default
+
+
+def _variant(
+    auth: type[GcpMapping], destination: type[GcpMapping], class_name: str, name: str
+) -> type[GcpMapping]:
+    namespace = {"name": name, "__module__": destination.__module__}
+    return cast("type[GcpMapping]", type(class_name, (auth, destination), namespace))

@@ -3,8 +3,10 @@
 A mapping is mostly class attributes: the Airflow connection type(s) it claims, the dlt destination it feeds,
 a table from dlt field to Airflow field (``host``, ``login``, ``password``, ``port``, ``schema``,
 ``extra.<key>``; a tuple lists fallbacks, e.g. legacy ``extra__<type>__<key>`` names), the required and the
-secret dlt fields. Behaviour lives here, once: claiming a connection, reading a field, applying a
-``transform_<field>`` hook, masking secrets, building the dlt credentials and the destination factory.
+secret dlt fields, the whole-number ones. Behaviour lives here, once: claiming a connection, reading a field,
+turning :attr:`~ConnectionMapping.int_fields` into numbers, applying a ``transform_<field>`` hook, masking
+secrets, building the dlt credentials and the destination factory. :data:`SERVER_FIELDS` and
+:data:`LOGIN_FIELDS` are the field maps most SQL mappings start from.
 
 Nothing here imports dlt or a destination driver at import time.
 """
@@ -19,6 +21,7 @@ import importlib.util
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar
 from urllib.parse import quote, quote_plus, urlencode
 
@@ -29,6 +32,10 @@ FieldSource = str | tuple[str, ...]
 """An Airflow field (``"host"``, ``"extra.account"``) or a tuple of them, tried in order."""
 
 AIRFLOW_FIELDS = ("host", "login", "password", "port", "schema")
+SERVER_FIELDS: Mapping[str, FieldSource] = MappingProxyType({"host": "host", "port": "port"})
+"""dlt's ``host`` and ``port`` from the Airflow fields of the same names."""
+LOGIN_FIELDS: Mapping[str, FieldSource] = MappingProxyType({"username": "login", "password": "password"})
+"""dlt's ``username`` and ``password`` from Airflow's ``login`` and ``password``."""
 MIN_MASK_LENGTH = 5
 """Pieces shorter than this are not registered with the masker (they would mask ordinary words)."""
 
@@ -154,6 +161,8 @@ class ConnectionMapping:
     """dlt fields (credential or config) without which the mapping cannot work."""
     secret_fields: ClassVar[tuple[str, ...]] = ()
     """dlt fields whose values are secrets (masked before anything can log them)."""
+    int_fields: ClassVar[tuple[str, ...]] = ()
+    """dlt fields that are whole numbers (``port``): ``extra`` holds text, and dlt sets no type on assignment."""
     query_extras: ClassVar[tuple[str, ...]] = ()
     """``extra`` keys copied into the query of a connection-string credential (``sslmode``)."""
     claim_when_any: ClassVar[tuple[str, ...]] = ()
@@ -204,10 +213,8 @@ class ConnectionMapping:
         raw = {dlt_field: self.read(source) for dlt_field, source in self.all_fields().items()}
         self._mask(raw)  # before any transform can fail and put a value into a traceback
         result = MappedValues()
-        for dlt_field, value in raw.items():
-            hook = getattr(self, f"transform_{dlt_field}", None)
-            if hook is not None:
-                value = hook(value)
+        for dlt_field, raw_value in raw.items():
+            value = self.transform(dlt_field, raw_value)
             if value is None:
                 continue
             target = result.credentials if dlt_field in self.fields else result.config
@@ -215,6 +222,13 @@ class ConnectionMapping:
         self._mask({**result.credentials, **result.config})
         self.check_required(result)
         return result
+
+    def transform(self, dlt_field: str, value: Any) -> Any:
+        """``value`` as the dlt field takes it: a number for :attr:`int_fields`, then its ``transform_`` hook."""
+        if value is not None and dlt_field in self.int_fields:
+            value = int(str(value))
+        hook = getattr(self, f"transform_{dlt_field}", None)
+        return value if hook is None else hook(value)
 
     def _mask(self, values: Mapping[str, Any]) -> None:
         for name in self.secret_fields:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_dlt_provider.connections._gcp import GcpDefault, GcpKeyfileJson, GcpKeyfilePath, GcpMapping
+from airflow_dlt_provider.connections._gcp import GcpMapping, auth_variants
 
 
 class _BigQuery(GcpMapping):
@@ -12,13 +12,6 @@ class _BigQuery(GcpMapping):
     config_fields = {"location": ("extra.location", "extra.extra__google_cloud_platform__location")}
 
 
-class BigQueryKeyfileJsonMapping(GcpKeyfileJson, _BigQuery):
-    name = "bigquery_keyfile_json"
-
-
-class BigQueryKeyfilePathMapping(GcpKeyfilePath, _BigQuery):
-    name = "bigquery_keyfile_path"
-
-
-class BigQueryDefaultMapping(GcpDefault, _BigQuery):
-    name = "bigquery_adc"
+BigQueryKeyfileJsonMapping, BigQueryKeyfilePathMapping, BigQueryDefaultMapping = auth_variants(
+    _BigQuery, class_prefix="BigQuery", name_prefix="bigquery"
+)

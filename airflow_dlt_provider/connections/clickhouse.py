@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_dlt_provider.connections.base import ConnectionMapping
+from airflow_dlt_provider.connections.base import LOGIN_FIELDS, SERVER_FIELDS, ConnectionMapping
 
 
 class ClickHouseMapping(ConnectionMapping):
@@ -13,23 +13,16 @@ class ClickHouseMapping(ConnectionMapping):
     pip_extra = "clickhouse"
     driver_modules = ("clickhouse_driver",)
     fields = {
-        "host": "host",
-        "port": "port",
+        **SERVER_FIELDS,
         "http_port": "extra.http_port",
-        "username": "login",
-        "password": "password",
+        **LOGIN_FIELDS,
         "database": ("schema", "extra.database"),
         "secure": "extra.secure",
     }
     required = ("host", "password")
     secret_fields = ("password",)
+    int_fields = ("port", "http_port")
     source_drivername = "clickhouse"
-
-    def transform_port(self, value: object) -> int | None:
-        return int(str(value)) if value is not None else None
-
-    def transform_http_port(self, value: object) -> int | None:
-        return int(str(value)) if value is not None else None
 
     def transform_secure(self, value: object) -> int | None:
         if value is None:

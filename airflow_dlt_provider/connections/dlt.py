@@ -21,6 +21,8 @@ import re
 from typing import Any
 
 from airflow_dlt_provider.connections.base import (
+    LOGIN_FIELDS,
+    SERVER_FIELDS,
     ConnectionMapping,
     MappedValues,
     mask_secret_value,
@@ -38,10 +40,8 @@ class DltConnectionMapping(ConnectionMapping):
     conn_types = ("dlt",)
     destination = "any (extra.destination)"
     fields = {
-        "host": "host",
-        "port": "port",
-        "username": "login",
-        "password": "password",
+        **SERVER_FIELDS,
+        **LOGIN_FIELDS,
         "database": "schema",
         "credentials": "extra.credentials",
         "secret_credentials": "extra.secret_credentials",

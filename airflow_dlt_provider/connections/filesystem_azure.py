@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_dlt_provider.connections.base import ConnectionMapping
+from airflow_dlt_provider.connections._filesystem import FilesystemMapping
 
 
 def _extra(key: str) -> tuple[str, str, str]:
@@ -10,12 +10,10 @@ def _extra(key: str) -> tuple[str, str, str]:
     return (f"extra.{key}", f"extra.extra__wasb__{key}", f"extra.extra__adls__{key}")
 
 
-class _Azure(ConnectionMapping):
+class _Azure(FilesystemMapping):
     conn_types = ("wasb", "adls")
-    destination = "filesystem"
     pip_extra = "az"
     driver_modules = ("adlfs",)
-    config_fields = {"bucket_url": "extra.bucket_url"}
 
 
 class FilesystemAzureKeyMapping(_Azure):

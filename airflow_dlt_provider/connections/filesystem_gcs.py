@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from airflow_dlt_provider.connections._gcp import GcpDefault, GcpKeyfileJson, GcpKeyfilePath, GcpMapping
+from airflow_dlt_provider.connections._filesystem import FilesystemMapping
+from airflow_dlt_provider.connections._gcp import GcpMapping, auth_variants
 
 
-class _Gcs(GcpMapping):
-    destination = "filesystem"
+class _Gcs(GcpMapping, FilesystemMapping):
     pip_extra = "gs"
     driver_modules = ("gcsfs",)
-    config_fields = {"bucket_url": "extra.bucket_url"}
-    required = ("bucket_url",)
     infer_when_any = ("extra.bucket_url",)
 
 
-class FilesystemGcsKeyfileJsonMapping(GcpKeyfileJson, _Gcs):
-    name = "filesystem_gcs_keyfile_json"
-
-
-class FilesystemGcsKeyfilePathMapping(GcpKeyfilePath, _Gcs):
-    name = "filesystem_gcs_keyfile_path"
-
-
-class FilesystemGcsDefaultMapping(GcpDefault, _Gcs):
-    name = "filesystem_gcs_adc"
+FilesystemGcsKeyfileJsonMapping, FilesystemGcsKeyfilePathMapping, FilesystemGcsDefaultMapping = auth_variants(
+    _Gcs, class_prefix="FilesystemGcs", name_prefix="filesystem_gcs"
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_dlt_provider.connections.base import ConnectionMapping
+from airflow_dlt_provider.connections.base import LOGIN_FIELDS, SERVER_FIELDS, ConnectionMapping
 
 
 class MsSqlMapping(ConnectionMapping):
@@ -13,18 +13,14 @@ class MsSqlMapping(ConnectionMapping):
     pip_extra = "mssql"
     driver_modules = ("pyodbc",)
     fields = {
-        "host": "host",
-        "port": "port",
-        "username": "login",
-        "password": "password",
+        **SERVER_FIELDS,
+        **LOGIN_FIELDS,
         "database": ("schema", "extra.database"),
         "driver": ("extra.driver", "extra.odbc_driver"),
         "connect_timeout": "extra.connect_timeout",
     }
     required = ("host", "username", "password", "database")
     secret_fields = ("password",)
+    int_fields = ("port",)
     query_extras = ("TrustServerCertificate", "Encrypt")
     source_drivername = "mssql+pyodbc"
-
-    def transform_port(self, value: object) -> int | None:
-        return int(str(value)) if value is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from airflow_dlt_provider.connections.base import ConnectionMapping
+from airflow_dlt_provider.connections.base import LOGIN_FIELDS, SERVER_FIELDS, ConnectionMapping
 
 
 class PostgresMapping(ConnectionMapping):
@@ -16,16 +16,15 @@ class PostgresMapping(ConnectionMapping):
     driver_modules = ("psycopg2",)
     connects_with_url = True
     fields = {
-        "host": "host",
-        "port": "port",
-        "username": "login",
-        "password": "password",
+        **SERVER_FIELDS,
+        **LOGIN_FIELDS,
         "database": ("schema", "extra.database", "extra.dbname"),
         "connect_timeout": "extra.connect_timeout",
         "client_encoding": "extra.client_encoding",
     }
     required: ClassVar[tuple[str, ...]] = ("host", "username", "database")
     secret_fields = ("password",)
+    int_fields = ("port", "connect_timeout")
     query_extras: ClassVar[tuple[str, ...]] = (
         "sslmode",
         "sslrootcert",
@@ -37,9 +36,3 @@ class PostgresMapping(ConnectionMapping):
     source_drivername = "postgresql+psycopg2"
     """The driver named: SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which the ``postgres``
     extra does not install (dlt's postgres destination uses psycopg2)."""
-
-    def transform_port(self, value: object) -> int | None:
-        return int(str(value)) if value is not None else None
-
-    def transform_connect_timeout(self, value: object) -> int | None:
-        return int(str(value)) if value is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from airflow_dlt_provider.connections.base import LOGIN_FIELDS, SERVER_FIELDS
 from airflow_dlt_provider.connections.postgres import PostgresMapping
 
 
@@ -13,10 +14,8 @@ class RedshiftMapping(PostgresMapping):
     destination = "redshift"
     pip_extra = "redshift"
     fields = {
-        "host": "host",
-        "port": "port",
-        "username": "login",
-        "password": "password",
+        **SERVER_FIELDS,
+        **LOGIN_FIELDS,
         "database": ("schema", "extra.database", "extra.db_name"),
         "connect_timeout": "extra.connect_timeout",
     }

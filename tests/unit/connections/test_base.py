@@ -1,12 +1,14 @@
-"""The mapping base class: what every mapping hands a source factory (connections/base.py)."""
+"""The mapping base class (connections/base.py): what every mapping hands a source factory, how fields are read."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import dlt
 from support.secrets import HARD_PASSWORD
 
 from airflow_dlt_provider.connections import source_credentials_from_connection
-from airflow_dlt_provider.connections.base import resolved_for_source
+from airflow_dlt_provider.connections.base import ConnectionMapping, resolved_for_source
 
 
 @dlt.source
@@ -55,3 +57,30 @@ def test_incomplete_credentials_stay_open_for_dlt_to_complete():
 def test_values_that_are_no_configuration_pass_through():
     assert resolved_for_source("a-token-value") == "a-token-value"
     assert resolved_for_source(None) is None
+
+
+class _NumberedMapping(ConnectionMapping):
+    name = "numbered"
+    conn_types = ("numbered",)
+    fields = {"port": "extra.port", "timeout": "extra.timeout", "label": "extra.label"}
+    int_fields = ("port", "timeout")
+
+    def transform_timeout(self, value: int | None) -> int | None:
+        return None if value is None else value * 1000
+
+
+def _numbered(extra: dict) -> dict:
+    conn = SimpleNamespace(conn_type="numbered", extra_dejson=extra)
+    return _NumberedMapping(conn, "numbered_conn").values().credentials
+
+
+def test_int_fields_turn_text_into_numbers_before_the_field_hook():
+    assert _numbered({"port": "5439", "timeout": "3", "label": "7"}) == {
+        "port": 5439,
+        "timeout": 3000,
+        "label": "7",
+    }
+
+
+def test_unset_int_fields_stay_unset():
+    assert _numbered({"label": "x"}) == {"label": "x"}

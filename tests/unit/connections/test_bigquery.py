@@ -92,3 +92,15 @@ def test_only_key_material_is_masked_not_every_key_value(make_conn):
         "type service_account for loader@key-project.iam.gserviceaccount.com"
     )
     assert_masked(*_key_lines())
+
+
+def test_one_mapping_per_auth_method_named_after_it():
+    mappings = (BigQueryKeyfileJsonMapping, BigQueryKeyfilePathMapping, BigQueryDefaultMapping)
+    assert [m.name for m in mappings] == ["bigquery_keyfile_json", "bigquery_keyfile_path", "bigquery_adc"]
+    assert [m.__name__ for m in mappings] == [
+        "BigQueryKeyfileJsonMapping",
+        "BigQueryKeyfilePathMapping",
+        "BigQueryDefaultMapping",
+    ]
+    assert {m.__module__ for m in mappings} == {"airflow_dlt_provider.connections.bigquery"}
+    assert {m.destination for m in mappings} == {"bigquery"}
