@@ -126,7 +126,7 @@ INIT = Command(
         Argument(("pipeline_script",), metavar="PIPELINE_SCRIPT", help="the dlt pipeline script (.py)"),
         Argument(
             ("--dags-folder",),
-            help="where to write the DAG (default: AIRFLOW__CORE__DAGS_FOLDER, else $AIRFLOW_HOME/dags)",
+            help="where to write the DAG (default: Airflow's configured core.dags_folder)",
         ),
         Argument(("--source",), help="the @dlt.source/@dlt.resource function to load"),
         Argument(("--dag-id",), help="DAG id (default: dlt_<pipeline_name>)"),

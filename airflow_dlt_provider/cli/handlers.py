@@ -143,8 +143,9 @@ def init(args: argparse.Namespace) -> int:
 
 
 def _default_dags_folder() -> str:
-    """``AIRFLOW__CORE__DAGS_FOLDER``, else ``$AIRFLOW_HOME/dags`` (read without importing Airflow)."""
-    configured = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
-    if configured:
-        return configured
-    return os.path.join(os.path.expanduser(os.environ.get("AIRFLOW_HOME") or "~/airflow"), "dags")
+    """Airflow's ``[core] dags_folder`` (airflow.cfg or ``AIRFLOW__CORE__DAGS_FOLDER``), the folder the other
+    commands parse and the scheduler reads; Airflow's own default is ``$AIRFLOW_HOME/dags``."""
+    from airflow_dlt_provider import _compat
+
+    configured = _compat.conf_get("core", "dags_folder")
+    return os.path.expanduser(configured or os.path.join(_compat.airflow_home(), "dags"))

@@ -176,6 +176,10 @@ def _load_task(group: Any, plan: Plan, args: GroupArguments, discover: Any) -> A
         load_kwargs["outlets"] = [*load_kwargs.get("outlets", []), group_alias(plan.pipeline_name)]
     if planned.pool is not None:
         load_kwargs["pool"] = planned.pool
+    # partial() keeps only the default_args BaseOperator knows: the operator's own one is passed explicitly
+    defaults = {**(getattr(group.dag, "default_args", None) or {}), **args.per_task_arguments}
+    if "worker_resources" in defaults:
+        load_kwargs.setdefault("worker_resources", defaults["worker_resources"])
     partial = DltMappedRunOperator.partial(
         task_id=planned.task_id, group_pipeline_name=plan.pipeline_name, **args.run_arguments, **load_kwargs
     )

@@ -97,3 +97,25 @@ def test_airflow_dlt_init_scaffolds_like_airflow_dlt_init(airflow_home, tmp_path
     refused = _run("airflow", "dlt", "init", script, "--dags-folder", tmp_path / "b")
     assert refused.returncode == 2
     assert "already exists; pass --force" in refused.stderr
+
+
+@pytest.mark.slow
+def test_init_writes_into_the_dags_folder_airflow_cfg_names(tmp_path):
+    """Without ``--dags-folder`` the DAG goes where the scheduler reads: ``[core] dags_folder`` of airflow.cfg."""
+    home, configured = tmp_path / "home", tmp_path / "configured_dags"
+    home.mkdir()
+    configured.mkdir()
+    (home / "airflow.cfg").write_text(f"[core]\ndags_folder = {configured}\n")
+    script = tmp_path / "shop_pipeline.py"
+    script.write_text(SCRIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__CORE__DAGS_FOLDER")}
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("airflow-dlt")), "init", str(script), "--schedule", "none"],
+        capture_output=True,
+        text=True,
+        env={**env, "AIRFLOW_HOME": str(home)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (configured / "shop_pipeline_dag.py").is_file(), sorted(p.name for p in tmp_path.rglob("*.py"))
+    assert not (home / "dags").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pendulum
 import pytest
@@ -20,8 +21,10 @@ else:
     from airflow import DAG
 
 
-def _dag(dag_id: str) -> DAG:
-    return DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def _dag(dag_id: str, **dag_args: Any) -> DAG:
+    return DAG(
+        dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, **dag_args
+    )
 
 
 def _unique(prefix: str) -> str:
@@ -200,6 +203,33 @@ def test_a_group_passes_worker_resources_through_default_args():
         "g.users": ["users"],
         "g.issues": ["issues"],
     }
+
+
+@pytest.mark.parametrize("where", ["group", "dag"])
+def test_a_mapped_group_passes_worker_resources_to_every_map_index(where):
+    """partial() keeps only the default_args BaseOperator knows; the group passes the operator's own one."""
+    from airflow_dlt_provider import DltTaskGroup
+    from airflow_dlt_provider.operators.mapped import DltMappedRunOperator
+
+    default_args = {"default_args": {"worker_resources": {"cpus": 3}}}
+    with _dag(_unique("dag"), max_active_runs=1, **(default_args if where == "dag" else {})):
+        group = DltTaskGroup(
+            "g",
+            source="github_sample_source:github_sample",
+            pipeline_name="gh",
+            decompose="mapped",
+            **(default_args if where == "group" else {}),
+        )
+    partial_kwargs = group.load_task.partial_kwargs
+    assert partial_kwargs["worker_resources"] == {"cpus": 3}
+    map_index = DltMappedRunOperator(
+        task_id="one_map_index",
+        source="github_sample_source:github_sample",
+        group_pipeline_name="gh",
+        component={"name": "users", "resources": ["users"], "pipeline_name": "gh__users"},
+        worker_resources=partial_kwargs["worker_resources"],
+    )
+    assert map_index.resources.cpus.qty == 3
 
 
 def test_a_source_object_refuses_factory_arguments_with_one_message_everywhere():
