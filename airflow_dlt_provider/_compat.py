@@ -9,8 +9,9 @@ Three things live here and nothing else:
   it (an optional dependency: see :func:`routed`), else one small function per name;
 - one accessor per Airflow internal still used (:data:`_INTERNALS`, or a small function). The code that uses
   it lives beside its caller (the UI query in ``plugins/queries.py``, pool CRUD in ``pools/sync.py``, ...) and
-  says why no public API serves there; the accessor only says where the internal is. ``tests/integration/seams/test_compat.py`` holds a contract test per entry that
-  fails, naming the entry, when an Airflow release changes what its caller relies on.
+  says why no public API serves there; the accessor only says where the internal is.
+  ``tests/integration/seams/test_compat.py`` holds a contract test per entry that fails, naming the entry,
+  when an Airflow release changes what its caller relies on.
 
 No other module checks the Airflow version by itself or imports a private Airflow name.
 """
@@ -372,8 +373,8 @@ def dag_test_date_argument() -> str:
 # ---------------------------------------------------------------- Airflow internals
 
 # The ones still used, resolved on first use (``__getattr__``): name -> module. The code that uses one
-# lives beside its caller, named here, and says why no public API serves there; tests/integration/seams/test_compat.py asserts
-# the attributes and parameters that caller relies on.
+# lives beside its caller, named here, and says why no public API serves there;
+# tests/integration/seams/test_compat.py asserts the attributes and parameters that caller relies on.
 _INTERNALS: dict[str, str] = {
     "create_session": "airflow.utils.session",  # a metadata DB session: the ORM uses below
     "Pool": "airflow.models.pool",  # pools/sync.py
