@@ -389,11 +389,15 @@ _INTERNALS: dict[str, str] = {
 
 
 def supervisor_dag_run(dag_id: str, run_id: str) -> Any:
-    """A DAG run as the API server returns it to a running Airflow 3 task (``runtime/dag_runs.py``).
+    """A DAG run as the API server returns it to a running Airflow 3 task (``runtime/dag_runs.py``), or
+    ``None`` where the supervisor has no ``GetDagRun`` (Airflow 3.1: only the public ``get_dagrun_state``).
 
     ``GetDagRun`` through ``airflow.sdk.execution_time.task_runner.SUPERVISOR_COMMS``.
     """
-    from airflow.sdk.execution_time.comms import GetDagRun
+    try:
+        from airflow.sdk.execution_time.comms import GetDagRun
+    except ImportError:
+        return None
     from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
 
     return SUPERVISOR_COMMS.send(GetDagRun(dag_id=dag_id, run_id=run_id))

@@ -3,7 +3,8 @@
 Airflow 3 (a task talks to the API server, not the DB): ``RuntimeTaskInstance.get_dr_count`` and
 ``get_task_states`` (public task-SDK methods), then ``GetDagRun`` through the supervisor channel
 (``_compat.supervisor_dag_run``) for a candidate's state and start: no public call lists other DAG runs or
-returns one with its start date. Airflow 2: the ``DagRun``/``TaskInstance`` ORM (tasks reach the DB).
+returns one with its start date. Airflow 3.1 has no ``GetDagRun``: the public ``get_dagrun_state`` gives the
+state, and the start stays unknown. Airflow 2: the ``DagRun``/``TaskInstance`` ORM (tasks reach the DB).
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ def _from_the_api_server(ti: Any, task_ids: list[str]) -> list[dict[str, Any]]:
         if run_id == own_run_id or not _unfinished(texts):
             continue
         dag_run = _compat.supervisor_dag_run(dag_id, run_id)
-        if _state_text(dag_run.state) == "running":
+        if (
+            dag_run is None
+        ):  # Airflow 3.1: the run's state only (its start unknown: discover orders by run id)
+            if _state_text(ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)) == "running":
+                found.append(_other_run(run_id, None, None, texts))
+        elif _state_text(dag_run.state) == "running":
             found.append(_other_run(run_id, dag_run.run_type, dag_run.start_date, texts))
         if len(found) >= _MOST_RUNS_LISTED:
             break

@@ -56,13 +56,17 @@ def discover_components(
 
 # ---------------------------------------------------------------- one DAG run at a time (backfills included)
 
-_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+
+def _started_first(other_start: Any, other_run_id: str, own_start: Any, own_run_id: str) -> bool:
+    """Whether the other run started before this one: by start date, then run id. When either start date is
+    unknown (Airflow 3.1's supervisor gives none), by run id alone: both runs then decide the same way."""
+    if isinstance(other_start, datetime) and isinstance(own_start, datetime):
+        return (_aware(other_start), other_run_id) < (_aware(own_start), own_run_id)
+    return other_run_id < own_run_id
 
 
-def _order(start_date: Any, run_id: str) -> tuple[datetime, str]:
-    if isinstance(start_date, datetime):
-        return (start_date if start_date.tzinfo else start_date.replace(tzinfo=timezone.utc), run_id)
-    return (_EARLIEST, run_id)  # a run without a start date is not known to come after this one
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def blocking_runs(
@@ -75,18 +79,16 @@ def blocking_runs(
     """Which of the other running DAG runs (``dag_runs.other_running_dag_runs``) this run's discover must yield to.
 
     A run whose discover task succeeded is loading components: it blocks. A run still before or in its discovery
-    blocks if it started first (start date, then run id); one that started later does not, because its own
-    discover yields to this run. So of two runs that discover at once, exactly one goes on, and a run that is
+    blocks if it started first (start date, then run id; run id alone when a start date is unknown); one that
+    started later does not, because its own discover yields to this run. So of two runs that discover at once, exactly one goes on, and a run that is
     loading is never joined. Queued runs are not considered: none of their tasks runs, and with the DAG's
     ``max_active_runs=1`` a queued run waits for this one, so yielding to it would stall both.
     """
-    mine = _order(own_start_date, own_run_id)
     blocking = []
     for other in others:
         states = other.get("states") or {}
-        if (
-            states.get(discover_task_id) == "success"
-            or _order(other.get("start_date"), str(other["run_id"])) < mine
+        if states.get(discover_task_id) == "success" or _started_first(
+            other.get("start_date"), str(other["run_id"]), own_start_date, own_run_id
         ):
             blocking.append(other)
     return blocking

@@ -49,10 +49,42 @@ def test_a_run_that_is_loading_always_blocks() -> None:
 def test_of_two_runs_discovering_at_once_the_first_to_start_goes_on() -> None:
     assert _blocking(_run("backfill__earlier", 5)) == ["backfill__earlier"]
     assert _blocking(_run("backfill__later", 20)) == []
-    assert _blocking(_run("backfill__no_start", None)) == ["backfill__no_start"]  # not known to be later
+    # a start date unknown (Airflow 3.1 gives none): the run ids decide, the same way in both runs
+    assert _blocking(_run("backfill__no_start", None)) == ["backfill__no_start"]
+    assert _blocking(_run("z_no_start", None)) == []
     # a tie in start dates: the run ids decide, the same way in both runs
     assert _blocking(_run("a_first", 10)) == ["a_first"]
     assert _blocking(_run("z_last", 10)) == []
+
+
+@pytest.mark.parametrize(
+    ("a_own", "a_seen_by_b", "b_own", "b_seen_by_a"),
+    [
+        (0, None, 5, None),  # Airflow 3.1: each run knows its own start, never the other's
+        (None, None, None, None),
+        (0, 0, None, None),
+        (None, None, 5, 5),
+    ],
+)
+def test_of_two_runs_exactly_one_goes_on_whatever_start_dates_they_know(
+    a_own, a_seen_by_b, b_own, b_seen_by_a
+):
+    def start(minutes: int | None) -> datetime | None:
+        return None if minutes is None else T0 + timedelta(minutes=minutes)
+
+    a_yields = blocking_runs(
+        own_run_id="run_a",
+        own_start_date=start(a_own),
+        discover_task_id=DISCOVER,
+        others=[_run("run_b", b_seen_by_a)],
+    )
+    b_yields = blocking_runs(
+        own_run_id="run_b",
+        own_start_date=start(b_own),
+        discover_task_id=DISCOVER,
+        others=[_run("run_a", a_seen_by_b)],
+    )
+    assert [bool(a_yields), bool(b_yields)].count(True) == 1
 
 
 def test_the_message_names_the_run_and_the_backfill_command_that_works() -> None:
