@@ -14,7 +14,7 @@ Failed load jobs
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow_dlt_provider import _compat, _dlt_internals
@@ -100,16 +100,25 @@ def raise_on_failed_jobs(load_info: Any) -> None:
 
 def failed_job_lines(pipeline: Any, load_ids: Sequence[str]) -> list[str]:
     """``"<load id>: <table> (<file>): <error>"`` for every terminally failed job of ``load_ids``."""
-    lines = []
+    return [
+        f"{load_id}: table {job.job_file_info.table_name} ({job.file_path}): "
+        f"{_compat.redact(error_text(job.failed_message))}"
+        for load_id, job in _failed_jobs(pipeline, load_ids)
+    ]
+
+
+def load_ids_with_failed_jobs(pipeline: Any, load_ids: Sequence[str]) -> set[str]:
+    """The packages among ``load_ids`` that hold a terminally failed job (the packages are listed once)."""
+    return {load_id for load_id, _ in _failed_jobs(pipeline, load_ids)}
+
+
+def _failed_jobs(pipeline: Any, load_ids: Sequence[str]) -> Iterator[tuple[str, Any]]:
+    """``(load id, job)`` of every terminally failed job of the completed or normalized ``load_ids``."""
     present = set(pipeline.list_completed_load_packages()) | set(pipeline.list_normalized_load_packages())
     for load_id in load_ids:
-        if load_id not in present:
-            continue
-        info = pipeline.get_load_package_info(load_id)
-        for job in info.jobs.get("failed_jobs", []):
-            message = _compat.redact(error_text(job.failed_message))
-            lines.append(f"{load_id}: table {job.job_file_info.table_name} ({job.file_path}): {message}")
-    return lines
+        if load_id in present:
+            for job in pipeline.get_load_package_info(load_id).jobs.get("failed_jobs", []):
+                yield load_id, job
 
 
 def raise_failed_jobs(lines: Sequence[str], when: str) -> None:

@@ -767,9 +767,10 @@ def _drop_loaded_packages(pipeline: Any, working_dir: Path, rplace: Any) -> list
         if (ledger.owner_of(records, load_id) or rplace.owner) != rplace.owner
     ]
     resume.record_for_owners(pipeline, rplace, others, records)
+    with_failed_jobs = failed_jobs.load_ids_with_failed_jobs(pipeline, completed)
     kept, dropped = [], []
     for load_id in completed:
-        if failed_jobs.failed_job_lines(pipeline, [load_id]):
+        if load_id in with_failed_jobs:
             kept.append(load_id)
             continue
         _dlt_internals.delete_loaded_package(pipeline, load_id)

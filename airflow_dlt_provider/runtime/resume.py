@@ -232,12 +232,13 @@ def record_for_owners(pipeline: Any, place: Place, others: Sequence[str], record
 def _loaded_but_unrecorded(pipeline: Any, place: Place, records: Mapping[str, Any]) -> list[str]:
     """This task's packages that dlt completed but the attempt stopped before its done record (confirmed at
     the destination): they are this task's load, not a reason to extract again."""
-    own = [
+    mine = [
         load_id
         for load_id in pipeline.list_completed_load_packages()
         if ledger.owner_of(records, load_id) == place.owner
-        and not failed_jobs.failed_job_lines(pipeline, [load_id])
     ]
+    with_failed_jobs = failed_jobs.load_ids_with_failed_jobs(pipeline, mine)
+    own = [load_id for load_id in mine if load_id not in with_failed_jobs]
     if not own:
         return []
     schema_name = pipeline.get_load_package_info(own[0]).schema_name
@@ -572,10 +573,8 @@ def packages_left_in(working_dir: Path, pipeline_name: str) -> list[str]:
         return ["<unreadable>"]
     try:
         completed = list(pipeline.list_completed_load_packages())
-        with_failed_jobs = [
-            load_id for load_id in completed if failed_jobs.failed_job_lines(pipeline, [load_id])
-        ]
-        return sorted(set(pending_load_ids(pipeline)) | set(with_failed_jobs))
+        with_failed_jobs = failed_jobs.load_ids_with_failed_jobs(pipeline, completed)
+        return sorted(set(pending_load_ids(pipeline)) | with_failed_jobs)
     finally:
         pipeline.deactivate()
 
