@@ -80,9 +80,10 @@ def blocking_runs(
 
     A run whose discover task succeeded is loading components: it blocks. A run still before or in its discovery
     blocks if it started first (start date, then run id; run id alone when a start date is unknown); one that
-    started later does not, because its own discover yields to this run. So of two runs that discover at once, exactly one goes on, and a run that is
-    loading is never joined. Queued runs are not considered: none of their tasks runs, and with the DAG's
-    ``max_active_runs=1`` a queued run waits for this one, so yielding to it would stall both.
+    started later does not, because its own discover yields to this run. So of two runs that discover at
+    once, exactly one goes on, and a run that is loading is never joined. Queued runs are not considered: none
+    of their tasks runs, and with the DAG's ``max_active_runs=1`` a queued run waits for this one, so yielding
+    to it would stall both.
     """
     blocking = []
     for other in others:
