@@ -19,6 +19,7 @@ from airflow_dlt_provider.exceptions import (
     SchemaChangeError,
 )
 from airflow_dlt_provider.runtime import pipeline_run
+from airflow_dlt_provider.runtime.failures import error_chain
 from airflow_dlt_provider.runtime.workdir import default_duckdb_path
 
 
@@ -42,12 +43,9 @@ def _run(tmp_path: Path, pipeline: str, **kwargs):
 
 def _provider_error(error: BaseException, cls: type[Exception]) -> Exception:
     """The provider error in ``error``'s chain (the runtime may wrap it in AirflowFailException)."""
-    current: BaseException | None = error
-    while current is not None:
-        if isinstance(current, cls):
-            return current
-        current = current.__cause__
-    raise AssertionError(f"no {cls.__name__} in the chain of {error!r}")
+    found = next((e for e in error_chain(error) if isinstance(e, cls)), None)
+    assert isinstance(found, cls), f"no {cls.__name__} in the chain of {error!r}"
+    return found
 
 
 def _columns(pipeline: str, table: str) -> list[str]:

@@ -1,7 +1,7 @@
 """``decompose="mapped"``: two tasks at parse time, the components found and loaded at run time.
 
-Structure and parse-time errors need no run; one ``dag.test()`` of a DAG holding a serialize group and a
-mapped group of the same source proves that mapped loads what serialize loads, table by table, row by row.
+Here the structure and the parse-time errors (no run). That mapped loads what serialize loads, table by table,
+row by row, is proved by a ``dag.test()`` run in tests/integration/authoring/test_mapped_run.py.
 """
 
 from __future__ import annotations
